@@ -1,0 +1,210 @@
+"""Distributions with ``rsample / mode / log_prob / kl``: the posterior, the prior and likelihoods.
+
+Every ``log_prob`` reduces over all non-batch dimensions of the distribution's own parameters and
+returns nats with shape (B,), or (K, B) when given K samples stacked in front. Only ``errors`` is
+imported from vaekit (a leaf module), so these classes can raise user-facing messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from vaekit.errors import DataError
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+_validate = True
+
+
+@contextlib.contextmanager
+def validation(enabled: bool) -> Iterator[None]:
+    """Turn the support checks of ``log_prob`` on or off inside a block.
+
+    The trainer checks the whole dataset once, then turns the per-batch checks off so the hot
+    loop has no host synchronisation (a support check reads a value back from the device).
+    """
+    global _validate
+    previous, _validate = _validate, enabled
+    try:
+        yield
+    finally:
+        _validate = previous
+
+
+def _sum_event(t: torch.Tensor, event_dims: int) -> torch.Tensor:
+    """Sum the trailing ``event_dims`` dimensions: (..., *event) -> (...)."""
+    return t.sum(dim=tuple(range(-event_dims, 0))) if event_dims > 0 else t
+
+
+def _randn(shape: tuple[int, ...], like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    return torch.randn(shape, generator=generator, dtype=like.dtype, device=like.device)
+
+
+@dataclass(frozen=True)
+class DiagonalGaussian:
+    """N(mu, diag(exp(logvar))) over vectors; batch shape (B,), event shape (D,).
+
+    Attributes:
+        mu: means, (B, D).
+        logvar: log variances (the log of sigma squared), (B, D).
+    """
+
+    mu: torch.Tensor
+    logvar: torch.Tensor
+
+    @staticmethod
+    def standard(batch: int, dim: int, like: torch.Tensor) -> DiagonalGaussian:
+        """The N(0, I) prior with batch size ``batch`` and event size ``dim``."""
+        zeros = torch.zeros(batch, dim, dtype=like.dtype, device=like.device)  # (B, D)
+        return DiagonalGaussian(zeros, zeros)
+
+    @property
+    def std(self) -> torch.Tensor:
+        return torch.exp(0.5 * self.logvar)  # (B, D)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.mu
+
+    def mode(self) -> torch.Tensor:
+        return self.mu
+
+    def rsample(self, generator: torch.Generator | None = None, n: int | None = None) -> torch.Tensor:
+        """Reparameterized sample z = mu + eps * sigma (Kingma & Welling 2014, eq. 10).
+
+        Returns:
+            (B, D), or (n, B, D) when ``n`` is given.
+        """
+        shape = tuple(self.mu.shape) if n is None else (n, *self.mu.shape)
+        eps = _randn(shape, self.mu, generator)  # (B, D) or (n, B, D)
+        return self.mu + eps * self.std
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log N(z; mu, sigma^2) summed over D: (..., B, D) -> (..., B)."""
+        sq = (z - self.mu) ** 2 * torch.exp(-self.logvar)  # (..., B, D)
+        return -0.5 * _sum_event(LOG_2PI + self.logvar + sq, 1)
+
+    def kl(self, other: DiagonalGaussian | None = None) -> torch.Tensor:
+        """Closed-form KL(self || other), other = N(0, I) when None; shape (B,).
+
+        Against N(0, I) this is the seed's appendix formula
+        0.5 * sum_i (sigma_i^2 + mu_i^2 - 1 - log sigma_i^2).
+        """
+        if other is None:
+            terms = torch.exp(self.logvar) + self.mu**2 - 1.0 - self.logvar  # (B, D)
+            return 0.5 * terms.sum(-1)
+        # KL(N0||N1) = 0.5 * sum(logvar1 - logvar0 + (var0 + (mu0 - mu1)^2) / var1 - 1)
+        ratio = (torch.exp(self.logvar) + (self.mu - other.mu) ** 2) * torch.exp(-other.logvar)  # (B, D)
+        return 0.5 * (other.logvar - self.logvar + ratio - 1.0).sum(-1)
+
+
+@dataclass(frozen=True)
+class PointMass:
+    """The 'posterior' of a deterministic autoencoder: all mass on one code, (B, D)."""
+
+    value: torch.Tensor
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.value
+
+    def mode(self) -> torch.Tensor:
+        return self.value
+
+    def rsample(self, generator: torch.Generator | None = None, n: int | None = None) -> torch.Tensor:
+        return self.value if n is None else self.value.expand(n, *self.value.shape)
+
+
+def _check_unit_interval(x: torch.Tensor, what: str) -> None:
+    if not _validate:
+        return
+    if not torch.is_floating_point(x):
+        x = x.float()
+    bad = (x < 0) | (x > 1) | torch.isnan(x)
+    if bool(bad.any()):
+        lo, hi = float(torch.nan_to_num(x, nan=-1.0).min()), float(x.max())
+        raise DataError(
+            f"{what} needs data in [0, 1] but got values in [{lo:.4g}, {hi:.4g}]: "
+            "scale the data to [0, 1] (divide 8-bit images by 255) or use --likelihood gaussian"
+        )
+
+
+@dataclass(frozen=True)
+class Bernoulli:
+    """Independent Bernoulli pixels parameterised by logits, event shape = the data shape.
+
+    Uses the logits form (binary cross-entropy with logits), never sigmoid-then-log, so
+    log-probabilities stay finite when the decoder is confident. For grey-level x in [0, 1] this
+    is the usual 'continuous targets' cross-entropy of pytorch/examples' VAE (not a normalised
+    density); for binary x it is the exact log-likelihood.
+
+    Attributes:
+        logits: (..., B, C, H, W) or (..., B, D_x).
+        data_dims: how many trailing dimensions are one example (3 for C, H, W); default: all
+            but the first. Decoders set it, so K samples stacked in front reduce correctly.
+    """
+
+    logits: torch.Tensor
+    data_dims: int | None = None
+
+    @property
+    def event_dims(self) -> int:
+        return self.logits.dim() - 1 if self.data_dims is None else self.data_dims
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return torch.sigmoid(self.logits)
+
+    def check_support(self, x: torch.Tensor) -> None:
+        _check_unit_interval(x, "the Bernoulli likelihood")
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """sum_i x_i log p_i + (1 - x_i) log(1 - p_i): (..., B, *event) -> (..., B)."""
+        self.check_support(x)
+        logits, x = torch.broadcast_tensors(self.logits, x)
+        return -_sum_event(F.binary_cross_entropy_with_logits(logits, x, reduction="none"), self.event_dims)
+
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.bernoulli(self.mean, generator=generator)
+
+
+@dataclass(frozen=True)
+class Gaussian:
+    """Independent Gaussian outputs N(mean, exp(logvar)); logvar is fixed or learned.
+
+    Attributes:
+        mean: (..., B, C, H, W) or (..., B, D_x).
+        logvar: broadcastable to ``mean`` (a scalar tensor for fixed variance).
+        data_dims: trailing dimensions of one example, as for ``Bernoulli``.
+    """
+
+    mean: torch.Tensor
+    logvar: torch.Tensor
+    data_dims: int | None = None
+
+    @property
+    def event_dims(self) -> int:
+        return self.mean.dim() - 1 if self.data_dims is None else self.data_dims
+
+    def check_support(self, x: torch.Tensor) -> None:
+        if _validate and not bool(torch.isfinite(x).all()):
+            raise DataError("the Gaussian likelihood got NaN or infinite data values: clean the data first")
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """log N(x; mean, var) summed over the data dims: (..., B, *event) -> (..., B)."""
+        self.check_support(x)
+        sq = (x - self.mean) ** 2 * torch.exp(-self.logvar)  # (..., B, *event)
+        return -0.5 * _sum_event(LOG_2PI + self.logvar + sq, self.event_dims)
+
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        eps = _randn(tuple(self.mean.shape), self.mean, generator)
+        return self.mean + eps * torch.exp(0.5 * self.logvar)
+
+
+Likelihood = Bernoulli | Gaussian

@@ -1,0 +1,191 @@
+"""Library entry points that tie data, models, objectives, training and generation together.
+
+The CLI only parses arguments and calls these; Python users call them directly. Everything that
+can be checked (names, files, shapes) is checked before a run directory is created, so bad input
+never leaves a half-written run behind.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vaekit import rundir
+from vaekit.data import DATASETS, DataConfig, DatasetSplits, load_dataset
+from vaekit.errors import RunDirError
+from vaekit.evaluation import Report, evaluate
+from vaekit.generation import interleave_rows, reconstruct, sample, save_grid
+from vaekit.models import MODELS, LatentModel, ModelConfig, build_model
+from vaekit.objectives import ObjectiveConfig, make_objective
+from vaekit.training import TrainConfig, Trainer, TrainResult, resolve_device
+
+IMAGE_SEED = 2024  # the same latents and examples every epoch, so image grids are comparable
+GRID = 64
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run is made of; saved as ``config.json``."""
+
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    objective: ObjectiveConfig = ObjectiveConfig()
+    train: TrainConfig = TrainConfig()
+    preset: str | None = None
+
+
+def _run_config_from_dict(values: dict[str, Any], where: Path) -> RunConfig:
+    parts = {"data": DataConfig, "model": ModelConfig, "objective": ObjectiveConfig, "train": TrainConfig}
+    kwargs = {k: rundir.config_from_dict(cls, values.get(k, {}), where) for k, cls in parts.items()}
+    return RunConfig(**kwargs, preset=values.get("preset"))
+
+
+def read_run_config(run_dir: Path) -> RunConfig:
+    """The ``RunConfig`` saved in a run directory."""
+    return _run_config_from_dict(rundir.read_config(run_dir), Path(run_dir) / rundir.CONFIG)
+
+
+def default_run_dir(config: RunConfig) -> Path:
+    """runs/<model>-<data>-<timestamp>: a fresh directory for each run."""
+    name = config.preset or config.model.kind
+    return Path("runs") / f"{name}-{config.data.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _check_new_run_dir(out: Path) -> None:
+    if (out / rundir.CONFIG).exists():
+        raise RunDirError(f"{out} already holds a run; continue it with `vaekit train --resume {out}` or choose another --out")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RunDirError(f"{out} exists and is not an empty directory; choose another --out")
+
+
+def image_callback(run_dir: Path, data: DatasetSplits, epochs: int):
+    """Write sample and reconstruction grids to RUN/images/ about ten times a run and at the end."""
+    every = max(1, epochs // 10)
+    images = run_dir / rundir.IMAGES
+    images.mkdir(exist_ok=True)
+    examples = data.valid if len(data.valid) else data.train
+    n = min(32, len(examples))
+
+    def on_epoch_end(epoch: int, model: torch.nn.Module) -> None:
+        if epoch % every and epoch != epochs:
+            return
+        was_training = model.training
+        model.eval()
+        device = next(model.parameters()).device
+        x = examples.batch(slice(0, n), torch.Generator(device=device).manual_seed(IMAGE_SEED))  # (n, C, H, W)
+        save_grid(interleave_rows(x, reconstruct(model, x), 8), images / f"reconstructions_{epoch:04d}.png", nrow=8)
+        if model.has_prior:
+            generator = torch.Generator(device=device).manual_seed(IMAGE_SEED)
+            save_grid(sample(model, GRID, generator), images / f"samples_{epoch:04d}.png", nrow=8)
+        model.train(was_training)
+
+    return on_epoch_end
+
+
+def _prepare(config: RunConfig, device: torch.device) -> tuple[DatasetSplits, RunConfig, LatentModel]:
+    data = load_dataset(config.data)
+    model_cfg = config.model.for_data(data.shape, config.preset)
+    epochs = config.train.epochs or DATASETS[config.data.name].default_epochs
+    config = replace(config, model=model_cfg, train=replace(config.train, epochs=epochs))
+    torch.manual_seed(config.train.seed)
+    model = build_model(model_cfg).to(device)
+    return data.to(device), config, model
+
+
+def _trainer(config: RunConfig, data: DatasetSplits, model: LatentModel, out: Path, images: bool) -> Trainer:
+    objective = make_objective(MODELS[config.model.kind].objective, config.objective)
+    callback = image_callback(out, data, config.train.epochs) if images else None
+    return Trainer(model, objective, data, config.train, out, on_epoch_end=callback)
+
+
+Echo = Callable[[str], None]
+
+
+def _describe(config: RunConfig, data: DatasetSplits, out: Path) -> str:
+    n_params = sum(p.numel() for p in build_model(config.model).parameters())
+    return (
+        f"training {config.preset or config.model.kind} ({n_params:,} parameters) on {data.name} from {data.source}: "
+        f"{len(data.train)} train / {len(data.valid)} valid examples, {config.train.epochs} epochs -> {out}"
+    )
+
+
+def train(config: RunConfig, out: Path | None = None, images: bool = True, stop_at_step: int | None = None,
+          echo: Echo | None = None) -> TrainResult:
+    """Train a new run into ``out`` (default: a fresh directory under runs/).
+
+    Raises:
+        VaekitError: unknown names, missing or corrupt data, a non-empty ``out`` (checked before
+            anything is written), or a diverged loss (the last good checkpoint is kept).
+    """
+    out = Path(out) if out is not None else default_run_dir(config)
+    _check_new_run_dir(out)
+    device = resolve_device(config.train.device)
+    data, config, model = _prepare(config, device)
+    if echo:
+        echo(_describe(config, data, out))
+    out.mkdir(parents=True, exist_ok=True)
+    rundir.atomic_write_json(out / rundir.CONFIG, {"vaekit_version": _version(), **rundir.config_to_dict(config)})
+    return _trainer(config, data, model, out, images).fit(stop_at_step=stop_at_step)
+
+
+def resume(run_dir: Path, epochs: int | None = None, device: str | None = None, progress: bool | None = None,
+           images: bool = True, stop_at_step: int | None = None, echo: Echo | None = None) -> TrainResult:
+    """Continue a run where its last checkpoint stopped, optionally to a new total of ``epochs``."""
+    run_dir = Path(run_dir)
+    config = read_run_config(run_dir)
+    changes = {k: v for k, v in (("epochs", epochs), ("device", device), ("progress", progress)) if v is not None}
+    if changes:
+        config = replace(config, train=replace(config.train, **changes))
+        rundir.atomic_write_json(run_dir / rundir.CONFIG, {"vaekit_version": _version(), **rundir.config_to_dict(config)})
+    data, config, model = _prepare(config, resolve_device(config.train.device))
+    trainer = _trainer(config, data, model, run_dir, images)
+    trainer.resume()
+    if echo:
+        p = trainer.progress
+        echo(f"resuming {run_dir} at epoch {p.epoch + 1} step {p.step_in_epoch} of {config.train.epochs} epochs")
+    return trainer.fit(stop_at_step=stop_at_step)
+
+
+def load_run_data(run_dir: Path, split: str, data_dir: Path | None = None, limit: int | None = None, device: str | torch.device = "cpu"):
+    """The split a run was trained on (same dataset, binarization and validation size)."""
+    config = read_run_config(run_dir).data
+    if data_dir is not None:
+        config = replace(config, data_dir=data_dir)
+    data = load_dataset(replace(config, limit=None)).split(split)
+    return (data.head(limit) if limit else data).to(device)
+
+
+def evaluate_run(run_dir: Path, split: str = "test", iw_samples: int = 1000, limit: int | None = None, seed: int = 0,
+                 data_dir: Path | None = None, weights: str = "best", device: str = "auto") -> Report:
+    """``vaekit evaluate``: the metrics of a run's model on one split."""
+    dev = resolve_device(device)
+    model = rundir.load(run_dir, weights=weights, device=dev)
+    data = load_run_data(run_dir, split, data_dir, limit, dev)
+    return evaluate(model, data, split, iw_samples, torch.Generator(device=dev).manual_seed(seed))
+
+
+def sample_run(run_dir: Path, out: Path, n: int = 64, temperature: float = 1.0, seed: int = 0, weights: str = "best") -> Path:
+    """``vaekit sample``: a PNG grid of n samples from the prior."""
+    model = rundir.load(run_dir, weights=weights)
+    return save_grid(sample(model, n, torch.Generator().manual_seed(seed), temperature), out)
+
+
+def reconstruct_run(run_dir: Path, out: Path, n: int = 32, split: str = "test", data_dir: Path | None = None, weights: str = "best") -> Path:
+    """``vaekit reconstruct``: rows of originals, each above its reconstructions."""
+    model = rundir.load(run_dir, weights=weights)
+    x = load_run_data(run_dir, split, data_dir, n).batch(slice(0, n))  # (n, C, H, W)
+    return save_grid(interleave_rows(x, reconstruct(model, x), 8), out, nrow=8)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("vaekit")
+    except PackageNotFoundError:
+        return "unknown"

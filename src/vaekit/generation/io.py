@@ -1,0 +1,51 @@
+"""The only module that writes images: grids of (N, C, H, W) tensors in [0, 1] as PNG."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from vaekit.errors import VaekitError
+from vaekit.rundir import atomic_write_bytes
+
+
+def grid(images: torch.Tensor, nrow: int | None = None, pad: int = 2, scale: int | None = None) -> np.ndarray:
+    """Tile images (N, C, H, W) in [0, 1] into one uint8 array (rows*H', cols*W'[, 3]).
+
+    Args:
+        images: (N, C, H, W) with C = 1 or 3.
+        nrow: images per row (default: about square).
+        pad: pixels of white between images.
+        scale: integer nearest-neighbour upscaling (default: enough for 32 px tiles).
+    """
+    n, c, h, w = images.shape
+    nrow = nrow or math.ceil(math.sqrt(n))
+    scale = scale or max(1, math.ceil(32 / max(h, w)))
+    x = images.detach().float().clamp(0, 1).cpu()
+    x = x.repeat_interleave(scale, dim=2).repeat_interleave(scale, dim=3)  # (N, C, sH, sW)
+    h, w = h * scale, w * scale
+    rows = math.ceil(n / nrow)
+    canvas = torch.ones(c, rows * (h + pad) + pad, nrow * (w + pad) + pad)  # (C, H_total, W_total)
+    for i in range(n):
+        r, col = divmod(i, nrow)
+        canvas[:, pad + r * (h + pad):pad + r * (h + pad) + h, pad + col * (w + pad):pad + col * (w + pad) + w] = x[i]
+    array = (canvas * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()  # (H_total, W_total, C)
+    return array[:, :, 0] if c == 1 else array
+
+
+def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, scale: int | None = None) -> Path:
+    """Write a PNG grid of ``images`` (N, C, H, W) in [0, 1] atomically; returns the path."""
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise VaekitError(f"{path}: images are written as PNG; give a file name ending in .png")
+    if not path.parent.is_dir():
+        raise VaekitError(f"{path.parent}: no such directory; create it first or choose another --out")
+    buffer = io.BytesIO()
+    Image.fromarray(grid(images, nrow=nrow, scale=scale)).save(buffer, format="PNG")
+    atomic_write_bytes(path, buffer.getvalue())
+    return path

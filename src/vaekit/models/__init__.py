@@ -1,0 +1,121 @@
+"""Model registry and named presets (the seed's exact AE and VAE among them).
+
+``build_model(config)`` turns a ``ModelConfig`` (with ``input_shape`` filled in from the data) into
+a module. Each registered family names its training objective; the objectives themselves live in
+``vaekit.objectives`` and never see these classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Annotated, Literal
+
+import tyro
+
+from vaekit.errors import ConfigError
+from vaekit.models.autoencoder import Autoencoder
+from vaekit.models.base import LatentModel
+from vaekit.models.networks import ACTIVATIONS
+from vaekit.models.vae import VAE
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model family: its class and the objective it trains on."""
+
+    cls: type[LatentModel]
+    objective: str
+    description: str
+
+
+MODELS: dict[str, ModelSpec] = {
+    "vae": ModelSpec(VAE, "elbo", "variational autoencoder, Gaussian posterior, N(0, I) prior"),
+    "ae": ModelSpec(Autoencoder, "reconstruction", "deterministic autoencoder"),
+}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network: family, sizes and decoder likelihood."""
+
+    kind: Annotated[str, tyro.conf.arg(name="model")] = "vae"
+    """Model family: vae or ae."""
+    hidden: tuple[int, ...] = (400,)
+    """Hidden layer sizes of the encoder (the decoder mirrors them)."""
+    latent_dim: int = 20
+    """Latent size D."""
+    activation: str = "relu"
+    """Hidden activation: relu, elu, gelu, silu, tanh, leaky-relu."""
+    latent_activation: Literal["none", "relu"] = "none"
+    """Activation on an autoencoder's code (the seed's AE uses relu)."""
+    likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
+    """Decoder likelihood p(x|z): bernoulli (binary cross-entropy from logits) or gaussian."""
+    output_activation: Literal["sigmoid", "identity"] = "sigmoid"
+    """Gaussian mean = sigmoid(output) for data in [0, 1], or the raw output."""
+    gaussian_std: float = 0.1
+    """Standard deviation of a fixed-variance Gaussian likelihood (initial value if learned)."""
+    learn_variance: bool = False
+    """Learn one Gaussian log-variance per data dimension instead of fixing it."""
+    input_shape: tyro.conf.Suppress[tuple[int, ...] | None] = None
+    """Shape of one example, from the data (pinned by the seed presets)."""
+
+    def __post_init__(self) -> None:
+        if self.kind not in MODELS:
+            raise ConfigError(f"unknown model '{self.kind}'; choose one of: {', '.join(MODELS)}")
+        if self.latent_dim < 1 or any(h < 1 for h in self.hidden):
+            raise ConfigError(f"--latent-dim and --hidden sizes must be positive, got {self.latent_dim} and {self.hidden}")
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"unknown activation '{self.activation}'; choose one of: {', '.join(ACTIVATIONS)}")
+        if not self.gaussian_std > 0:
+            raise ConfigError(f"--gaussian-std must be positive, got {self.gaussian_std}")
+
+    def for_data(self, shape: tuple[int, ...], preset: str | None = None) -> ModelConfig:
+        """This config with ``input_shape`` set to the data's; a pinned shape must match."""
+        if self.input_shape is not None and tuple(self.input_shape) != tuple(shape):
+            raise ConfigError(
+                f"preset '{preset}' is built for inputs of shape {tuple(self.input_shape)} but the data has "
+                f"shape {tuple(shape)}; use --data mnist, or --model {self.kind} without a preset"
+            )
+        return replace(self, input_shape=tuple(shape))
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named model configuration."""
+
+    model: ModelConfig
+    description: str
+
+
+PRESETS: dict[str, Preset] = {
+    "seed-ae": Preset(
+        ModelConfig(kind="ae", hidden=(256,), latent_dim=32, latent_activation="relu", likelihood="gaussian", input_shape=(1, 28, 28)),
+        "the seed's Autoencoder: 784-256-32 (ReLU code) / 32-256-784 sigmoid, MSE",
+    ),
+    "seed-vae": Preset(
+        ModelConfig(kind="vae", hidden=(400,), latent_dim=20, likelihood="bernoulli", input_shape=(1, 28, 28)),
+        "the seed's VariationalAutoencoder: 784-400-(2x20) / 20-400-784, Bernoulli decoder",
+    ),
+}
+
+
+def resolve_model_config(model: str | None = None, preset: str | None = None) -> ModelConfig:
+    """The starting config for ``--model`` and/or ``--preset`` (they must agree)."""
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ConfigError(f"unknown preset '{preset}'; choose one of: {', '.join(PRESETS)}")
+        config = PRESETS[preset].model
+        if model is not None and model != config.kind:
+            raise ConfigError(f"preset '{preset}' is a '{config.kind}' model, not '{model}'; drop --model or pick another preset")
+        return config
+    return ModelConfig(kind=model or "vae")
+
+
+def build_model(config: ModelConfig) -> LatentModel:
+    """Instantiate the model; ``config.input_shape`` must be set (see ``ModelConfig.for_data``)."""
+    if config.input_shape is None:
+        raise ConfigError("the model config has no input_shape; call config.for_data(dataset.shape) first")
+    return MODELS[config.kind].cls(config)
+
+
+__all__ = ["MODELS", "PRESETS", "LatentModel", "ModelConfig", "ModelSpec", "Preset", "build_model", "resolve_model_config"]

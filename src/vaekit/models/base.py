@@ -1,0 +1,40 @@
+"""What every model offers: encode to q(z|x), decode to p(x|z), a forward pass, a prior."""
+
+from __future__ import annotations
+
+import abc
+
+import torch
+from torch import nn
+
+from vaekit.distributions import DiagonalGaussian, Likelihood, PointMass
+from vaekit.errors import ConfigError
+from vaekit.types import ModelOutput
+
+
+class LatentModel(nn.Module, abc.ABC):
+    """Base class: subclasses implement ``encode`` and ``decode``; ``forward`` composes them."""
+
+    latent_dim: int
+
+    @abc.abstractmethod
+    def encode(self, x: torch.Tensor) -> DiagonalGaussian | PointMass:
+        """q(z|x) for data (B, C, H, W); batch shape (B,), event (D,)."""
+
+    @abc.abstractmethod
+    def decode(self, z: torch.Tensor) -> Likelihood:
+        """p(x|z) for latents (..., D); the distribution has shape (..., C, H, W)."""
+
+    def prior(self, n: int, like: torch.Tensor | None = None) -> DiagonalGaussian:
+        """p(z) for ``n`` examples; autoencoders without a prior raise."""
+        raise ConfigError(f"{type(self).__name__} has no prior to sample from; train a --model vae to generate new data")
+
+    @property
+    def has_prior(self) -> bool:
+        return type(self).prior is not LatentModel.prior
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> ModelOutput:
+        """Encode, draw z with the reparameterization trick (the code itself for an AE), decode."""
+        posterior = self.encode(x)  # (B, D)
+        z = posterior.rsample(generator)  # (B, D)
+        return ModelOutput(posterior=posterior, z=z, likelihood=self.decode(z))

@@ -1,0 +1,44 @@
+"""The variational autoencoder (Kingma & Welling 2014) with a diagonal Gaussian posterior."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import torch
+
+from vaekit.distributions import DiagonalGaussian, Likelihood
+from vaekit.models.base import LatentModel
+from vaekit.models.networks import LikelihoodHead, mlp
+
+if TYPE_CHECKING:
+    from vaekit.models import ModelConfig
+
+
+class VAE(LatentModel):
+    """MLP encoder to (mu, logvar), N(0, I) prior, MLP decoder to a likelihood.
+
+    With ``hidden=(400,)``, ``latent_dim=20`` on 28x28 data this is exactly the seed's
+    ``VariationalAutoencoder``: one 784-400-40 encoder whose output is split into ``mu`` and
+    ``logvar``, and a 20-400-784 decoder (same state-dict keys).
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        d_x = math.prod(config.input_shape)
+        self.latent_dim = config.latent_dim
+        self.encoder = mlp([d_x, *config.hidden, 2 * config.latent_dim], config.activation)
+        self.decoder = mlp([config.latent_dim, *reversed(config.hidden), d_x], config.activation)
+        self.head = LikelihoodHead(config.likelihood, config.input_shape, config.output_activation, config.gaussian_std, config.learn_variance)
+
+    def encode(self, x: torch.Tensor) -> DiagonalGaussian:
+        h = self.encoder(x.flatten(1))  # (B, 2D)
+        mu, logvar = h.chunk(2, dim=-1)  # (B, D) each
+        return DiagonalGaussian(mu, logvar)
+
+    def decode(self, z: torch.Tensor) -> Likelihood:
+        return self.head(self.decoder(z))  # (..., C, H, W)
+
+    def prior(self, n: int, like: torch.Tensor | None = None) -> DiagonalGaussian:
+        like = next(self.parameters()) if like is None else like
+        return DiagonalGaussian.standard(n, self.latent_dim, like)  # (n, D)

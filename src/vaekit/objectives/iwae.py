@@ -1,0 +1,59 @@
+"""The importance-weighted bound log p_K(x) (Burda et al. 2016, eq. 8), batched over K, chunked."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from vaekit.distributions import DiagonalGaussian, Likelihood
+
+
+def importance_log_weights(
+    x: torch.Tensor,
+    z: torch.Tensor,
+    posterior: DiagonalGaussian,
+    prior: DiagonalGaussian,
+    decode: Callable[[torch.Tensor], Likelihood],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x) for samples z (k, B, D).
+
+    Returns:
+        (log_w, log_px_given_z), each (k, B).
+    """
+    log_px_z = decode(z).log_prob(x)  # (k, B)
+    log_w = log_px_z + prior.log_prob(z) - posterior.log_prob(z)  # (k, B)
+    return log_w, log_px_z
+
+
+def iwae_bound(log_w: torch.Tensor) -> torch.Tensor:
+    """log (1/K) sum_k w_k from log-weights (K, B), shape (B,)."""
+    return torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])
+
+
+def iwae_log_weights(
+    x: torch.Tensor,
+    posterior: DiagonalGaussian,
+    prior: DiagonalGaussian,
+    decode: Callable[[torch.Tensor], Likelihood],
+    k: int,
+    generator: torch.Generator | None = None,
+    max_rows: int = 16_384,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """All K log-weights for a batch, decoding at most ``max_rows`` latents at a time.
+
+    The decoder sees (k_chunk, B, D) at once, so memory stays at about ``max_rows`` decoded
+    examples whatever K is; the (K, B) log-weights themselves are small.
+
+    Returns:
+        (log_w, log_px_given_z), each (K, B).
+    """
+    chunk = max(1, max_rows // x.shape[0])
+    log_ws, log_pxzs = [], []
+    for start in range(0, k, chunk):
+        z = posterior.rsample(generator, n=min(chunk, k - start))  # (k_chunk, B, D)
+        log_w, log_pxz = importance_log_weights(x, z, posterior, prior, decode)
+        log_ws.append(log_w)
+        log_pxzs.append(log_pxz)
+    return torch.cat(log_ws), torch.cat(log_pxzs)  # (K, B)

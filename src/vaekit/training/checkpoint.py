@@ -1,0 +1,84 @@
+"""Training state for --resume: one safetensors file, written atomically, so it is always whole.
+
+Holds the model weights, the optimizer state, the training RNG and the running sums of the
+current epoch, plus progress counters as JSON metadata. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from vaekit.errors import RunDirError
+from vaekit.rundir import STATE, load_tensors, save_tensors
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where training stands.
+
+    Attributes:
+        epoch: epochs completed.
+        step_in_epoch: optimizer steps done in the current (unfinished) epoch.
+        global_step: optimizer steps done in all.
+        best_valid: best validation loss so far (inf when none).
+        best_epoch: the epoch that reached it (0 when none).
+        elapsed_s: training wall time so far.
+    """
+
+    epoch: int = 0
+    step_in_epoch: int = 0
+    global_step: int = 0
+    best_valid: float = float("inf")
+    best_epoch: int = 0
+    elapsed_s: float = 0.0
+
+
+def save_state(
+    run_dir: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    sums: dict[str, torch.Tensor],
+    progress: Progress,
+) -> None:
+    """Write ``training_state.safetensors`` atomically."""
+    opt = optimizer.state_dict()
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    for pid, state in opt["state"].items():
+        tensors.update({f"optim.{pid}.{k}": torch.as_tensor(v) for k, v in state.items()})
+    tensors.update({f"sums.{k}": v for k, v in sums.items()})
+    tensors["rng.train"] = generator.get_state()
+    metadata = {"progress": json.dumps(asdict(progress)), "param_groups": json.dumps(opt["param_groups"])}
+    save_tensors(run_dir / STATE, tensors, metadata)
+
+
+def load_state(
+    run_dir: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    device: torch.device,
+) -> tuple[Progress, dict[str, torch.Tensor]]:
+    """Restore model, optimizer and RNG in place; returns the progress and the epoch's running sums."""
+    path = run_dir / STATE
+    if not path.is_file():
+        raise RunDirError(f"{run_dir}: has no {STATE}, so it cannot be resumed; start a new run instead")
+    tensors, metadata = load_tensors(path)
+    try:
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        state: dict[int, dict[str, torch.Tensor]] = {}
+        for key, value in tensors.items():
+            if key.startswith("optim."):
+                _, pid, name = key.split(".", 2)
+                state.setdefault(int(pid), {})[name] = value
+        optimizer.load_state_dict({"state": state, "param_groups": json.loads(metadata["param_groups"])})
+        generator.set_state(tensors["rng.train"])
+        progress = Progress(**json.loads(metadata["progress"]))
+    except (KeyError, ValueError, RuntimeError) as e:
+        raise RunDirError(f"{path}: does not match this run's model or optimizer ({e}); the file is damaged") from None
+    sums = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("sums.")}
+    return progress, sums

@@ -1,0 +1,279 @@
+"""The training loop: index batches from an in-memory tensor, fused Adam, no host sync per step.
+
+Determinism: the data order of epoch e comes from a generator seeded with (seed, e), and all
+training noise (reparameterization, dynamic binarization) from one generator whose state is saved
+in every checkpoint. So a run interrupted anywhere and resumed ends with bitwise the same weights
+as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+import torch
+from tqdm import tqdm
+
+from vaekit import distributions
+from vaekit.data import DatasetSplits, InMemoryDataset
+from vaekit.errors import ConfigError, TrainingDiverged
+from vaekit.objectives import Objective
+from vaekit.rundir import BEST, METRICS, WEIGHTS, atomic_write_bytes, save_tensors
+from vaekit.training.checkpoint import Progress, load_state, save_state
+
+VALID_SEED = 12345  # validation noise is the same every epoch, so epochs are comparable
+EVAL_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The optimisation loop."""
+
+    epochs: int | None = None
+    """Epochs to train (total, also with --resume); default per dataset (digits 200, MNIST family 10)."""
+    batch_size: int = 128
+    """Examples per optimizer step."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    seed: int = 0
+    """Seed for initialisation, data order and all sampling."""
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    """Where to train: auto picks cuda, then mps, then cpu."""
+    log_every: int = 50
+    """Steps between reading the loss back from the device (progress bar, NaN check)."""
+    progress: bool = True
+    """Show a progress bar."""
+    checkpoint_every_s: float = 60.0
+    """Seconds between checkpoints at epoch ends (the last epoch and any stop always checkpoint)."""
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "log_every"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        if not self.lr > 0:
+            raise ConfigError(f"--lr must be positive, got {self.lr}")
+        if not self.checkpoint_every_s >= 0:
+            raise ConfigError(f"--checkpoint-every-s must be 0 or more, got {self.checkpoint_every_s}")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """How training ended."""
+
+    run_dir: Path
+    progress: Progress
+    interrupted: bool
+    last_metrics: dict[str, float]
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> cuda, mps or cpu; an unavailable device is a clear error."""
+    cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
+    if name == "auto":
+        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+    if (name == "cuda" and not cuda) or (name == "mps" and not mps):
+        raise ConfigError(f"--device {name} is not available on this machine; use --device cpu or auto")
+    return torch.device(name)
+
+
+def epoch_order(seed: int, epoch: int, n: int, device: torch.device) -> torch.Tensor:
+    """The shuffled example order of ``epoch``, (n,): a pure function of (seed, epoch)."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=generator).to(device)
+
+
+@torch.no_grad()
+def mean_terms(model: torch.nn.Module, objective: Objective, data: InMemoryDataset, seed: int) -> dict[str, float]:
+    """Mean of each loss term over a whole split, with fixed noise."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    sums: dict[str, torch.Tensor] = {}
+    for start in range(0, len(data), EVAL_BATCH):
+        x = data.batch(slice(start, start + EVAL_BATCH), generator)  # (B, C, H, W)
+        for k, v in objective(model(x, generator), x).named().items():
+            sums[k] = sums.get(k, 0) + v.sum()
+    model.train(was_training)
+    return {k: float(v) / len(data) for k, v in sums.items()}
+
+
+class _StopFlag:
+    """Set by SIGINT/SIGTERM; the loop stops at the next step boundary and checkpoints."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum, frame):  # noqa: ARG001
+            if self.requested:  # a second Ctrl-C stops at once
+                raise KeyboardInterrupt
+            self.requested = True
+
+        old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+
+
+class Trainer:
+    """Minimises ``objective(model(x), x).loss.mean()`` with Adam and writes the run directory.
+
+    Args:
+        model: any module whose ``forward(x, generator)`` returns what ``objective`` takes.
+        objective: ``f(output, x) -> LossTerms`` with per-example terms (B,) in nats.
+        data: train / valid splits (already on ``device``).
+        config: the loop's settings; ``config.epochs`` must be resolved (not None).
+        run_dir: an existing directory with ``config.json`` in it.
+        on_epoch_end: called as ``f(epoch, model)`` after each epoch's checkpoint (images).
+    """
+
+    def __init__(self, model, objective: Objective, data: DatasetSplits, config: TrainConfig, run_dir: Path,
+                 on_epoch_end: Callable[[int, torch.nn.Module], None] | None = None):
+        if config.epochs is None:
+            raise ConfigError("TrainConfig.epochs must be set before training")
+        self.model, self.objective, self.data, self.config = model, objective, data, config
+        self.run_dir, self.on_epoch_end = Path(run_dir), on_epoch_end
+        self.device = next(model.parameters()).device
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=self.device.type in ("cpu", "cuda", "mps"))
+        self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
+        self.progress = Progress()
+        self.sums: dict[str, torch.Tensor] = {}
+        self.best_weights: dict[str, torch.Tensor] | None = None  # flushed with each checkpoint
+        self.last_checkpoint = time.monotonic()
+        self.stop = _StopFlag()
+
+    def resume(self) -> None:
+        """Load ``training_state.safetensors`` and forget metric lines past its last epoch."""
+        self.progress, self.sums = load_state(self.run_dir, self.model, self.optimizer, self.generator, self.device)
+        path = self.run_dir / METRICS
+        if path.is_file():
+            kept = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["epoch"] <= self.progress.epoch]
+            atomic_write_bytes(path, "".join(ln + "\n" for ln in kept).encode())
+
+    def checkpoint(self) -> None:
+        """Write the latest and best weights, then the training state (each file atomically).
+
+        The state is written last: a run killed in between resumes from the previous state, whose
+        epoch is at or before the weights on disk, and redoes the same steps bit for bit.
+        """
+        save_tensors(self.run_dir / WEIGHTS, self.model.state_dict())
+        if self.best_weights is not None:
+            save_tensors(self.run_dir / BEST, self.best_weights, {"epoch": str(self.progress.best_epoch)})
+            self.best_weights = None
+        save_state(self.run_dir, self.model, self.optimizer, self.generator, self.sums, self.progress)
+        self.last_checkpoint = time.monotonic()
+
+    def fit(self, stop_at_step: int | None = None) -> TrainResult:
+        """Train until ``config.epochs`` (or a stop request, or ``stop_at_step`` global steps)."""
+        self.model.train()
+        if self.progress.global_step == 0 and self.progress.epoch == 0:
+            self._check_data()
+            self.checkpoint()  # a run directory is resumable from the first moment
+        metrics: dict[str, float] = {}
+        steps = math.ceil(len(self.data.train) / self.config.batch_size)
+        bar = tqdm(total=steps * self.config.epochs, initial=self.progress.global_step, unit="step",
+                   disable=None if self.config.progress else True, leave=False)  # None: off when not a terminal
+        with bar, self.stop.installed(), distributions.validation(False):
+            while self.progress.epoch < self.config.epochs:
+                if not self._run_epoch(bar, stop_at_step):
+                    self.checkpoint()
+                    return TrainResult(self.run_dir, self.progress, True, metrics)
+                metrics = self._end_epoch()
+                bar.set_postfix(valid_loss=f"{metrics.get('valid_loss', float('nan')):.2f}", refresh=False)
+        return TrainResult(self.run_dir, self.progress, False, metrics)
+
+    def _check_data(self) -> None:
+        """Check the whole training split against the likelihood's support once, up front."""
+        with torch.no_grad():
+            x = self.data.train.batch(slice(0, 2))
+            throwaway = torch.Generator(device=self.device).manual_seed(0)  # leaves the training RNG untouched
+            likelihood = self.model(x, throwaway).likelihood
+            for start in range(0, len(self.data.train), 10_000):
+                likelihood.check_support(self.data.train.batch(slice(start, start + 10_000)))
+
+    def _run_epoch(self, bar: tqdm, stop_at_step: int | None) -> bool:
+        """Run the rest of the current epoch; False when stopped early (state is consistent)."""
+        cfg, p = self.config, self.progress
+        n = len(self.data.train)
+        steps = math.ceil(n / cfg.batch_size)
+        order = epoch_order(cfg.seed, p.epoch, n, self.device)
+        first_bad = torch.full((), -1, dtype=torch.long, device=self.device)
+        started = time.perf_counter()
+        bar.set_description(f"epoch {p.epoch + 1}/{cfg.epochs}", refresh=False)
+        try:
+            for i in range(p.step_in_epoch, steps):
+                x = self.data.train.batch(order[i * cfg.batch_size:(i + 1) * cfg.batch_size], self.generator)  # (B, C, H, W)
+                terms = self.objective(self.model(x, self.generator), x)
+                loss = terms.loss.mean()
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                with torch.no_grad():  # accumulate on the device; read back only at log points
+                    for k, v in terms.named().items():
+                        self.sums[k] = self.sums.get(k, torch.zeros((), device=self.device)) + v.detach().sum()
+                    self.sums["count"] = self.sums.get("count", torch.zeros((), device=self.device)) + x.shape[0]
+                    first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss), p.global_step + 1, first_bad)
+                p = self.progress = replace(p, step_in_epoch=i + 1, global_step=p.global_step + 1)
+                if (i + 1) % cfg.log_every == 0 or i + 1 == steps:
+                    self._check_finite(first_bad, steps)
+                    bar.set_postfix(loss=f"{float(self.sums['loss'] / self.sums['count']):.2f}", refresh=False)
+                    bar.update(p.global_step - bar.n)
+                if self.stop.requested or (stop_at_step is not None and p.global_step >= stop_at_step):
+                    self._check_finite(first_bad, steps)
+                    return False
+        finally:
+            self.progress = replace(self.progress, elapsed_s=self.progress.elapsed_s + time.perf_counter() - started)
+        return True
+
+    def _check_finite(self, first_bad: torch.Tensor, steps: int) -> None:
+        bad = int(first_bad)
+        if bad < 0:
+            return
+        p = self.progress
+        raise TrainingDiverged(
+            f"the loss became NaN or infinite at step {bad} (epoch {p.epoch + 1}, {steps} steps per epoch); "
+            f"training stopped and the last good checkpoint (epoch {p.epoch}) is kept in {self.run_dir}. "
+            f"Try a lower --lr (now {self.config.lr:g}) or a larger --gaussian-std"
+        )
+
+    def _end_epoch(self) -> dict[str, float]:
+        """Validate, log a metrics line, save weights (best too), checkpoint, call back."""
+        p = self.progress
+        count = float(self.sums.pop("count"))
+        train = {f"train_{k}": float(v) / count for k, v in self.sums.items()}
+        valid = {f"valid_{k}": v for k, v in mean_terms(self.model, self.objective, self.data.valid, VALID_SEED).items()} if len(self.data.valid) else {}
+        epoch = p.epoch + 1
+        score = valid.get("valid_loss", train["train_loss"])
+        if not math.isfinite(score):
+            raise TrainingDiverged(f"the validation loss is {score} after epoch {epoch}; the last good checkpoint (epoch {p.epoch}) is kept in {self.run_dir}. Try a lower --lr")
+        improved = score < p.best_valid
+        self.progress = p = replace(p, epoch=epoch, step_in_epoch=0, best_valid=min(score, p.best_valid), best_epoch=epoch if improved else p.best_epoch)
+        metrics = {"epoch": epoch, "step": p.global_step, "elapsed_s": round(p.elapsed_s, 3), **train, **valid}
+        with open(self.run_dir / METRICS, "a") as f:
+            f.write(json.dumps(metrics) + "\n")
+        self.sums = {}
+        if improved:
+            self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        due = time.monotonic() - self.last_checkpoint >= self.config.checkpoint_every_s
+        if due or epoch == self.config.epochs:
+            self.checkpoint()
+        if self.on_epoch_end is not None:
+            self.on_epoch_end(epoch, self.model)
+        return metrics

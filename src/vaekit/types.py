@@ -1,0 +1,57 @@
+"""Frozen dataclasses of named tensors passed between models, objectives and training.
+
+Shape legend used in comments across vaekit:
+    B   batch size
+    C, H, W   image channels, height, width (the data shape; tabular data is (B, D_x))
+    D   latent size
+    K   importance samples (or Monte-Carlo samples) per example
+
+Nothing here imports anything else of ours at run time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+
+if TYPE_CHECKING:  # annotations only: types imports nothing else of ours at run time
+    from vaekit.distributions import DiagonalGaussian, Likelihood, PointMass
+
+
+@dataclass(frozen=True)
+class ModelOutput:
+    """What every model's ``forward`` returns.
+
+    Attributes:
+        posterior: q(z|x); a ``DiagonalGaussian`` for VAEs, a ``PointMass`` for deterministic AEs.
+        z: the latent used for decoding, (B, D): a reparameterized sample or the code itself.
+        likelihood: p(x|z), a distribution over the data shape (B, C, H, W).
+    """
+
+    posterior: DiagonalGaussian | PointMass
+    z: torch.Tensor
+    likelihood: Likelihood
+
+
+@dataclass(frozen=True)
+class LossTerms:
+    """Per-example terms of an objective, all in nats, shape (B,).
+
+    Attributes:
+        loss: the value the trainer minimises (its batch mean).
+        reconstruction: -log p(x|z), the reconstruction negative log-likelihood.
+        kl: KL(q(z|x) || p(z)), or None for models without a prior.
+    """
+
+    loss: torch.Tensor
+    reconstruction: torch.Tensor
+    kl: torch.Tensor | None = None
+
+    def named(self) -> dict[str, torch.Tensor]:
+        """The terms that exist, by name (for logging)."""
+        terms = {"loss": self.loss, "reconstruction": self.reconstruction}
+        if self.kl is not None:
+            terms["kl"] = self.kl
+        return terms
