@@ -154,6 +154,7 @@ class Trainer:
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=self.device.type in ("cpu", "cuda", "mps"))
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
         self.progress = Progress()
+        self.saved = self.progress  # progress of the last checkpoint on disk
         self.sums: dict[str, torch.Tensor] = {}
         self.best_weights: dict[str, torch.Tensor] | None = None  # flushed with each checkpoint
         self.last_checkpoint = time.monotonic()
@@ -162,6 +163,7 @@ class Trainer:
     def resume(self) -> None:
         """Load ``training_state.safetensors`` and forget metric lines past its last epoch."""
         self.progress, self.sums = load_state(self.run_dir, self.model, self.optimizer, self.generator, self.device)
+        self.saved = self.progress
         path = self.run_dir / METRICS
         if path.is_file():
             kept = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["epoch"] <= self.progress.epoch]
@@ -179,6 +181,7 @@ class Trainer:
             self.best_weights = None
         save_state(self.run_dir, self.model, self.optimizer, self.generator, self.sums, self.progress)
         self.last_checkpoint = time.monotonic()
+        self.saved = self.progress
 
     def fit(self, stop_at_step: int | None = None) -> TrainResult:
         """Train until ``config.epochs`` (or a stop request, or ``stop_at_step`` global steps)."""
@@ -244,14 +247,16 @@ class Trainer:
 
     def _check_finite(self, first_bad: torch.Tensor, steps: int) -> None:
         bad = int(first_bad)
-        if bad < 0:
-            return
-        p = self.progress
-        raise TrainingDiverged(
-            f"the loss became NaN or infinite at step {bad} (epoch {p.epoch + 1}, {steps} steps per epoch); "
-            f"training stopped and the last good checkpoint (epoch {p.epoch}) is kept in {self.run_dir}. "
-            f"Try a lower --lr (now {self.config.lr:g}) or a larger --gaussian-std"
-        )
+        if bad >= 0:
+            raise TrainingDiverged(
+                f"the loss became NaN or infinite at step {bad} (epoch {self.progress.epoch + 1}, {steps} steps per epoch); "
+                f"training stopped and the last good checkpoint ({self._saved_at()}) is kept in {self.run_dir}. "
+                f"Try a lower --lr (now {self.config.lr:g}) or a larger --gaussian-std"
+            )
+
+    def _saved_at(self) -> str:
+        s = self.saved
+        return f"epoch {s.epoch}" + (f", step {s.step_in_epoch} of epoch {s.epoch + 1}" if s.step_in_epoch else "")
 
     def _end_epoch(self) -> dict[str, float]:
         """Validate, log a metrics line, save weights (best too), checkpoint, call back."""
@@ -262,7 +267,7 @@ class Trainer:
         epoch = p.epoch + 1
         score = valid.get("valid_loss", train["train_loss"])
         if not math.isfinite(score):
-            raise TrainingDiverged(f"the validation loss is {score} after epoch {epoch}; the last good checkpoint (epoch {p.epoch}) is kept in {self.run_dir}. Try a lower --lr")
+            raise TrainingDiverged(f"the validation loss is {score} after epoch {epoch}; the last good checkpoint ({self._saved_at()}) is kept in {self.run_dir}. Try a lower --lr")
         improved = score < p.best_valid
         self.progress = p = replace(p, epoch=epoch, step_in_epoch=0, best_valid=min(score, p.best_valid), best_epoch=epoch if improved else p.best_epoch)
         metrics = {"epoch": epoch, "step": p.global_step, "elapsed_s": round(p.elapsed_s, 3), **train, **valid}

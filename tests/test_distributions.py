@@ -1,0 +1,122 @@
+"""Closed forms against torch.distributions and Monte Carlo; support checks; sample shapes."""
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import distributions as td
+
+from vaekit.distributions import Bernoulli, DiagonalGaussian, Gaussian, PointMass, validation
+from vaekit.errors import DataError
+from vaekit.objectives import kl_divergence, kl_monte_carlo
+
+
+def _gaussian(seed: int, b: int = 5, d: int = 3) -> DiagonalGaussian:
+    g = torch.Generator().manual_seed(seed)
+    return DiagonalGaussian(torch.randn(b, d, generator=g, dtype=torch.float64), torch.randn(b, d, generator=g, dtype=torch.float64))
+
+
+def _torch(q: DiagonalGaussian) -> td.Distribution:
+    return td.Independent(td.Normal(q.mu, q.std), 1)
+
+
+def test_kl_to_standard_normal_matches_torch_distributions():
+    q = _gaussian(0)
+    p = td.Independent(td.Normal(torch.zeros_like(q.mu), torch.ones_like(q.mu)), 1)
+    torch.testing.assert_close(kl_divergence(q), td.kl_divergence(_torch(q), p))
+
+
+def test_kl_between_gaussians_matches_torch_distributions():
+    q, p = _gaussian(1), _gaussian(2)
+    torch.testing.assert_close(q.kl(p), td.kl_divergence(_torch(q), _torch(p)))
+
+
+def test_kl_matches_monte_carlo():
+    q, p = _gaussian(3), _gaussian(4)
+    mc = kl_monte_carlo(q, p, n=200_000, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(mc, q.kl(p), rtol=0.02, atol=0.02)
+    prior = DiagonalGaussian(torch.zeros_like(q.mu), torch.zeros_like(q.mu))
+    torch.testing.assert_close(kl_monte_carlo(q, prior, 200_000, torch.Generator().manual_seed(1)), q.kl(), rtol=0.02, atol=0.02)
+
+
+def test_kl_is_the_seed_appendix_formula():
+    mu, logvar = torch.tensor([[0.5, -1.0]]), torch.tensor([[0.2, -0.3]])
+    by_hand = 0.5 * sum(math.exp(lv) + m * m - 1 - lv for m, lv in zip(mu[0].tolist(), logvar[0].tolist()))
+    assert DiagonalGaussian(mu, logvar).kl().item() == pytest.approx(by_hand, rel=1e-6)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(-5, 5), min_size=2, max_size=2), st.lists(st.floats(-5, 5), min_size=2, max_size=2))
+def test_kl_is_non_negative_and_zero_only_at_the_prior(mu, logvar):
+    q = DiagonalGaussian(torch.tensor([mu], dtype=torch.float64), torch.tensor([logvar], dtype=torch.float64))
+    assert q.kl().item() >= 0
+    assert DiagonalGaussian(torch.zeros(1, 2), torch.zeros(1, 2)).kl().item() == 0
+
+
+def test_gaussian_log_prob_matches_torch():
+    q = _gaussian(5)
+    z = torch.randn(7, 5, 3, dtype=torch.float64)  # K samples in front
+    torch.testing.assert_close(q.log_prob(z), _torch(q).log_prob(z))
+
+
+def test_rsample_is_reparameterized_and_repeatable():
+    mu = torch.zeros(4, 2, requires_grad=True)
+    q = DiagonalGaussian(mu, torch.zeros(4, 2))
+    a = q.rsample(torch.Generator().manual_seed(0))
+    b = q.rsample(torch.Generator().manual_seed(0))
+    assert torch.equal(a, b)
+    a.sum().backward()
+    assert torch.equal(mu.grad, torch.ones(4, 2))  # dz/dmu = 1
+    assert q.rsample(n=3).shape == (3, 4, 2)
+
+
+def test_bernoulli_log_prob_matches_torch_on_binary_and_grey_data():
+    logits = torch.randn(3, 1, 4, 4, dtype=torch.float64)
+    x = torch.bernoulli(torch.full((3, 1, 4, 4), 0.4, dtype=torch.float64))
+    expected = td.Independent(td.Bernoulli(logits=logits), 3).log_prob(x)
+    torch.testing.assert_close(Bernoulli(logits, data_dims=3).log_prob(x), expected)
+    grey = torch.rand(3, 1, 4, 4, dtype=torch.float64)  # continuous targets: -BCE
+    by_hand = (grey * torch.log(torch.sigmoid(logits)) + (1 - grey) * torch.log(1 - torch.sigmoid(logits))).sum((1, 2, 3))
+    torch.testing.assert_close(Bernoulli(logits).log_prob(grey), by_hand)
+
+
+def test_bernoulli_from_logits_stays_finite_when_confident():
+    logits = torch.tensor([[200.0, -200.0]])
+    assert torch.isfinite(Bernoulli(logits).log_prob(torch.tensor([[0.0, 1.0]]))).all()
+
+
+def test_gaussian_likelihood_matches_torch_fixed_and_per_dimension_variance():
+    mean = torch.rand(3, 1, 2, 2, dtype=torch.float64)
+    x = torch.rand(3, 1, 2, 2, dtype=torch.float64)
+    for logvar in (torch.tensor(-2.0, dtype=torch.float64), torch.randn(1, 2, 2, dtype=torch.float64)):
+        expected = td.Independent(td.Normal(mean, torch.exp(0.5 * logvar).expand_as(mean)), 3).log_prob(x)
+        torch.testing.assert_close(Gaussian(mean, logvar, data_dims=3).log_prob(x), expected)
+
+
+def test_likelihoods_reduce_only_the_data_dims_with_samples_in_front():
+    # Regression: K samples stacked in front once got summed into the batch dimension.
+    logits = torch.randn(7, 5, 1, 3, 3)  # (K, B, C, H, W)
+    x = torch.rand(5, 1, 3, 3)  # (B, C, H, W)
+    lp = Bernoulli(logits, data_dims=3).log_prob(x)
+    assert lp.shape == (7, 5)
+    torch.testing.assert_close(lp[2], Bernoulli(logits[2], data_dims=3).log_prob(x))
+    assert Gaussian(logits, torch.tensor(0.0), data_dims=3).log_prob(x).shape == (7, 5)
+
+
+def test_bernoulli_rejects_data_outside_the_unit_interval():
+    with pytest.raises(DataError, match=r"needs data in \[0, 1\].*\[-0.5, 2\]"):
+        Bernoulli(torch.zeros(2, 3)).log_prob(torch.tensor([[0.0, 2.0, 1.0], [-0.5, 0.0, 1.0]]))
+    with validation(False):  # the trainer checks once up front, then turns the check off
+        Bernoulli(torch.zeros(1, 1)).log_prob(torch.tensor([[2.0]]))
+
+
+def test_gaussian_rejects_non_finite_data():
+    with pytest.raises(DataError, match="NaN or infinite"):
+        Gaussian(torch.zeros(1, 2), torch.tensor(0.0)).log_prob(torch.tensor([[0.0, float("nan")]]))
+
+
+def test_point_mass_is_its_own_sample():
+    v = torch.randn(3, 2)
+    assert torch.equal(PointMass(v).rsample(), v) and PointMass(v).rsample(n=4).shape == (4, 3, 2)

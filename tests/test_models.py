@@ -1,0 +1,113 @@
+"""One conformance test over every registered model, and the seed presets checked against the seed."""
+
+import pytest
+import torch
+from torch import nn
+
+from vaekit import rundir
+from vaekit.errors import ConfigError
+from vaekit.models import MODELS, PRESETS, ModelConfig, build_model, resolve_model_config
+from vaekit.objectives import OBJECTIVES
+
+CASES = [(name, lik, learn) for name in MODELS for lik in ("bernoulli", "gaussian") for learn in (False, True) if lik == "gaussian" or not learn]
+
+
+def _config(name, likelihood, learn):
+    return ModelConfig(kind=name, hidden=(16, 8), latent_dim=3, likelihood=likelihood, learn_variance=learn).for_data((1, 4, 5))
+
+
+@pytest.mark.parametrize(("name", "likelihood", "learn"), CASES)
+def test_every_registered_model_conforms(name, likelihood, learn, tmp_path, images):
+    x = torch.rand(6, 1, 4, 5, generator=torch.Generator().manual_seed(1))
+    torch.manual_seed(0)
+    model = build_model(_config(name, likelihood, learn))
+    out = model(x, torch.Generator().manual_seed(0))
+    assert out.z.shape == (6, 3) and out.likelihood.mean.shape == x.shape
+    terms = OBJECTIVES[MODELS[name].objective](out, x)
+    assert terms.loss.shape == (6,) and torch.isfinite(terms.loss).all()
+    terms.loss.mean().backward()
+    for pname, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, f"no gradient reaches {pname}"
+    # same seed, same output
+    again = model(x, torch.Generator().manual_seed(0))
+    assert torch.equal(again.z, out.z) and torch.equal(again.likelihood.mean, out.likelihood.mean)
+    # save / load round trip through a run directory
+    model_cfg = _config(name, likelihood, learn)
+    rundir.atomic_write_json(tmp_path / rundir.CONFIG, {"model": rundir.config_to_dict(model_cfg)})
+    rundir.save_tensors(tmp_path / rundir.WEIGHTS, model.state_dict())
+    loaded = rundir.load(tmp_path, weights="last")
+    assert rundir.model_config(tmp_path) == model_cfg
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(loaded.decode(loaded.encode(x).mode()).mean, model.decode(model.encode(x).mode()).mean)
+    assert model.has_prior == (name == "vae")
+
+
+class SeedAutoencoder(nn.Module):
+    """The seed's Autoencoder, verbatim (../shared/seed, 'Understanding a Simple Autoencoder')."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(28 * 28, 256), nn.ReLU(True), nn.Linear(256, 32), nn.ReLU(True))
+        self.decoder = nn.Sequential(nn.Linear(32, 256), nn.ReLU(True), nn.Linear(256, 28 * 28), nn.Sigmoid())
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
+
+
+class SeedVAE(nn.Module):
+    """The seed's VariationalAutoencoder (its sampling moved to a given eps to compare outputs)."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(28 * 28, 400), nn.ReLU(True), nn.Linear(400, 40))
+        self.decoder = nn.Sequential(nn.Linear(20, 400), nn.ReLU(True), nn.Linear(400, 28 * 28), nn.Sigmoid())
+
+    def forward(self, x, eps):
+        h = self.encoder(x)
+        mu, logvar = h[:, :20], h[:, 20:]
+        z = eps.mul(logvar.exp().sqrt()).add(mu)
+        return self.decoder(z), mu, logvar
+
+
+def test_seed_ae_preset_is_exactly_the_seed_network():
+    ours = build_model(PRESETS["seed-ae"].model)
+    seed = SeedAutoencoder()
+    seed.load_state_dict(ours.state_dict())  # same keys and shapes, strict
+    x = torch.rand(5, 1, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(ours.decode(ours.encode(x).mode()).mean.flatten(1), seed(x.flatten(1)))
+    assert PRESETS["seed-ae"].model.likelihood == "gaussian"  # MSE
+
+
+def test_seed_vae_preset_is_exactly_the_seed_network():
+    ours = build_model(PRESETS["seed-vae"].model)
+    seed = SeedVAE()
+    seed.load_state_dict(ours.state_dict())
+    x, eps = torch.rand(5, 1, 28, 28), torch.randn(5, 20)
+    with torch.no_grad():
+        x_hat, mu, logvar = seed(x.flatten(1), eps)
+        q = ours.encode(x)
+        torch.testing.assert_close(q.mu, mu)
+        torch.testing.assert_close(q.logvar, logvar)
+        torch.testing.assert_close(ours.decode(q.mu + eps * q.std).mean.flatten(1), x_hat)
+    assert sum(p.numel() for p in ours.parameters()) == 784 * 400 + 400 + 400 * 40 + 40 + 20 * 400 + 400 + 400 * 784 + 784
+
+
+def test_presets_pin_their_input_shape_and_names_are_checked():
+    with pytest.raises(ConfigError, match=r"preset 'seed-vae' is built for inputs of shape \(1, 28, 28\) but the data has shape \(1, 8, 8\)"):
+        PRESETS["seed-vae"].model.for_data((1, 8, 8), "seed-vae")
+    with pytest.raises(ConfigError, match="unknown preset 'nope'; choose one of: seed-ae, seed-vae"):
+        resolve_model_config(preset="nope")
+    with pytest.raises(ConfigError, match="preset 'seed-ae' is a 'ae' model, not 'vae'"):
+        resolve_model_config(model="vae", preset="seed-ae")
+    with pytest.raises(ConfigError, match="unknown model 'gan'"):
+        ModelConfig(kind="gan")
+    with pytest.raises(ConfigError, match="input_shape"):
+        build_model(ModelConfig())
+
+
+def test_autoencoder_has_no_prior():
+    model = build_model(ModelConfig(kind="ae", hidden=(8,), latent_dim=2).for_data((1, 2, 2)))
+    with pytest.raises(ConfigError, match="has no prior to sample from; train a --model vae"):
+        model.prior(4)

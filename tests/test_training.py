@@ -1,0 +1,153 @@
+"""Training: bitwise-identical resume, stop requests, NaN handling, run directory contents."""
+
+import json
+import os
+import signal
+
+import pytest
+import torch
+
+from conftest import tiny_run_config
+from vaekit import experiment, rundir
+from vaekit.data import DataConfig
+from vaekit.errors import DataError, RunDirError, TrainingDiverged
+from vaekit.training import TrainConfig
+
+
+def _weights(run_dir, name=rundir.WEIGHTS):
+    tensors, _ = rundir.load_tensors(run_dir / name)
+    return tensors
+
+
+def _assert_same_run(a, b):
+    for name in (rundir.WEIGHTS, rundir.BEST, rundir.STATE):
+        ta, tb = _weights(a, name), _weights(b, name)
+        assert ta.keys() == tb.keys()
+        for k in ta:
+            assert torch.equal(ta[k], tb[k]), f"{name}: {k} differs"
+    strip = lambda p: [{k: v for k, v in json.loads(ln).items() if k != "elapsed_s"} for ln in (p / rundir.METRICS).read_text().splitlines()]
+    assert strip(a) == strip(b)
+
+
+@pytest.mark.parametrize("binarize", ["none", "dynamic"])
+@pytest.mark.parametrize("stop_at", [11, 8])  # mid-epoch, and exactly at an epoch boundary (8 steps per epoch)
+def test_interrupted_and_resumed_run_is_bitwise_identical(tmp_path, stop_at, binarize):
+    config = tiny_run_config(epochs=3)
+    config = experiment.RunConfig(DataConfig(name="digits", limit=512, binarize=binarize), config.model, train=config.train)
+    full = experiment.train(config, tmp_path / "full", images=False)
+    assert not full.interrupted and full.progress.global_step == 24
+    part = experiment.train(config, tmp_path / "part", images=False, stop_at_step=stop_at)
+    assert part.interrupted and part.progress.global_step == stop_at
+    resumed = experiment.resume(tmp_path / "part", images=False)
+    assert not resumed.interrupted and resumed.progress == full.progress.__class__(**{**full.progress.__dict__, "elapsed_s": resumed.progress.elapsed_s})
+    _assert_same_run(tmp_path / "full", tmp_path / "part")
+
+
+def test_resume_with_more_epochs_continues_the_same_run(tmp_path):
+    experiment.train(tiny_run_config(epochs=3), tmp_path / "three", images=False)
+    experiment.train(tiny_run_config(epochs=2), tmp_path / "two", images=False)
+    experiment.resume(tmp_path / "two", epochs=3, images=False)
+    assert experiment.read_run_config(tmp_path / "two").train.epochs == 3
+    assert all(torch.equal(a, b) for a, b in zip(_weights(tmp_path / "three").values(), _weights(tmp_path / "two").values()))
+
+
+def _wrap_objective(monkeypatch, hook):
+    """Make every run's objective call ``hook(step, terms)`` after computing the terms."""
+    original = experiment.make_objective
+    calls = {"n": 0}
+
+    def make(name, config):
+        objective = original(name, config)
+
+        def wrapped(output, x):
+            terms = objective(output, x)
+            if torch.is_grad_enabled():
+                calls["n"] += 1
+                terms = hook(calls["n"], terms)
+            return terms
+
+        return wrapped
+
+    monkeypatch.setattr(experiment, "make_objective", make)
+
+
+def test_sigint_stops_at_a_step_boundary_and_resumes_identically(tmp_path, monkeypatch):
+    experiment.train(tiny_run_config(epochs=2), tmp_path / "full", images=False)
+
+    def interrupt(step, terms):
+        if step == 5:
+            os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C does
+        return terms
+
+    _wrap_objective(monkeypatch, interrupt)
+    result = experiment.train(tiny_run_config(epochs=2), tmp_path / "part", images=False)
+    assert result.interrupted and result.progress.global_step == 5
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    monkeypatch.undo()
+    experiment.resume(tmp_path / "part", images=False)
+    _assert_same_run(tmp_path / "full", tmp_path / "part")
+
+
+def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    def poison(step, terms):
+        if step >= 13:  # epoch 2 of 8-step epochs
+            return terms.__class__(terms.loss * float("nan"), terms.reconstruction, terms.kl)
+        return terms
+
+    _wrap_objective(monkeypatch, poison)
+    out = tmp_path / "run"
+    with pytest.raises(TrainingDiverged, match=r"NaN or infinite at step 13 \(epoch 2, 8 steps per epoch\).*last good checkpoint \(epoch 1\).*Try a lower --lr"):
+        experiment.train(tiny_run_config(epochs=3, checkpoint_every_s=0), out, images=False)
+    weights = _weights(out)
+    assert all(torch.isfinite(v).all() for v in weights.values())
+    _, meta = rundir.load_tensors(out / rundir.STATE)
+    assert json.loads(meta["progress"])["epoch"] == 1
+    monkeypatch.undo()
+    assert not experiment.resume(out, images=False).interrupted  # the kept checkpoint is usable
+
+
+def test_nan_before_any_epoch_checkpoint_names_the_initial_state(tmp_path, monkeypatch):
+    _wrap_objective(monkeypatch, lambda step, t: t.__class__(t.loss * float("inf"), t.reconstruction, t.kl))
+    with pytest.raises(TrainingDiverged, match=r"at step 1 .*last good checkpoint \(epoch 0\)"):
+        experiment.train(tiny_run_config(epochs=3), tmp_path / "run", images=False)
+
+
+def test_run_directory_contents(tmp_path):
+    out = tmp_path / "run"
+    experiment.train(tiny_run_config(epochs=2), out)
+    config = json.loads((out / rundir.CONFIG).read_text())
+    assert config["model"]["input_shape"] == [1, 8, 8] and config["train"]["epochs"] == 2
+    lines = [json.loads(ln) for ln in (out / rundir.METRICS).read_text().splitlines()]
+    assert [ln["epoch"] for ln in lines] == [1, 2]
+    assert {"train_loss", "train_reconstruction", "train_kl", "valid_loss", "valid_kl"} <= lines[0].keys()
+    assert lines[1]["train_loss"] < lines[0]["train_loss"]
+    assert sorted(p.name for p in (out / rundir.IMAGES).iterdir()) == [
+        "reconstructions_0001.png", "reconstructions_0002.png", "samples_0001.png", "samples_0002.png"]
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]  # no leftovers of atomic writes
+
+
+def test_an_existing_run_is_never_overwritten(tmp_path):
+    out = tmp_path / "run"
+    experiment.train(tiny_run_config(epochs=1), out, images=False)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    with pytest.raises(RunDirError, match=r"already holds a run; continue it with `vaekit train --resume"):
+        experiment.train(tiny_run_config(epochs=1), out, images=False)
+    assert before == {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+
+
+def test_data_outside_the_likelihood_support_fails_before_training(tmp_path, monkeypatch):
+    from vaekit.data import base
+
+    original = base.InMemoryDataset.batch
+    monkeypatch.setattr(base.InMemoryDataset, "batch", lambda self, index, generator=None: original(self, index, generator) * 3)
+    with pytest.raises(DataError, match=r"Bernoulli likelihood needs data in \[0, 1\] but got values in \[0, 3\]"):
+        experiment.train(tiny_run_config(epochs=1), tmp_path / "run", images=False)
+
+
+def test_train_config_validation():
+    from vaekit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--batch-size must be at least 1"):
+        TrainConfig(batch_size=0)
+    with pytest.raises(ConfigError, match="--lr must be positive"):
+        TrainConfig(lr=0)
