@@ -1,0 +1,201 @@
+"""The vaekit command end to end, and every bad input: one-line message, exit status 2, no traceback."""
+
+import gzip
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vaekit import rundir
+from vaekit.cli import main
+from vaekit.data import mnist
+
+REPORT_KEYS = {"elbo", "reconstruction_nll", "kl", "iwae_log_px", "nll", "bits_per_dim", "active_units", "split", "n", "iw_samples", "mse"}
+TINY = ["--hidden", "32", "--latent-dim", "4", "--no-progress", "--no-images"]
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_user_error(capsys, argv, pattern):
+    """Exit status 2, one line on stderr starting 'vaekit: error:', matching ``pattern``, no traceback."""
+    code, out, err = run(capsys, *argv)
+    assert code == 2, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vaekit: error: "), err
+    assert "Traceback" not in err
+    assert re.search(pattern, lines[0]), lines[0]
+    return lines[0]
+
+
+def test_train_with_no_arguments_in_a_fresh_directory(tmp_path, monkeypatch):
+    """The README's quickstart: `vaekit train` alone, offline, writes a run with samples."""
+    monkeypatch.chdir(tmp_path)
+    env = {**os.environ, "VAEKIT_CACHE": str(tmp_path / "cache")}
+    env.pop("VAEKIT_DATA", None)
+    done = subprocess.run([sys.executable, "-m", "vaekit", "train"], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    run_dir = Path(done.stdout.strip())
+    assert run_dir.parent == Path("runs") and (run_dir / rundir.BEST).is_file()
+    assert (run_dir / rundir.IMAGES / "samples_0200.png").is_file()
+    assert "best validation loss" in done.stderr
+
+
+def test_console_script_is_installed():
+    done = subprocess.run(["vaekit", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "train" in done.stdout and "evaluate" in done.stdout
+
+
+def test_train_evaluate_sample_reconstruct(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, stdout, err = run(capsys, "train", "--limit", 300, "--epochs", 2, *TINY, "--out", out)
+    assert code == 0 and stdout.strip() == str(out) and "training vae" in err
+    code, stdout, _ = run(capsys, "evaluate", out, "--iw-samples", 5, "--limit", 40, "--json")
+    report = json.loads(stdout)  # exactly one JSON object
+    assert code == 0 and set(report) == REPORT_KEYS and report["n"] == 40 and report["iw_samples"] == 5
+    assert report["nll"] == -report["iwae_log_px"] and report["iwae_log_px"] >= report["elbo"] - 1.0
+    code, stdout, _ = run(capsys, "evaluate", out, "--iw-samples", 5, "--limit", 40, "--split", "valid")
+    assert code == 0 and "bits_per_dim" in stdout and "valid" in stdout
+    code, stdout, _ = run(capsys, "sample", out, "--n", 16, "--out", tmp_path / "s.png")
+    assert code == 0 and Image.open(tmp_path / "s.png").size == (4 * 34 + 2, 4 * 34 + 2)  # 8x8 upscaled x4, 2 px gaps
+    code, _, _ = run(capsys, "reconstruct", out, "--n", 16, "--out", tmp_path / "r.png")
+    assert code == 0 and Image.open(tmp_path / "r.png").size == (8 * 34 + 2, 4 * 34 + 2)  # 2 rows of originals + 2 of reconstructions
+
+
+def test_seed_ae_preset_on_mnist_and_resume(tmp_path, capsys, data_dir):
+    out = tmp_path / "ae"
+    code, _, err = run(capsys, "train", "--preset", "seed-ae", "--data", "mnist", "--data-dir", data_dir, "--limit", 500,
+                       "--epochs", 1, "--no-progress", "--out", out)
+    assert code == 0 and "seed-ae (" in err
+    code, _, err = run(capsys, "train", "--resume", out, "--epochs", 2)
+    assert code == 0 and "resuming" in err
+    assert [json.loads(ln)["epoch"] for ln in (out / rundir.METRICS).read_text().splitlines()] == [1, 2]
+    code, stdout, _ = run(capsys, "evaluate", out, "--limit", 100, "--json")
+    report = json.loads(stdout)
+    assert report["elbo"] is None and report["mse"] < 0.2
+    assert_user_error(capsys, ["sample", out, "--out", tmp_path / "x.png"], "has no prior to sample from")
+
+
+def test_seed_vae_on_mnist_shortened(tmp_path, capsys, data_dir):
+    """A shortened version of the 10-epoch check (the full one is marked slow)."""
+    out = tmp_path / "vae"
+    code, _, _ = run(capsys, "train", "--preset", "seed-vae", "--data", "mnist", "--data-dir", data_dir, "--limit", 20_000,
+                     "--epochs", 3, "--no-progress", "--no-images", "--out", out)
+    assert code == 0
+    code, stdout, _ = run(capsys, "evaluate", out, "--iw-samples", 50, "--limit", 500, "--json", "--data-dir", data_dir)
+    r = json.loads(stdout)
+    # measured on 2 CPU cores: elbo -126.2, iwae_log_px -120.9 (K=50), 20 active units
+    assert 120 < -r["elbo"] < 132 and r["iwae_log_px"] > r["elbo"] + 2 and r["active_units"] >= 15
+
+
+@pytest.mark.slow
+def test_seed_vae_on_mnist_ten_epochs_matches_pytorch_examples(tmp_path, capsys, data_dir):
+    """pytorch/examples' VAE (same network) reaches a test loss of about 105-106 nats in 10 epochs."""
+    out = tmp_path / "vae"
+    code, _, _ = run(capsys, "train", "--preset", "seed-vae", "--data", "mnist", "--data-dir", data_dir, "--epochs", 10,
+                     "--valid-size", 0, "--no-progress", "--no-images", "--out", out)
+    assert code == 0
+    code, stdout, _ = run(capsys, "evaluate", out, "--iw-samples", 1000, "--json", "--data-dir", data_dir)
+    r = json.loads(stdout)
+    assert 104 < -r["elbo"] < 107 and -r["iwae_log_px"] < -r["elbo"]
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("argv", "pattern"),
+    [
+        (["train", "--data", "cifar"], r"unknown dataset 'cifar'; choose one of: digits, mnist, fashion-mnist, binarized-mnist"),
+        (["train", "--model", "gan"], r"unknown model 'gan'; choose one of: vae, ae"),
+        (["train", "--preset", "seed-gan"], r"unknown preset 'seed-gan'; choose one of: seed-ae, seed-vae"),
+        (["train", "--preset", "seed-vae"], r"preset 'seed-vae' is built for inputs of shape \(1, 28, 28\) but the data has shape \(1, 8, 8\)"),
+        (["train", "--epochs", "0"], r"--epochs must be at least 1"),
+        (["train", "--beta", "-1"], r"--beta must be 0 or more"),
+        (["train", "--activation", "swish"], r"unknown activation 'swish'"),
+        (["evaluate", "--iw-samples", "0", "."], r"--iw-samples must be at least 1"),
+    ],
+)
+def test_bad_names_and_values(argv, pattern, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert_user_error(capsys, argv, pattern)
+    assert not (tmp_path / "runs").exists()  # no half-written run directory
+
+
+def test_missing_dataset_files(tmp_path, capsys, isolated_cache, monkeypatch):
+    monkeypatch.setitem(mnist.MIRRORS, "mnist", ["http://127.0.0.1:9/"])
+    assert_user_error(capsys, ["train", "--data", "mnist", "--out", tmp_path / "r"], r"could not download train-images-idx3-ubyte.gz .* or pass --data-dir DIR")
+    assert_user_error(capsys, ["train", "--data", "binarized-mnist", "--out", tmp_path / "r"], r"binarized_mnist.npz not found .* pass --data-dir DIR")
+    assert not (tmp_path / "r").exists()
+
+
+def _mnist_dir(tmp_path, data_dir):
+    d = tmp_path / "mnist"
+    d.mkdir()
+    for f in (data_dir / "mnist").glob("t10k*"):
+        (d / f.name).write_bytes(f.read_bytes())
+    return d
+
+
+def test_corrupt_truncated_and_lying_idx_files(tmp_path, capsys, data_dir, isolated_cache):
+    d = _mnist_dir(tmp_path, data_dir)
+    good = (data_dir / "mnist" / "train-labels-idx1-ubyte.gz").read_bytes()
+    (d / "train-labels-idx1-ubyte.gz").write_bytes(good)
+    images = d / "train-images-idx3-ubyte.gz"
+    images.write_bytes((data_dir / "mnist" / images.name).read_bytes()[:200_000])  # a download cut short
+    assert_user_error(capsys, ["train", "--data", "mnist", "--data-dir", d, "--out", tmp_path / "r"], r"train-images-idx3-ubyte.gz: cannot read .*corrupt or truncated")
+    images.write_bytes(gzip.compress(b"\x00\x00\x08\x03" + (60000).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2 + bytes(1000)))
+    assert_user_error(capsys, ["train", "--data", "mnist", "--data-dir", d, "--out", tmp_path / "r"], r"truncated IDX file: the header promises 47040000 bytes of data .* holds 1000")
+    images.write_bytes(b"not gzip, not idx at all")
+    assert_user_error(capsys, ["train", "--data", "mnist", "--data-dir", d, "--out", tmp_path / "r"], r"not an IDX file \(bad magic number")
+    assert not (tmp_path / "r").exists()
+
+
+def test_corrupt_npz_and_wrong_values(tmp_path, capsys, isolated_cache):
+    d = tmp_path / "b"
+    d.mkdir()
+    (d / "binarized_mnist.npz").write_bytes(b"PK\x03\x04garbage")
+    assert_user_error(capsys, ["train", "--data", "binarized-mnist", "--data-dir", d], r"binarized_mnist.npz: cannot read")
+    np.savez(d / "binarized_mnist.npz", train=np.full((5, 784), 255, np.uint8), valid=np.zeros((2, 784), np.uint8), test=np.zeros((2, 784), np.uint8))
+    assert_user_error(capsys, ["train", "--data", "binarized-mnist", "--data-dir", d], r"values other than 0 and 1")
+    np.savez(d / "binarized_mnist.npz", train=np.zeros((5, 28, 28), np.uint8), valid=np.zeros((2, 784), np.uint8), test=np.zeros((2, 784), np.uint8))
+    assert_user_error(capsys, ["train", "--data", "binarized-mnist", "--data-dir", d], r"shape \(5, 28, 28\), expected \(N, 784\)")
+
+
+def test_not_a_run_directory(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    for cmd in (["evaluate"], ["sample", "--out", tmp_path / "s.png"], ["reconstruct", "--out", tmp_path / "r.png"]):
+        assert_user_error(capsys, [*cmd, tmp_path / "empty"], r"empty: not a vaekit run \(no config.json\)")
+        assert_user_error(capsys, [*cmd, tmp_path / "missing"], r"missing: no such run directory")
+    assert_user_error(capsys, ["train", "--resume", tmp_path / "empty"], r"not a vaekit run")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{not json")
+    assert_user_error(capsys, ["evaluate", tmp_path / "broken"], r"config.json: cannot parse")
+
+
+def test_run_directory_misuse(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run(capsys, "train", "--limit", 200, "--epochs", 1, *TINY, "--out", out)[0] == 0
+    before = (out / rundir.STATE).read_bytes()
+    assert_user_error(capsys, ["train", "--out", out], r"already holds a run; continue it with `vaekit train --resume")
+    assert_user_error(capsys, ["train", "--resume", out, "--lr", "0.1"], r"drop --lr \(only --epochs, --device, --progress may be given\)")
+    assert_user_error(capsys, ["sample", out, "--out", tmp_path / "nodir" / "s.png"], r"nodir: no such directory")
+    assert_user_error(capsys, ["sample", out, "--out", tmp_path / "s.jpg"], r"images are written as PNG")
+    (out / rundir.BEST).write_bytes(b"\x00" * 20)
+    assert_user_error(capsys, ["evaluate", out], r"best.safetensors: cannot read .* damaged")
+    assert (out / rundir.STATE).read_bytes() == before
+
+
+def test_debug_shows_the_traceback(capsys):
+    with pytest.raises(Exception, match="unknown dataset"):
+        main(["--debug", "train", "--data", "nope"])
+    assert main(["nonsense"]) == 2 and "unknown command 'nonsense'" in capsys.readouterr().err
