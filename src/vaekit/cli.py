@@ -124,6 +124,7 @@ def _train_defaults(argv: list[str]) -> TrainArgs:
 
 
 RESUMABLE = {"epochs", "device", "progress"}
+FLAG_NAMES = {"kind": "model", "name": "data"}  # config fields whose flag has another name
 
 
 def _resume_overrides(args: TrainArgs, defaults: TrainArgs) -> dict[str, object]:
@@ -135,7 +136,7 @@ def _resume_overrides(args: TrainArgs, defaults: TrainArgs) -> dict[str, object]
     if args.out is not None or args.preset is not None:
         changed.append("out" if args.out is not None else "preset")
     if changed:
-        flags = ", ".join("--" + n.replace("_", "-") for n in changed)
+        flags = ", ".join("--" + FLAG_NAMES.get(n, n).replace("_", "-") for n in changed)
         raise ConfigError(f"--resume continues a run with its saved configuration; drop {flags} (only --epochs, --device, --progress may be given)")
     return {k: getattr(args.train, k) for k in RESUMABLE if getattr(args.train, k) != getattr(defaults.train, k)}
 
@@ -144,7 +145,7 @@ def cmd_train(argv: list[str]) -> int:
     defaults = _train_defaults(argv)
     args = tyro.cli(TrainArgs, args=argv, default=defaults, prog="vaekit train")
     if args.resume is not None:
-        overrides = _resume_overrides(args, defaults)
+        overrides = _resume_overrides(args, TrainArgs())  # plain defaults: --model/--preset count as changes
         result = experiment.resume(args.resume, images=args.images, echo=_echo, **overrides)
     else:
         config = experiment.RunConfig(args.data, args.model, args.objective, args.train, args.preset)

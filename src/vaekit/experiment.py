@@ -106,8 +106,8 @@ def _trainer(config: RunConfig, data: DatasetSplits, model: LatentModel, out: Pa
 Echo = Callable[[str], None]
 
 
-def _describe(config: RunConfig, data: DatasetSplits, out: Path) -> str:
-    n_params = sum(p.numel() for p in build_model(config.model).parameters())
+def _describe(config: RunConfig, data: DatasetSplits, model: LatentModel, out: Path) -> str:
+    n_params = sum(p.numel() for p in model.parameters())
     return (
         f"training {config.preset or config.model.kind} ({n_params:,} parameters) on {data.name} from {data.source}: "
         f"{len(data.train)} train / {len(data.valid)} valid examples, {config.train.epochs} epochs -> {out}"
@@ -127,7 +127,7 @@ def train(config: RunConfig, out: Path | None = None, images: bool = True, stop_
     device = resolve_device(config.train.device)
     data, config, model = _prepare(config, device)
     if echo:
-        echo(_describe(config, data, out))
+        echo(_describe(config, data, model, out))
     out.mkdir(parents=True, exist_ok=True)
     rundir.atomic_write_json(out / rundir.CONFIG, {"vaekit_version": _version(), **rundir.config_to_dict(config)})
     return _trainer(config, data, model, out, images).fit(stop_at_step=stop_at_step)
@@ -147,7 +147,10 @@ def resume(run_dir: Path, epochs: int | None = None, device: str | None = None, 
     trainer.resume()
     if echo:
         p = trainer.progress
-        echo(f"resuming {run_dir} at epoch {p.epoch + 1} step {p.step_in_epoch} of {config.train.epochs} epochs")
+        if p.epoch >= config.train.epochs:
+            echo(f"{run_dir} has already trained {p.epoch} epochs; pass --epochs N (a larger total) to train longer")
+        else:
+            echo(f"resuming {run_dir} at epoch {p.epoch + 1} step {p.step_in_epoch} of {config.train.epochs} epochs")
     return trainer.fit(stop_at_step=stop_at_step)
 
 

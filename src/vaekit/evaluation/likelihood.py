@@ -70,7 +70,7 @@ def evaluate(
     iw_samples: int = 1000,
     generator: torch.Generator | None = None,
     batch_size: int = 100,
-    max_rows: int = 16_384,
+    max_rows: int = 4096,
 ) -> Report:
     """ELBO, reconstruction, KL, the K-sample importance-weighted log p(x), bits/dim, active units.
 

@@ -39,7 +39,7 @@ def iwae_log_weights(
     decode: Callable[[torch.Tensor], Likelihood],
     k: int,
     generator: torch.Generator | None = None,
-    max_rows: int = 16_384,
+    max_rows: int = 4096,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """All K log-weights for a batch, decoding at most ``max_rows`` latents at a time.
 
