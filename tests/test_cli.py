@@ -188,7 +188,7 @@ def test_run_directory_misuse(tmp_path, capsys):
     before = (out / rundir.STATE).read_bytes()
     assert_user_error(capsys, ["train", "--out", out], r"already holds a run; continue it with `vaekit train --resume")
     assert_user_error(capsys, ["train", "--resume", out, "--lr", "0.1"], r"drop --lr \(only --epochs, --device, --progress may be given\)")
-    assert_user_error(capsys, ["train", "--resume", out, "--data", "mnist", "--model", "ae"], r"drop --model, --data \(only")
+    assert_user_error(capsys, ["train", "--resume", out, "--data", "mnist", "--model", "ae"], r"drop --data, --model \(only")
     code, _, err = run(capsys, "train", "--resume", out)
     assert code == 0 and "has already trained 1 epochs; pass --epochs N" in err
     assert_user_error(capsys, ["sample", out, "--out", tmp_path / "nodir" / "s.png"], r"nodir: no such directory")
