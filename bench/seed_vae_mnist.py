@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--iw-samples", type=int, default=1000)
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
-    print("| train split | epochs | train wall s | train ex/s | test -ELBO | test -log p(x), K=%d | eval wall s | active units |" % args.iw_samples)
+    print(f"| train split | epochs | train wall s | train ex/s | test -ELBO | test -log p(x), K={args.iw_samples} | eval wall s | active units |")
     print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for valid_size, label in ((0, "60k (as pytorch/examples)"), (None, "50k (vaekit default)")):
@@ -48,7 +48,7 @@ def main() -> None:
             eval_s = time.perf_counter() - started
             print(f"| {label} | {result.progress.epoch} | {train_s:.1f} | {n_train * args.epochs / result.progress.elapsed_s:,.0f} "
                   f"| {-r.elbo:.2f} | {r.nll:.2f} | {eval_s:.1f} | {r.active_units} |", flush=True)
-        print("\nIWAE evaluation chunk size (500 test examples, K=%d, last run):\n" % args.iw_samples)
+        print(f"\nIWAE evaluation chunk size (500 test examples, K={args.iw_samples}, last run):\n")
         print("| max_rows | wall s | log p(x) |")
         print("|---|---|---|")
         model = vaekit.load(out)

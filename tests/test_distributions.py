@@ -43,7 +43,7 @@ def test_kl_matches_monte_carlo():
 
 def test_kl_is_the_seed_appendix_formula():
     mu, logvar = torch.tensor([[0.5, -1.0]]), torch.tensor([[0.2, -0.3]])
-    by_hand = 0.5 * sum(math.exp(lv) + m * m - 1 - lv for m, lv in zip(mu[0].tolist(), logvar[0].tolist()))
+    by_hand = 0.5 * sum(math.exp(lv) + m * m - 1 - lv for m, lv in zip(mu[0].tolist(), logvar[0].tolist(), strict=True))
     assert DiagonalGaussian(mu, logvar).kl().item() == pytest.approx(by_hand, rel=1e-6)
 
 

@@ -21,7 +21,7 @@ def mlp(sizes: Sequence[int], activation: str, final_activation: str | None = No
     seed's state-dict keys (``encoder.0.weight``, ``encoder.2.weight``...) load unchanged.
     """
     layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(nn.Linear(n_in, n_out))
         if i < len(sizes) - 2:
             layers.append(ACTIVATIONS[activation]())
