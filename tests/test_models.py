@@ -6,23 +6,26 @@ from torch import nn
 
 from vaekit import rundir
 from vaekit.errors import ConfigError
-from vaekit.models import MODELS, PRESETS, ModelConfig, build_model, resolve_model_config
+from vaekit.models import MODELS, PRESETS, ModelConfig, build_model, networks, resolve_model_config
 from vaekit.objectives import OBJECTIVES
 
-CASES = [(name, lik, learn) for name in MODELS for lik in ("bernoulli", "gaussian") for learn in (False, True) if lik == "gaussian" or not learn]
+LIKELIHOODS = [("bernoulli", False), ("gaussian", False), ("gaussian", True)]
+CASES = [(name, arch, *lik) for name in MODELS for arch in ("mlp", "conv") for lik in LIKELIHOODS]
+SHAPE = (1, 9, 10)  # odd sides: the conv decoder must restore the pixel the encoder rounded away
 
 
-def _config(name, likelihood, learn):
-    return ModelConfig(kind=name, hidden=(16, 8), latent_dim=3, likelihood=likelihood, learn_variance=learn).for_data((1, 4, 5))
+def _config(name, arch, likelihood, learn):
+    return ModelConfig(kind=name, arch=arch, hidden=(16, 8), width=4, latent_dim=3, likelihood=likelihood, learn_variance=learn).for_data(SHAPE)
 
 
-@pytest.mark.parametrize(("name", "likelihood", "learn"), CASES)
-def test_every_registered_model_conforms(name, likelihood, learn, tmp_path, images):
-    x = torch.rand(6, 1, 4, 5, generator=torch.Generator().manual_seed(1))
+@pytest.mark.parametrize(("name", "arch", "likelihood", "learn"), CASES)
+def test_every_registered_model_conforms(name, arch, likelihood, learn, tmp_path):
+    x = torch.rand(6, *SHAPE, generator=torch.Generator().manual_seed(1))
     torch.manual_seed(0)
-    model = build_model(_config(name, likelihood, learn))
+    model = build_model(_config(name, arch, likelihood, learn))
     out = model(x, torch.Generator().manual_seed(0))
     assert out.z.shape == (6, 3) and out.likelihood.mean.shape == x.shape
+    assert model.decode(torch.randn(5, 6, 3)).log_prob(x).shape == (5, 6)  # K samples in front
     terms = OBJECTIVES[MODELS[name].objective](out, x)
     assert terms.loss.shape == (6,) and torch.isfinite(terms.loss).all()
     terms.loss.mean().backward()
@@ -32,7 +35,7 @@ def test_every_registered_model_conforms(name, likelihood, learn, tmp_path, imag
     again = model(x, torch.Generator().manual_seed(0))
     assert torch.equal(again.z, out.z) and torch.equal(again.likelihood.mean, out.likelihood.mean)
     # save / load round trip through a run directory
-    model_cfg = _config(name, likelihood, learn)
+    model_cfg = _config(name, arch, likelihood, learn)
     rundir.atomic_write_json(tmp_path / rundir.CONFIG, {"model": rundir.config_to_dict(model_cfg)})
     rundir.save_tensors(tmp_path / rundir.WEIGHTS, model.state_dict())
     loaded = rundir.load(tmp_path, weights="last")
@@ -111,3 +114,26 @@ def test_autoencoder_has_no_prior():
     model = build_model(ModelConfig(kind="ae", hidden=(8,), latent_dim=2).for_data((1, 2, 2)))
     with pytest.raises(ConfigError, match="has no prior to sample from; train a --model vae"):
         model.prior(4)
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 20), (3, 64, 64), (3, 256, 256)])
+def test_conv_networks_rebuild_any_image_size(shape):
+    model = build_model(ModelConfig(arch="conv", width=4, latent_dim=32).for_data(shape))
+    x = torch.rand(2, *shape)
+    assert model(x).likelihood.mean.shape == x.shape
+    sizes = networks.conv_sizes(shape[1], shape[2], None)
+    assert min(sizes[-1]) <= 4 < min(sizes[-2])  # strided down to a small map, no further
+
+
+def test_conv_config_errors():
+    with pytest.raises(ConfigError, match=r"--arch conv needs images \(C, H, W\) but the data has shape \(5,\)"):
+        ModelConfig(arch="conv").for_data((5,))
+    with pytest.raises(ConfigError, match="halves a 8x8 image below 1 pixel"):
+        ModelConfig(arch="conv", depth=5).for_data((1, 8, 8))
+
+
+def test_auto_likelihood_follows_the_data():
+    assert ModelConfig().for_data((1, 8, 8)).likelihood == "bernoulli"
+    tabular = ModelConfig().for_data((5,))
+    assert (tabular.likelihood, tabular.output_activation) == ("gaussian", "identity")
+    assert ModelConfig(likelihood="gaussian").for_data((1, 2, 2)).output_activation == "sigmoid"

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from vaekit import rundir
-from vaekit.data import DATASETS, DataConfig, DatasetSplits, load_dataset
+from vaekit.data import DataConfig, DatasetSplits, dataset_info, load_dataset
 from vaekit.errors import RunDirError
 from vaekit.evaluation import Report, evaluate
 from vaekit.generation import interleave_rows, reconstruct, sample, save_grid
@@ -53,7 +53,8 @@ def read_run_config(run_dir: Path) -> RunConfig:
 def default_run_dir(config: RunConfig) -> Path:
     """runs/<model>-<data>-<timestamp>: a fresh directory for each run."""
     name = config.preset or config.model.kind
-    return Path("runs") / f"{name}-{config.data.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    data = config.data.name.partition(":")[0] if ":" in config.data.name else config.data.name
+    return Path("runs") / f"{name}-{data}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def _check_new_run_dir(out: Path) -> None:
@@ -90,7 +91,7 @@ def image_callback(run_dir: Path, data: DatasetSplits, epochs: int):
 def _prepare(config: RunConfig, device: torch.device) -> tuple[DatasetSplits, RunConfig, LatentModel]:
     data = load_dataset(config.data)
     model_cfg = config.model.for_data(data.shape, config.preset)
-    epochs = config.train.epochs or DATASETS[config.data.name].default_epochs
+    epochs = config.train.epochs or dataset_info(config.data.name).default_epochs
     config = replace(config, model=model_cfg, train=replace(config.train, epochs=epochs))
     torch.manual_seed(config.train.seed)
     model = build_model(model_cfg).to(device)
@@ -99,7 +100,7 @@ def _prepare(config: RunConfig, device: torch.device) -> tuple[DatasetSplits, Ru
 
 def _trainer(config: RunConfig, data: DatasetSplits, model: LatentModel, out: Path, images: bool) -> Trainer:
     objective = make_objective(MODELS[config.model.kind].objective, config.objective)
-    callback = image_callback(out, data, config.train.epochs) if images else None
+    callback = image_callback(out, data, config.train.epochs) if images and len(data.shape) == 3 else None  # no grids of tabular rows
     return Trainer(model, objective, data, config.train, out, on_epoch_end=callback)
 
 

@@ -23,6 +23,8 @@ def grid(images: torch.Tensor, nrow: int | None = None, pad: int = 2, scale: int
         pad: pixels of white between images.
         scale: integer nearest-neighbour upscaling (default: enough for 32 px tiles).
     """
+    if images.dim() != 4 or images.shape[1] not in (1, 3):
+        raise VaekitError(f"image grids need (N, C, H, W) images with 1 or 3 channels, got shape {tuple(images.shape)}; this run's data are not images")
     n, c, h, w = images.shape
     nrow = nrow or math.ceil(math.sqrt(n))
     scale = scale or max(1, math.ceil(32 / max(h, w)))

@@ -15,6 +15,7 @@ import tyro
 from vaekit.errors import ConfigError
 from vaekit.models.autoencoder import Autoencoder
 from vaekit.models.base import LatentModel
+from vaekit.models import networks
 from vaekit.models.networks import ACTIVATIONS
 from vaekit.models.vae import VAE
 
@@ -40,18 +41,24 @@ class ModelConfig:
 
     kind: Annotated[str, tyro.conf.arg(name="model")] = "vae"
     """Model family: vae or ae."""
+    arch: Literal["mlp", "conv"] = "mlp"
+    """Network: mlp (fully connected), or conv (strided convolutions; images of any size, 1 or 3 channels)."""
     hidden: tuple[int, ...] = (400,)
-    """Hidden layer sizes of the encoder (the decoder mirrors them)."""
+    """mlp: hidden layer sizes of the encoder (the decoder mirrors them)."""
+    width: int = 32
+    """conv: channels of the first stage (doubling per stage, up to 8x)."""
+    depth: int | None = None
+    """conv: number of stride-2 stages (default: until the map is at most 4x4)."""
     latent_dim: int = 20
     """Latent size D."""
     activation: str = "relu"
     """Hidden activation: relu, elu, gelu, silu, tanh, leaky-relu."""
     latent_activation: Literal["none", "relu"] = "none"
     """Activation on an autoencoder's code (the seed's AE uses relu)."""
-    likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
-    """Decoder likelihood p(x|z): bernoulli (binary cross-entropy from logits) or gaussian."""
-    output_activation: Literal["sigmoid", "identity"] = "sigmoid"
-    """Gaussian mean = sigmoid(output) for data in [0, 1], or the raw output."""
+    likelihood: Literal["auto", "bernoulli", "gaussian"] = "auto"
+    """Decoder likelihood p(x|z): bernoulli (cross-entropy from logits) or gaussian; auto: bernoulli for images, gaussian for tabular rows."""
+    output_activation: Literal["auto", "sigmoid", "identity"] = "auto"
+    """Gaussian mean = sigmoid(output) (data in [0, 1]) or the raw output; auto: sigmoid for images, identity for tabular rows."""
     gaussian_std: float = 0.1
     """Standard deviation of a fixed-variance Gaussian likelihood (initial value if learned)."""
     learn_variance: bool = False
@@ -66,6 +73,8 @@ class ModelConfig:
             raise ConfigError(f"--latent-dim and --hidden sizes must be positive, got {self.latent_dim} and {self.hidden}")
         if self.activation not in ACTIVATIONS:
             raise ConfigError(f"unknown activation '{self.activation}'; choose one of: {', '.join(ACTIVATIONS)}")
+        if self.width < 1 or (self.depth is not None and self.depth < 1):
+            raise ConfigError(f"--width and --depth must be positive, got {self.width} and {self.depth}")
         if not self.gaussian_std > 0:
             raise ConfigError(f"--gaussian-std must be positive, got {self.gaussian_std}")
 
@@ -76,7 +85,14 @@ class ModelConfig:
                 f"preset '{preset}' is built for inputs of shape {tuple(self.input_shape)} but the data has "
                 f"shape {tuple(shape)}; use --data mnist, or --model {self.kind} without a preset"
             )
-        return replace(self, input_shape=tuple(shape))
+        tabular = len(shape) == 1
+        if self.arch == "conv" and len(shape) != 3:
+            raise ConfigError(f"--arch conv needs images (C, H, W) but the data has shape {tuple(shape)}; use --arch mlp")
+        if self.arch == "conv":
+            networks.conv_sizes(shape[1], shape[2], self.depth)  # a --depth too deep for the image fails here
+        likelihood = ("gaussian" if tabular else "bernoulli") if self.likelihood == "auto" else self.likelihood
+        output = ("identity" if tabular else "sigmoid") if self.output_activation == "auto" else self.output_activation
+        return replace(self, input_shape=tuple(shape), likelihood=likelihood, output_activation=output)
 
 
 @dataclass(frozen=True)
@@ -115,7 +131,7 @@ def build_model(config: ModelConfig) -> LatentModel:
     """Instantiate the model; ``config.input_shape`` must be set (see ``ModelConfig.for_data``)."""
     if config.input_shape is None:
         raise ConfigError("the model config has no input_shape; call config.for_data(dataset.shape) first")
-    return MODELS[config.kind].cls(config)
+    return MODELS[config.kind].cls(config.for_data(config.input_shape))  # resolves 'auto' choices
 
 
 __all__ = ["MODELS", "PRESETS", "LatentModel", "ModelConfig", "ModelSpec", "Preset", "build_model", "resolve_model_config"]

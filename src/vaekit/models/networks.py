@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from vaekit.distributions import Bernoulli, Gaussian, Likelihood
+from vaekit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from vaekit.models import ModelConfig
 
 ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh, "leaky-relu": nn.LeakyReLU}
 MIN_LOGVAR = 2.0 * math.log(1e-3)  # learned output std floor: keeps a Gaussian density finite on constant pixels
@@ -28,6 +33,92 @@ def mlp(sizes: Sequence[int], activation: str, final_activation: str | None = No
     if final_activation is not None:
         layers.append(ACTIVATIONS[final_activation]())
     return nn.Sequential(*layers)
+
+
+class FlatMLP(nn.Sequential):
+    """An ``mlp`` that flattens (B, C, H, W) inputs first; its state-dict keys are the plain MLP's."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.flatten(1))  # (B, C*H*W) -> (B, out)
+
+
+def conv_sizes(height: int, width: int, depth: int | None) -> list[tuple[int, int]]:
+    """Feature-map sizes after each stride-2 stage, input first: [(H, W), (H/2, W/2), ...].
+
+    Each 4x4, stride-2, padding-1 convolution maps a side s to floor(s / 2). With ``depth`` None,
+    stages are added until the smaller side is at most 4 (8x8 -> 4x4, 28x28 -> 3x3, 256x256 -> 4x4).
+    """
+    sizes = [(height, width)]
+    while (depth is None and min(sizes[-1]) > 4) or (depth is not None and len(sizes) <= depth):
+        h, w = sizes[-1]
+        if min(h, w) < 2:
+            raise ConfigError(f"--depth {depth} halves a {height}x{width} image below 1 pixel; use a smaller --depth")
+        sizes.append((h // 2, w // 2))
+    return sizes
+
+
+def _channels(width: int, stages: int) -> list[int]:
+    return [width * min(2**i, 8) for i in range(stages)]  # doubling per stage, capped at 8x width
+
+
+class ConvEncoder(nn.Module):
+    """Strided convolutions down to a small map, then a linear layer: (B, C, H, W) -> (B, out_dim)."""
+
+    def __init__(self, shape: tuple[int, ...], out_dim: int, width: int, depth: int | None, activation: str):
+        super().__init__()
+        sizes = conv_sizes(shape[1], shape[2], depth)
+        channels = [shape[0], *_channels(width, len(sizes) - 1)]
+        layers: list[nn.Module] = []
+        for c_in, c_out in zip(channels[:-1], channels[1:], strict=True):
+            layers += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), ACTIVATIONS[activation]()]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(channels[-1] * sizes[-1][0] * sizes[-1][1], out_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.body(x)  # (B, C_last, H_last, W_last)
+        return self.head(h.flatten(1))  # (B, out_dim)
+
+
+class ConvDecoder(nn.Module):
+    """A linear layer to a small map, then transposed convolutions back to exactly (C, H, W).
+
+    Each stage doubles the map; ``output_padding`` adds the odd pixel where the encoder rounded
+    down, so any size (28x20, 64x64, 256x256...) is rebuilt exactly. Output: (..., C*H*W) raw.
+    """
+
+    def __init__(self, shape: tuple[int, ...], latent_dim: int, width: int, depth: int | None, activation: str):
+        super().__init__()
+        sizes = conv_sizes(shape[1], shape[2], depth)
+        channels = [shape[0], *_channels(width, len(sizes) - 1)]
+        self.start = (channels[-1], *sizes[-1])
+        self.fc = nn.Sequential(nn.Linear(latent_dim, math.prod(self.start)), ACTIVATIONS[activation]())
+        layers: list[nn.Module] = []
+        for i in range(len(sizes) - 1, 0, -1):
+            (h_out, w_out), (h_in, w_in) = sizes[i - 1], sizes[i]
+            pad = (h_out - 2 * h_in, w_out - 2 * w_in)  # 0 or 1 per side
+            layers.append(nn.ConvTranspose2d(channels[i], channels[i - 1], 4, stride=2, padding=1, output_padding=pad))
+            if i > 1:
+                layers.append(ACTIVATIONS[activation]())
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        lead = z.shape[:-1]
+        h = self.fc(z.reshape(-1, z.shape[-1])).view(-1, *self.start)  # (N, C_last, H_last, W_last)
+        return self.body(h).reshape(*lead, -1)  # (..., C*H*W)
+
+
+def encoder(config: ModelConfig, out_dim: int) -> nn.Module:
+    """The encoder network of ``config.arch``: (B, C, H, W) -> (B, out_dim)."""
+    if config.arch == "conv":
+        return ConvEncoder(config.input_shape, out_dim, config.width, config.depth, config.activation)
+    return FlatMLP(*mlp([math.prod(config.input_shape), *config.hidden, out_dim], config.activation))
+
+
+def decoder(config: ModelConfig) -> nn.Module:
+    """The decoder network of ``config.arch``: (..., D) -> raw outputs (..., C*H*W)."""
+    if config.arch == "conv":
+        return ConvDecoder(config.input_shape, config.latent_dim, config.width, config.depth, config.activation)
+    return mlp([config.latent_dim, *reversed(config.hidden), math.prod(config.input_shape)], config.activation)
 
 
 class LikelihoodHead(nn.Module):

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import torch
 
 from vaekit.distributions import DiagonalGaussian, Likelihood
 from vaekit.models.base import LatentModel
-from vaekit.models.networks import LikelihoodHead, mlp
+from vaekit.models import networks
+from vaekit.models.networks import LikelihoodHead
 
 if TYPE_CHECKING:
     from vaekit.models import ModelConfig
@@ -25,14 +25,13 @@ class VAE(LatentModel):
 
     def __init__(self, config: ModelConfig):
         super().__init__()
-        d_x = math.prod(config.input_shape)
         self.latent_dim = config.latent_dim
-        self.encoder = mlp([d_x, *config.hidden, 2 * config.latent_dim], config.activation)
-        self.decoder = mlp([config.latent_dim, *reversed(config.hidden), d_x], config.activation)
+        self.encoder = networks.encoder(config, 2 * config.latent_dim)
+        self.decoder = networks.decoder(config)
         self.head = LikelihoodHead(config.likelihood, config.input_shape, config.output_activation, config.gaussian_std, config.learn_variance)
 
     def encode(self, x: torch.Tensor) -> DiagonalGaussian:
-        h = self.encoder(x.flatten(1))  # (B, 2D)
+        h = self.encoder(x)  # (B, 2D)
         mu, logvar = h.chunk(2, dim=-1)  # (B, D) each
         return DiagonalGaussian(mu, logvar)
 
