@@ -116,7 +116,7 @@ def test_seed_vae_on_mnist_ten_epochs_matches_pytorch_examples(tmp_path, capsys,
     ("argv", "pattern"),
     [
         (["train", "--data", "cifar"], r"unknown dataset 'cifar'; choose one of: digits, mnist, fashion-mnist, binarized-mnist"),
-        (["train", "--model", "gan"], r"unknown model 'gan'; choose one of: vae, ae"),
+        (["train", "--model", "gan"], r"unknown model 'gan'; choose one of: vae, beta-vae, iwae, ae, dae, sparse-ae"),
         (["train", "--preset", "seed-gan"], r"unknown preset 'seed-gan'; choose one of: seed-ae, seed-vae"),
         (["train", "--preset", "seed-vae"], r"preset 'seed-vae' is built for inputs of shape \(1, 28, 28\) but the data has shape \(1, 8, 8\)"),
         (["train", "--epochs", "0"], r"--epochs must be at least 1"),
@@ -256,3 +256,19 @@ def test_tabular_npz_gets_a_gaussian_likelihood(tmp_path, capsys):
     report = json.loads(stdout)
     assert code == 0 and report["mse"] < 0.5 * x.var(0).mean() and report["active_units"] == 2  # measured: mse 0.23, variance 0.49
     assert_user_error(capsys, ["sample", out, "--out", tmp_path / "s.png"], r"image grids need \(N, C, H, W\) images .* not images")
+
+
+@pytest.mark.parametrize("model", ["vae", "beta-vae", "iwae", "ae", "dae", "sparse-ae"])
+def test_every_model_trains_on_an_mnist_subset(model, tmp_path, capsys, data_dir):
+    out = tmp_path / model
+    code, _, err = run(capsys, "train", "--model", model, "--data", "mnist", "--data-dir", data_dir, "--limit", 3000, "--valid-size", 1000,
+                       "--hidden", 128, "--latent-dim", 8, "--epochs", 3, "--no-progress", "--no-images", "--out", out)
+    assert code == 0, err
+    lines = [json.loads(ln) for ln in (out / rundir.METRICS).read_text().splitlines()]
+    assert lines[-1]["valid_reconstruction"] < lines[0]["valid_reconstruction"]  # it learns to reconstruct
+    code, stdout, _ = run(capsys, "evaluate", out, "--iw-samples", 10, "--limit", 200, "--json")
+    report = json.loads(stdout)
+    assert code == 0 and (report["iwae_log_px"] is None) == (model in ("ae", "dae", "sparse-ae"))
+    config = json.loads((out / rundir.CONFIG).read_text())
+    assert config["objective"]["beta"] == (4.0 if model == "beta-vae" else 1.0)
+    assert config["model"]["samples"] == (5 if model == "iwae" else 1)

@@ -1,5 +1,7 @@
 """One conformance test over every registered model, and the seed presets checked against the seed."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 from torch import nn
@@ -7,7 +9,7 @@ from torch import nn
 from vaekit import rundir
 from vaekit.errors import ConfigError
 from vaekit.models import MODELS, PRESETS, ModelConfig, build_model, networks, resolve_model_config
-from vaekit.objectives import OBJECTIVES
+from vaekit.objectives import ObjectiveConfig, make_objective
 
 LIKELIHOODS = [("bernoulli", False), ("gaussian", False), ("gaussian", True)]
 CASES = [(name, arch, *lik) for name in MODELS for arch in ("mlp", "conv") for lik in LIKELIHOODS]
@@ -15,7 +17,8 @@ SHAPE = (1, 9, 10)  # odd sides: the conv decoder must restore the pixel the enc
 
 
 def _config(name, arch, likelihood, learn):
-    return ModelConfig(kind=name, arch=arch, hidden=(16, 8), width=4, latent_dim=3, likelihood=likelihood, learn_variance=learn).for_data(SHAPE)
+    defaults = resolve_model_config(name)  # the family's own defaults (an iwae decodes K samples)
+    return replace(defaults, arch=arch, hidden=(16, 8), width=4, latent_dim=3, likelihood=likelihood, learn_variance=learn).for_data(SHAPE)
 
 
 @pytest.mark.parametrize(("name", "arch", "likelihood", "learn"), CASES)
@@ -24,9 +27,10 @@ def test_every_registered_model_conforms(name, arch, likelihood, learn, tmp_path
     torch.manual_seed(0)
     model = build_model(_config(name, arch, likelihood, learn))
     out = model(x, torch.Generator().manual_seed(0))
-    assert out.z.shape == (6, 3) and out.likelihood.mean.shape == x.shape
+    k = (model.samples,) if model.samples > 1 else ()
+    assert out.z.shape == (*k, 6, 3) and out.likelihood.mean.shape == (*k, *x.shape)
     assert model.decode(torch.randn(5, 6, 3)).log_prob(x).shape == (5, 6)  # K samples in front
-    terms = OBJECTIVES[MODELS[name].objective](out, x)
+    terms = make_objective(MODELS[name].objective, ObjectiveConfig())(out, x)
     assert terms.loss.shape == (6,) and torch.isfinite(terms.loss).all()
     terms.loss.mean().backward()
     for pname, p in model.named_parameters():
@@ -43,7 +47,7 @@ def test_every_registered_model_conforms(name, arch, likelihood, learn, tmp_path
     model.eval()
     with torch.no_grad():
         assert torch.equal(loaded.decode(loaded.encode(x).mode()).mean, model.decode(model.encode(x).mode()).mean)
-    assert model.has_prior == (name == "vae")
+    assert model.has_prior == (MODELS[name].objective in ("elbo", "iwae"))
 
 
 class SeedAutoencoder(nn.Module):
@@ -137,3 +141,19 @@ def test_auto_likelihood_follows_the_data():
     tabular = ModelConfig().for_data((5,))
     assert (tabular.likelihood, tabular.output_activation) == ("gaussian", "identity")
     assert ModelConfig(likelihood="gaussian").for_data((1, 2, 2)).output_activation == "sigmoid"
+
+
+def test_denoising_autoencoder_corrupts_only_while_training():
+    model = build_model(resolve_model_config("dae").for_data((1, 4, 4)))
+    x = torch.rand(3, 1, 4, 4)
+    model.train()
+    noisy = model(x, torch.Generator().manual_seed(0)).z
+    model.eval()
+    clean = model(x, torch.Generator().manual_seed(0)).z
+    assert not torch.allclose(noisy, clean)
+    torch.testing.assert_close(clean, model.encode(x).mode())
+
+
+def test_family_defaults():
+    assert resolve_model_config("iwae").samples == 5 and resolve_model_config("sparse-ae").latent_activation == "sigmoid"
+    assert MODELS["beta-vae"].objective_defaults == {"beta": 4.0}

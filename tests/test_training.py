@@ -10,7 +10,7 @@ import torch
 from conftest import tiny_run_config
 from vaekit import experiment, rundir
 from vaekit.data import DataConfig
-from vaekit.errors import DataError, RunDirError, TrainingDiverged
+from vaekit.errors import ConfigError, DataError, RunDirError, TrainingDiverged
 from vaekit.training import TrainConfig
 
 
@@ -60,8 +60,8 @@ def _wrap_objective(monkeypatch, hook):
     def make(name, config):
         objective = original(name, config)
 
-        def wrapped(output, x):
-            terms = objective(output, x)
+        def wrapped(output, x, step=None):
+            terms = objective(output, x, step)
             if torch.is_grad_enabled():
                 calls["n"] += 1
                 terms = hook(calls["n"], terms)
@@ -152,3 +152,33 @@ def test_train_config_validation():
         TrainConfig(batch_size=0)
     with pytest.raises(ConfigError, match="--lr must be positive"):
         TrainConfig(lr=0)
+
+
+def _trainer(tmp_path, **train):
+    data, config, model = experiment._prepare(tiny_run_config(epochs=2, **train), torch.device("cpu"))
+    (tmp_path / "run").mkdir()
+    return experiment._trainer(config, data, model, tmp_path / "run", images=False)
+
+
+def test_learning_rate_schedule_and_gradient_clipping(tmp_path):
+    from vaekit.objectives import learning_rate
+
+    trainer = _trainer(tmp_path, lr_schedule="cosine", lr_warmup_steps=3, grad_clip=0.01)
+    x = trainer.data.train.batch(slice(0, 64))
+    for step in range(5):
+        trainer._step(x)
+        trainer.progress = trainer.progress.__class__(global_step=step + 1)
+        assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(learning_rate(step, trainer.total_steps, 1e-3, "cosine", 3))
+        norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in trainer.model.parameters()]))
+        assert norm.item() <= 0.01 + 1e-6
+
+
+def test_early_stopping_when_validation_stops_improving(tmp_path, monkeypatch):
+    from vaekit.training import trainer as trainer_module
+
+    scores = iter([5.0, 4.0, 4.5, 4.6, 4.7, 3.0])
+    monkeypatch.setattr(trainer_module, "mean_terms", lambda *a, **k: {"loss": next(scores)})
+    result = experiment.train(tiny_run_config(epochs=6, patience=2), tmp_path / "run", images=False)
+    assert result.stopped_early and result.progress.epoch == 4 and result.progress.best_epoch == 2
+    with pytest.raises(ConfigError, match="--patience must be at least 1"):
+        TrainConfig(patience=0)

@@ -120,7 +120,8 @@ def _train_defaults(argv: list[str]) -> TrainArgs:
     pre.add_argument("--model")
     pre.add_argument("--preset")
     known, _ = pre.parse_known_args(argv)
-    return TrainArgs(model=resolve_model_config(known.model, known.preset), preset=known.preset)
+    model = resolve_model_config(known.model, known.preset)
+    return TrainArgs(model=model, objective=ObjectiveConfig(**MODELS[model.kind].objective_defaults), preset=known.preset)
 
 
 RESUMABLE = {"epochs", "device", "progress"}

@@ -96,15 +96,17 @@ class DiagonalGaussian:
         Against N(0, I) this is the seed's appendix formula
         0.5 * sum_i (sigma_i^2 + mu_i^2 - 1 - log sigma_i^2).
         """
+        return self.kl_per_dim(other).sum(-1)
+
+    def kl_per_dim(self, other: DiagonalGaussian | None = None) -> torch.Tensor:
+        """The closed-form KL of each latent dimension, (B, D) (free bits, KL per dimension)."""
         # sigma^2 - 1 - log sigma^2 is written expm1(d) - d: the plain form cancels to a slightly
         # negative KL when logvar is tiny; this one is accurate and never below zero.
         if other is None:
-            terms = torch.expm1(self.logvar) - self.logvar + self.mu**2  # (B, D)
-            return 0.5 * terms.sum(-1)
-        # KL(N0||N1) = 0.5 * sum(logvar1 - logvar0 + (var0 + (mu0 - mu1)^2) / var1 - 1)
+            return 0.5 * (torch.expm1(self.logvar) - self.logvar + self.mu**2)  # (B, D)
+        # KL(N0||N1) = 0.5 * (logvar1 - logvar0 + (var0 + (mu0 - mu1)^2) / var1 - 1), per dimension
         d = self.logvar - other.logvar  # (B, D)
-        terms = torch.expm1(d) - d + (self.mu - other.mu) ** 2 * torch.exp(-other.logvar)  # (B, D)
-        return 0.5 * terms.sum(-1)
+        return 0.5 * (torch.expm1(d) - d + (self.mu - other.mu) ** 2 * torch.exp(-other.logvar))  # (B, D)
 
 
 @dataclass(frozen=True)

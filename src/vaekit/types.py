@@ -43,15 +43,28 @@ class LossTerms:
         loss: the value the trainer minimises (its batch mean).
         reconstruction: -log p(x|z), the reconstruction negative log-likelihood.
         kl: KL(q(z|x) || p(z)), or None for models without a prior.
+        penalty: a regulariser's value before its weight (sparsity...), or None.
     """
 
     loss: torch.Tensor
     reconstruction: torch.Tensor
     kl: torch.Tensor | None = None
+    penalty: torch.Tensor | None = None
 
     def named(self) -> dict[str, torch.Tensor]:
         """The terms that exist, by name (for logging)."""
-        terms = {"loss": self.loss, "reconstruction": self.reconstruction}
-        if self.kl is not None:
-            terms["kl"] = self.kl
-        return terms
+        terms = {"loss": self.loss, "reconstruction": self.reconstruction, "kl": self.kl, "penalty": self.penalty}
+        return {k: v for k, v in terms.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Step:
+    """Where training is, for objectives whose weights follow a schedule.
+
+    Attributes:
+        step: optimizer steps done so far.
+        total: steps the whole run will take.
+    """
+
+    step: int
+    total: int

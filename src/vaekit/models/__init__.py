@@ -7,13 +7,13 @@ a module. Each registered family names its training objective; the objectives th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Annotated, Literal
+from dataclasses import dataclass, field, replace
+from typing import Annotated, Any, Literal
 
 import tyro
 
 from vaekit.errors import ConfigError
-from vaekit.models.autoencoder import Autoencoder
+from vaekit.models.autoencoder import Autoencoder, DenoisingAutoencoder
 from vaekit.models.base import LatentModel
 from vaekit.models import networks
 from vaekit.models.networks import ACTIVATIONS
@@ -22,16 +22,29 @@ from vaekit.models.vae import VAE
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A registered model family: its class and the objective it trains on."""
+    """A registered model family: its class, the objective it trains on, and its defaults.
+
+    ``model_defaults`` and ``objective_defaults`` replace ``ModelConfig`` / ``ObjectiveConfig``
+    defaults for this family (a β-VAE's β is 4, an IWAE decodes 5 samples).
+    """
 
     cls: type[LatentModel]
     objective: str
     description: str
+    model_defaults: dict[str, Any] = field(default_factory=dict)
+    objective_defaults: dict[str, Any] = field(default_factory=dict)
 
 
 MODELS: dict[str, ModelSpec] = {
     "vae": ModelSpec(VAE, "elbo", "variational autoencoder, Gaussian posterior, N(0, I) prior"),
+    "beta-vae": ModelSpec(VAE, "elbo", "β-VAE (Higgins et al. 2017), β = 4 by default; --capacity for Burgess et al. 2018",
+                          objective_defaults={"beta": 4.0}),
+    "iwae": ModelSpec(VAE, "iwae", "importance-weighted autoencoder (Burda et al. 2016), trained on the K = 5 bound",
+                      model_defaults={"samples": 5}),
     "ae": ModelSpec(Autoencoder, "reconstruction", "deterministic autoencoder"),
+    "dae": ModelSpec(DenoisingAutoencoder, "reconstruction", "denoising autoencoder (Vincent et al. 2008): corrupted input, clean target"),
+    "sparse-ae": ModelSpec(Autoencoder, "sparse", "sparse autoencoder: sigmoid code with an L1 or KL sparsity penalty",
+                           model_defaults={"latent_activation": "sigmoid"}),
 }
 
 
@@ -40,7 +53,7 @@ class ModelConfig:
     """The network: family, sizes and decoder likelihood."""
 
     kind: Annotated[str, tyro.conf.arg(name="model")] = "vae"
-    """Model family: vae or ae."""
+    """Model family: vae, beta-vae, iwae, ae, dae, sparse-ae."""
     arch: Literal["mlp", "conv"] = "mlp"
     """Network: mlp (fully connected), or conv (strided convolutions; images of any size, 1 or 3 channels)."""
     hidden: tuple[int, ...] = (400,)
@@ -53,8 +66,14 @@ class ModelConfig:
     """Latent size D."""
     activation: str = "relu"
     """Hidden activation: relu, elu, gelu, silu, tanh, leaky-relu."""
-    latent_activation: Literal["none", "relu"] = "none"
-    """Activation on an autoencoder's code (the seed's AE uses relu)."""
+    latent_activation: Literal["none", "relu", "sigmoid"] = "none"
+    """Activation on an autoencoder's code (the seed's AE uses relu; sparse-ae sigmoid)."""
+    samples: int = 1
+    """Posterior samples decoded per example in training (iwae: the K of its bound)."""
+    noise: Literal["gaussian", "masking", "salt-pepper"] = "gaussian"
+    """dae: how the input is corrupted."""
+    noise_level: float = 0.3
+    """dae: noise std (gaussian) or the fraction of values corrupted (masking, salt-pepper)."""
     likelihood: Literal["auto", "bernoulli", "gaussian"] = "auto"
     """Decoder likelihood p(x|z): bernoulli (cross-entropy from logits) or gaussian; auto: bernoulli for images, gaussian for tabular rows."""
     output_activation: Literal["auto", "sigmoid", "identity"] = "auto"
@@ -73,6 +92,10 @@ class ModelConfig:
             raise ConfigError(f"--latent-dim and --hidden sizes must be positive, got {self.latent_dim} and {self.hidden}")
         if self.activation not in ACTIVATIONS:
             raise ConfigError(f"unknown activation '{self.activation}'; choose one of: {', '.join(ACTIVATIONS)}")
+        if self.samples < 1:
+            raise ConfigError(f"--samples must be at least 1, got {self.samples}")
+        if not self.noise_level >= 0 or (self.noise != "gaussian" and self.noise_level > 1):
+            raise ConfigError(f"--noise-level must be >= 0 (a fraction <= 1 for {self.noise}), got {self.noise_level}")
         if self.width < 1 or (self.depth is not None and self.depth < 1):
             raise ConfigError(f"--width and --depth must be positive, got {self.width} and {self.depth}")
         if not self.gaussian_std > 0:
@@ -124,7 +147,10 @@ def resolve_model_config(model: str | None = None, preset: str | None = None) ->
         if model is not None and model != config.kind:
             raise ConfigError(f"preset '{preset}' is a '{config.kind}' model, not '{model}'; drop --model or pick another preset")
         return config
-    return ModelConfig(kind=model or "vae")
+    kind = model or "vae"
+    if kind not in MODELS:
+        raise ConfigError(f"unknown model '{kind}'; choose one of: {', '.join(MODELS)}")
+    return ModelConfig(kind=kind, **MODELS[kind].model_defaults)
 
 
 def build_model(config: ModelConfig) -> LatentModel:

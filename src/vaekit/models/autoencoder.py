@@ -10,6 +10,7 @@ from torch import nn
 from vaekit.distributions import Likelihood, PointMass
 from vaekit.models import networks
 from vaekit.models.base import LatentModel
+from vaekit.models.corruption import corrupt
 from vaekit.models.networks import ACTIVATIONS, LikelihoodHead
 
 if TYPE_CHECKING:
@@ -37,3 +38,15 @@ class Autoencoder(LatentModel):
 
     def decode(self, z: torch.Tensor) -> Likelihood:
         return self.head(self.decoder(z))  # (..., C, H, W)
+
+
+class DenoisingAutoencoder(Autoencoder):
+    """An autoencoder that sees a corrupted input while training and reconstructs the clean one
+    (Vincent et al. 2008). At evaluation it encodes the input as it is."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__(config)
+        self.noise, self.noise_level = config.noise, config.noise_level
+
+    def corrupt(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return corrupt(x, self.noise, self.noise_level, generator)

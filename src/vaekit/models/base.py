@@ -16,6 +16,7 @@ class LatentModel(nn.Module, abc.ABC):
     """Base class: subclasses implement ``encode`` and ``decode``; ``forward`` composes them."""
 
     latent_dim: int
+    samples: int = 1  # posterior samples decoded per example in forward (K of the IWAE bound)
 
     @abc.abstractmethod
     def encode(self, x: torch.Tensor) -> DiagonalGaussian | PointMass:
@@ -33,8 +34,13 @@ class LatentModel(nn.Module, abc.ABC):
     def has_prior(self) -> bool:
         return type(self).prior is not LatentModel.prior
 
+    def corrupt(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """The encoder's input during training: x itself, or a corrupted copy (denoising AE)."""
+        return x
+
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> ModelOutput:
-        """Encode, draw z with the reparameterization trick (the code itself for an AE), decode."""
-        posterior = self.encode(x)  # (B, D)
-        z = posterior.rsample(generator)  # (B, D)
+        """Encode (a corrupted x while training a denoising AE), draw z with the reparameterization
+        trick (the code itself for an AE), decode. With ``samples`` K > 1, z is (K, B, D)."""
+        posterior = self.encode(self.corrupt(x, generator) if self.training else x)  # (B, D)
+        z = posterior.rsample(generator, n=self.samples if self.samples > 1 else None)  # (B, D) or (K, B, D)
         return ModelOutput(posterior=posterior, z=z, likelihood=self.decode(z))

@@ -15,7 +15,7 @@ from vaekit.errors import ConfigError
 if TYPE_CHECKING:
     from vaekit.models import ModelConfig
 
-ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh, "leaky-relu": nn.LeakyReLU}
+ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh, "leaky-relu": nn.LeakyReLU, "sigmoid": nn.Sigmoid}
 MIN_LOGVAR = 2.0 * math.log(1e-3)  # learned output std floor: keeps a Gaussian density finite on constant pixels
 
 

@@ -26,6 +26,7 @@ class VAE(LatentModel):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.latent_dim = config.latent_dim
+        self.samples = config.samples
         self.encoder = networks.encoder(config, 2 * config.latent_dim)
         self.decoder = networks.decoder(config)
         self.head = LikelihoodHead(config.likelihood, config.input_shape, config.output_activation, config.gaussian_std, config.learn_variance)

@@ -1,40 +1,83 @@
-"""The ELBO (Kingma & Welling 2014, eq. 3) and the plain reconstruction objective, per example."""
+"""The ELBO (Kingma & Welling 2014, eq. 3) with its training aids, and the reconstruction objective.
+
+Every function returns per-example terms in nats, shape (B,). A model may decode K posterior
+samples at once (likelihood of shape (K, B, ...)); the reconstruction term is then their mean.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import torch
 
 from vaekit.distributions import DiagonalGaussian, Likelihood
-from vaekit.types import LossTerms, ModelOutput
+from vaekit.objectives.schedules import capacity, kl_weight
+from vaekit.types import LossTerms, ModelOutput, Step
+
+if TYPE_CHECKING:
+    from vaekit.objectives import ObjectiveConfig
 
 
 def reconstruction_nll(likelihood: Likelihood, x: torch.Tensor) -> torch.Tensor:
-    """-log p(x|z) summed over the data dimensions, in nats, shape (B,)."""
-    return -likelihood.log_prob(x)
+    """-log p(x|z) summed over the data dimensions, in nats: (B,), or the mean over K samples."""
+    nll = -likelihood.log_prob(x)  # (B,) or (K, B)
+    return nll.mean(0) if nll.dim() == 2 else nll
 
 
-def elbo_loss(output: ModelOutput, x: torch.Tensor, beta: float = 1.0) -> LossTerms:
-    """Negative ELBO with a β-weighted KL: -E_q[log p(x|z)] + β KL(q(z|x) || N(0, I)).
+def free_bits_kl(kl_per_dim: torch.Tensor, free_bits: float) -> torch.Tensor:
+    """KL with free bits (Kingma et al. 2016, eq. 15): each dimension pays at least ``free_bits`` nats.
 
-    One reparameterized sample estimates the reconstruction term; the KL is analytic. β multiplies
-    the KL and nothing else, so β = 1 is the true (negative) ELBO in nats.
+    The floor applies to the batch-mean KL of each dimension; a dimension under it contributes the
+    constant floor (no gradient). Returns (B,) whose batch mean is sum_j max(free_bits, mean_b KL_bj).
+    """
+    floor = torch.full_like(kl_per_dim, free_bits)
+    above = kl_per_dim.mean(0, keepdim=True) >= free_bits  # (1, D)
+    return torch.where(above, kl_per_dim, floor).sum(-1)  # (B,)
+
+
+def _posterior(output: ModelOutput) -> DiagonalGaussian:
+    if not isinstance(output.posterior, DiagonalGaussian):
+        raise TypeError("this objective needs a Gaussian posterior; use the 'reconstruction' objective for autoencoders")
+    return output.posterior
+
+
+def kl_term(kl_per_dim: torch.Tensor, config: ObjectiveConfig, step: Step | None) -> torch.Tensor:
+    """The weighted KL the loss pays, (B,): β times the (free-bits) KL, warm-up or cyclical weights,
+    or the capacity form γ |KL - C(t)| of Burgess et al. (2018) when ``config.capacity`` is set."""
+    kl = kl_per_dim.sum(-1)  # (B,)
+    total = 0 if step is None else step.total
+    t = None if step is None else step.step
+    if config.capacity is not None:
+        c = capacity(t, config.capacity, config.capacity_steps)
+        # γ |mean KL - C| as per-example values: the batch mean and its gradient equal the paper's.
+        side = torch.sign(kl.mean() - c).detach()
+        return config.capacity_gamma * side * (kl - c)
+    paid = free_bits_kl(kl_per_dim, config.free_bits) if config.free_bits > 0 else kl
+    weight = config.beta * kl_weight(t, total, config.kl_warmup_steps, config.kl_cycles, config.kl_cycle_ratio)
+    return weight * paid
+
+
+def elbo_loss(output: ModelOutput, x: torch.Tensor, config: ObjectiveConfig, step: Step | None = None) -> LossTerms:
+    """Negative ELBO: -E_q[log p(x|z)] + (weighted) KL(q(z|x) || N(0, I)).
+
+    The reconstruction term is a Monte-Carlo estimate from the decoded sample(s); the KL is
+    analytic. With β = 1 and no schedule, ``loss`` is the true negative ELBO in nats.
 
     Args:
         output: the model's forward pass on x; ``output.posterior`` must be a DiagonalGaussian.
         x: data (B, C, H, W).
-        beta: weight of the KL term (Higgins et al. 2017).
+        config: β and the training aids (warm-up, cycles, free bits, capacity).
+        step: where training is (None: the end of every schedule, as for validation).
 
     Returns:
-        LossTerms with loss, reconstruction and kl, each (B,).
+        LossTerms with loss, reconstruction and the true (unweighted) kl, each (B,).
     """
-    if not isinstance(output.posterior, DiagonalGaussian):
-        raise TypeError("the ELBO needs a Gaussian posterior; use the 'reconstruction' objective for autoencoders")
     rec = reconstruction_nll(output.likelihood, x)  # (B,)
-    kl = output.posterior.kl()  # (B,)
-    return LossTerms(loss=rec + beta * kl, reconstruction=rec, kl=kl)
+    kl_per_dim = _posterior(output).kl_per_dim()  # (B, D)
+    return LossTerms(loss=rec + kl_term(kl_per_dim, config, step), reconstruction=rec, kl=kl_per_dim.sum(-1))
 
 
-def reconstruction_loss(output: ModelOutput, x: torch.Tensor, beta: float = 1.0) -> LossTerms:
-    """-log p(x|z) alone: MSE (as a fixed-variance Gaussian) or BCE for autoencoders. ``beta`` is unused."""
+def reconstruction_loss(output: ModelOutput, x: torch.Tensor, config: ObjectiveConfig, step: Step | None = None) -> LossTerms:
+    """-log p(x|z) alone: MSE (as a fixed-variance Gaussian) or BCE, for autoencoders."""
     rec = reconstruction_nll(output.likelihood, x)  # (B,)
     return LossTerms(loss=rec, reconstruction=rec)

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 
 from vaekit.distributions import DiagonalGaussian, Likelihood
+from vaekit.types import LossTerms, ModelOutput, Step
+
+if TYPE_CHECKING:
+    from vaekit.objectives import ObjectiveConfig
 
 
 def importance_log_weights(
@@ -57,3 +62,20 @@ def iwae_log_weights(
         log_ws.append(log_w)
         log_pxzs.append(log_pxz)
     return torch.cat(log_ws), torch.cat(log_pxzs)  # (K, B)
+
+
+def iwae_loss(output: ModelOutput, x: torch.Tensor, config: ObjectiveConfig, step: Step | None = None) -> LossTerms:
+    """Negative K-sample importance-weighted bound, the IWAE training objective (Burda et al. 2016).
+
+    The model decodes K samples per example (``output.z`` is (K, B, D)); with K = 1 this is the
+    ELBO with a Monte-Carlo KL. ``reconstruction`` and ``kl`` are reported as for the ELBO.
+    """
+    posterior = output.posterior
+    if not isinstance(posterior, DiagonalGaussian):
+        raise TypeError("the IWAE bound needs a Gaussian posterior")
+    z = output.z if output.z.dim() == 3 else output.z.unsqueeze(0)  # (K, B, D)
+    log_pxz = output.likelihood.log_prob(x)  # (K, B)
+    log_pxz = log_pxz if log_pxz.dim() == 2 else log_pxz.unsqueeze(0)
+    prior = DiagonalGaussian(torch.zeros_like(posterior.mu), torch.zeros_like(posterior.logvar))  # N(0, I)
+    log_w = log_pxz + prior.log_prob(z) - posterior.log_prob(z)  # (K, B)
+    return LossTerms(loss=-iwae_bound(log_w), reconstruction=-log_pxz.mean(0), kl=posterior.kl())

@@ -25,9 +25,10 @@ from tqdm import tqdm
 from vaekit import distributions
 from vaekit.data import DatasetSplits, InMemoryDataset
 from vaekit.errors import ConfigError, TrainingDiverged
-from vaekit.objectives import Objective
+from vaekit.objectives import Objective, learning_rate
 from vaekit.rundir import BEST, METRICS, WEIGHTS, atomic_write_bytes, save_tensors
 from vaekit.training.checkpoint import Progress, load_state, save_state
+from vaekit.types import LossTerms, Step
 
 VALID_SEED = 12345  # validation noise is the same every epoch, so epochs are comparable
 EVAL_BATCH = 1000
@@ -53,14 +54,26 @@ class TrainConfig:
     """Show a progress bar."""
     checkpoint_every_s: float = 60.0
     """Seconds between checkpoints at epoch ends (the last epoch and any stop always checkpoint)."""
+    grad_clip: float | None = None
+    """Clip the gradient's global L2 norm to this value (off when unset)."""
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    """Learning rate after warm-up: constant, or cosine decay to 0 at the last step."""
+    lr_warmup_steps: int = 0
+    """Raise the learning rate linearly over this many first steps."""
+    patience: int | None = None
+    """Early stopping: stop after this many epochs without a better validation loss."""
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "log_every"):
+        for name in ("epochs", "batch_size", "log_every", "patience"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
         if not self.lr > 0:
             raise ConfigError(f"--lr must be positive, got {self.lr}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ConfigError(f"--grad-clip must be positive, got {self.grad_clip}")
+        if self.lr_warmup_steps < 0:
+            raise ConfigError(f"--lr-warmup-steps must be 0 or more, got {self.lr_warmup_steps}")
         if not self.checkpoint_every_s >= 0:
             raise ConfigError(f"--checkpoint-every-s must be 0 or more, got {self.checkpoint_every_s}")
 
@@ -73,6 +86,7 @@ class TrainResult:
     progress: Progress
     interrupted: bool
     last_metrics: dict[str, float]
+    stopped_early: bool = False
 
 
 def resolve_device(name: str) -> torch.device:
@@ -101,7 +115,7 @@ def mean_terms(model: torch.nn.Module, objective: Objective, data: InMemoryDatas
     sums: dict[str, torch.Tensor] = {}
     for start in range(0, len(data), EVAL_BATCH):
         x = data.batch(slice(start, start + EVAL_BATCH), generator)  # (B, C, H, W)
-        for k, v in objective(model(x, generator), x).named().items():
+        for k, v in objective(model(x, generator), x, None).named().items():  # None: end-of-schedule weights
             sums[k] = sums.get(k, 0) + v.sum()
     model.train(was_training)
     return {k: float(v) / len(data) for k, v in sums.items()}
@@ -195,12 +209,37 @@ class Trainer:
                    disable=None if self.config.progress else True, leave=False)  # None: off when not a terminal
         with bar, self.stop.installed(), distributions.validation(False):
             while self.progress.epoch < self.config.epochs:
+                if self._patience_exhausted():
+                    self.checkpoint()
+                    return TrainResult(self.run_dir, self.progress, False, metrics, stopped_early=True)
                 if not self._run_epoch(bar, stop_at_step):
                     self.checkpoint()
                     return TrainResult(self.run_dir, self.progress, True, metrics)
                 metrics = self._end_epoch()
                 bar.set_postfix(valid_loss=f"{metrics.get('valid_loss', float('nan')):.2f}", refresh=False)
         return TrainResult(self.run_dir, self.progress, False, metrics)
+
+    def _patience_exhausted(self) -> bool:
+        p, patience = self.progress, self.config.patience
+        return patience is not None and p.epoch > 0 and p.epoch - p.best_epoch >= patience
+
+    @property
+    def total_steps(self) -> int:
+        return math.ceil(len(self.data.train) / self.config.batch_size) * self.config.epochs
+
+    def _step(self, x: torch.Tensor) -> LossTerms:
+        """One optimizer step on batch x (schedules evaluated at the current global step)."""
+        cfg, step = self.config, self.progress.global_step
+        lr = learning_rate(step, self.total_steps, cfg.lr, cfg.lr_schedule, cfg.lr_warmup_steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        terms = self.objective(self.model(x, self.generator), x, Step(step, self.total_steps))
+        self.optimizer.zero_grad(set_to_none=True)
+        terms.loss.mean().backward()
+        if cfg.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)  # stays on device
+        self.optimizer.step()
+        return terms
 
     def _check_data(self) -> None:
         """Check the whole training split against the likelihood's support once, up front."""
@@ -223,16 +262,12 @@ class Trainer:
         try:
             for i in range(p.step_in_epoch, steps):
                 x = self.data.train.batch(order[i * cfg.batch_size:(i + 1) * cfg.batch_size], self.generator)  # (B, C, H, W)
-                terms = self.objective(self.model(x, self.generator), x)
-                loss = terms.loss.mean()
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
+                terms = self._step(x)
                 with torch.no_grad():  # accumulate on the device; read back only at log points
                     for k, v in terms.named().items():
                         self.sums[k] = self.sums.get(k, torch.zeros((), device=self.device)) + v.detach().sum()
                     self.sums["count"] = self.sums.get("count", torch.zeros((), device=self.device)) + x.shape[0]
-                    first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss), p.global_step + 1, first_bad)
+                    first_bad = torch.where((first_bad < 0) & ~torch.isfinite(terms.loss).all(), p.global_step + 1, first_bad)
                 p = self.progress = replace(p, step_in_epoch=i + 1, global_step=p.global_step + 1)
                 if (i + 1) % cfg.log_every == 0 or i + 1 == steps:
                     self._check_finite(first_bad, steps)

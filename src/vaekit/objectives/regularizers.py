@@ -1,0 +1,40 @@
+"""Objectives of the regularised autoencoders: reconstruction plus a penalty on the code."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from vaekit.objectives.elbo import reconstruction_nll
+from vaekit.types import LossTerms, ModelOutput, Step
+
+if TYPE_CHECKING:
+    from vaekit.objectives import ObjectiveConfig
+
+EPS = 1e-6
+
+
+def l1_activity(z: torch.Tensor) -> torch.Tensor:
+    """sum_j |z_j| of each code, (B,) (an L1 activity penalty)."""
+    return z.abs().sum(-1)
+
+
+def kl_sparsity(z: torch.Tensor, target: float) -> torch.Tensor:
+    """sum_j KL(Bernoulli(rho) || Bernoulli(rho_hat_j)) with rho_hat_j the batch-mean activation.
+
+    Ng's sparse autoencoder penalty; codes must lie in (0, 1) (a sigmoid code). The penalty is one
+    number for the batch, returned as (B,) copies so the trainer's batch mean is that number.
+    """
+    rho_hat = z.mean(0).clamp(EPS, 1 - EPS)  # (D,)
+    rho = target
+    kl = rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))  # (D,)
+    return kl.sum().expand(z.shape[0])  # (B,)
+
+
+def sparse_loss(output: ModelOutput, x: torch.Tensor, config: ObjectiveConfig, step: Step | None = None) -> LossTerms:
+    """Reconstruction + ``sparsity_weight`` x (L1 activity, or KL sparsity towards ``sparsity_target``)."""
+    rec = reconstruction_nll(output.likelihood, x)  # (B,)
+    z = output.z  # (B, D)
+    penalty = l1_activity(z) if config.sparsity == "l1" else kl_sparsity(z, config.sparsity_target)  # (B,)
+    return LossTerms(loss=rec + config.sparsity_weight * penalty, reconstruction=rec, penalty=penalty)
