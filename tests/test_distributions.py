@@ -120,3 +120,37 @@ def test_gaussian_rejects_non_finite_data():
 def test_point_mass_is_its_own_sample():
     v = torch.randn(3, 2)
     assert torch.equal(PointMass(v).rsample(), v) and PointMass(v).rsample(n=4).shape == (4, 3, 2)
+
+
+def test_continuous_bernoulli_matches_torch_and_the_analytic_normaliser():
+    from vaekit.distributions import ContinuousBernoulli
+
+    eta = torch.tensor([-8.0, -0.5, -1e-3, 0.0, 1e-3, 0.3, 4.0, 8.0], dtype=torch.float64)
+    x = torch.tensor([0.1, 0.5, 0.2, 0.7, 0.0, 1.0, 0.33, 0.99], dtype=torch.float64)
+    cb = ContinuousBernoulli(eta[None], data_dims=1)
+    torch.testing.assert_close(cb.log_prob(x[None]), td.ContinuousBernoulli(logits=eta).log_prob(x).sum()[None])
+    torch.testing.assert_close(cb.mean[0], td.ContinuousBernoulli(logits=eta).mean)
+    # 1 / C = integral of lambda^x (1 - lambda)^(1 - x) dx = sigmoid(-eta) (e^eta - 1) / eta
+    nz = eta[eta != 0]
+    torch.testing.assert_close(ContinuousBernoulli(nz).log_normalizer(), -torch.log(torch.sigmoid(-nz) * torch.expm1(nz) / nz))
+    big = torch.tensor([30.0, -30.0], dtype=torch.float64)  # even in eta; torch's clamped probs drift at +30
+    lc = ContinuousBernoulli(big).log_normalizer()
+    assert lc[0].item() == pytest.approx(lc[1].item(), abs=1e-12) == pytest.approx(math.log(30), abs=1e-12)
+    eta0 = torch.zeros(3, requires_grad=True)
+    ContinuousBernoulli(eta0[None]).log_prob(torch.rand(1, 3)).sum().backward()
+    assert torch.isfinite(eta0.grad).all()
+
+
+def test_discretized_logistic_is_a_distribution_over_the_256_levels():
+    from vaekit.distributions import DiscretizedLogistic
+
+    grid = torch.arange(256, dtype=torch.float64) / 255
+    mean = torch.tensor([0.0, 0.3, 0.999, 0.5], dtype=torch.float64)[:, None].expand(4, 256)
+    log_scale = torch.log(torch.tensor([0.01, 0.05, 0.2, 1e-4], dtype=torch.float64))[:, None]
+    p = DiscretizedLogistic(mean, log_scale, data_dims=0).log_prob(grid[None].expand(4, 256)).exp()
+    torch.testing.assert_close(p.sum(-1), torch.ones(4, dtype=torch.float64))
+    # an interior bin by hand: sigma((x + h - m) / s) - sigma((x - h - m) / s)
+    x, m, s, h = 100 / 255, 0.4, 0.03, 0.5 / 255
+    by_hand = torch.sigmoid(torch.tensor((x + h - m) / s)) - torch.sigmoid(torch.tensor((x - h - m) / s))
+    got = DiscretizedLogistic(torch.tensor([[m]]), torch.tensor(math.log(s)), data_dims=1).log_prob(torch.tensor([[x]])).exp()
+    assert got.item() == pytest.approx(by_hand.item(), rel=1e-5)

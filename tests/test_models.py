@@ -11,7 +11,7 @@ from vaekit.errors import ConfigError
 from vaekit.models import MODELS, PRESETS, ModelConfig, build_model, networks, resolve_model_config
 from vaekit.objectives import ObjectiveConfig, make_objective
 
-LIKELIHOODS = [("bernoulli", False), ("gaussian", False), ("gaussian", True)]
+LIKELIHOODS = [("bernoulli", False), ("gaussian", False), ("gaussian", True), ("continuous-bernoulli", False), ("logistic", False)]
 CASES = [(name, arch, *lik) for name in MODELS for arch in ("mlp", "conv") for lik in LIKELIHOODS]
 SHAPE = (1, 9, 10)  # odd sides: the conv decoder must restore the pixel the encoder rounded away
 

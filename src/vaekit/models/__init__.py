@@ -74,8 +74,9 @@ class ModelConfig:
     """dae: how the input is corrupted."""
     noise_level: float = 0.3
     """dae: noise std (gaussian) or the fraction of values corrupted (masking, salt-pepper)."""
-    likelihood: Literal["auto", "bernoulli", "gaussian"] = "auto"
-    """Decoder likelihood p(x|z): bernoulli (cross-entropy from logits) or gaussian; auto: bernoulli for images, gaussian for tabular rows."""
+    likelihood: Literal["auto", "bernoulli", "continuous-bernoulli", "gaussian", "logistic"] = "auto"
+    """Decoder p(x|z): bernoulli (cross-entropy from logits), continuous-bernoulli (normalised on [0, 1]),
+    gaussian, or logistic (discretized, for 8-bit images); auto: bernoulli for images, gaussian for tabular rows."""
     output_activation: Literal["auto", "sigmoid", "identity"] = "auto"
     """Gaussian mean = sigmoid(output) (data in [0, 1]) or the raw output; auto: sigmoid for images, identity for tabular rows."""
     gaussian_std: float = 0.1

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from vaekit.distributions import Bernoulli, Gaussian, Likelihood
+from vaekit.distributions import Bernoulli, ContinuousBernoulli, DiscretizedLogistic, Gaussian, Likelihood
 from vaekit.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh, "leaky-relu": nn.LeakyReLU, "sigmoid": nn.Sigmoid}
 MIN_LOGVAR = 2.0 * math.log(1e-3)  # learned output std floor: keeps a Gaussian density finite on constant pixels
+MIN_LOG_SCALE = math.log(1e-4)  # logistic scale floor: far below one 8-bit level (1/255)
 
 
 def mlp(sizes: Sequence[int], activation: str, final_activation: str | None = None) -> nn.Sequential:
@@ -134,8 +135,9 @@ class LikelihoodHead(nn.Module):
         self.kind = kind
         self.data_shape = tuple(data_shape)
         self.sigmoid_mean = output_activation == "sigmoid"
-        init = torch.full(self.data_shape, 2.0 * math.log(gaussian_std))  # (C, H, W)
-        if learn_variance:
+        # gaussian: log sigma^2; logistic: log s, learned per data dimension from the start
+        init = torch.full(self.data_shape, math.log(gaussian_std) * (1.0 if kind == "logistic" else 2.0))  # (C, H, W)
+        if learn_variance or kind == "logistic":
             self.logvar = nn.Parameter(init)
         else:
             self.register_buffer("logvar", init[(0,) * len(self.data_shape)].clone(), persistent=False)
@@ -145,5 +147,9 @@ class LikelihoodHead(nn.Module):
         dims = len(self.data_shape)
         if self.kind == "bernoulli":
             return Bernoulli(out, data_dims=dims)
+        if self.kind == "continuous-bernoulli":
+            return ContinuousBernoulli(out, data_dims=dims)
         mean = torch.sigmoid(out) if self.sigmoid_mean else out
+        if self.kind == "logistic":  # the learned log-variance parameter serves as the log-scale
+            return DiscretizedLogistic(mean, self.logvar.clamp(min=MIN_LOG_SCALE), data_dims=dims)
         return Gaussian(mean, self.logvar.clamp(min=MIN_LOGVAR), data_dims=dims)
