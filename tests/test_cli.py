@@ -116,7 +116,7 @@ def test_seed_vae_on_mnist_ten_epochs_matches_pytorch_examples(tmp_path, capsys,
     ("argv", "pattern"),
     [
         (["train", "--data", "cifar"], r"unknown dataset 'cifar'; choose one of: digits, mnist, fashion-mnist, binarized-mnist"),
-        (["train", "--model", "gan"], r"unknown model 'gan'; choose one of: vae, beta-vae, iwae, ae, dae, sparse-ae"),
+        (["train", "--model", "gan"], r"unknown model 'gan'; choose one of: vae, beta-vae, iwae, ae, dae, sparse-ae, contractive-ae, beta-tcvae"),
         (["train", "--preset", "seed-gan"], r"unknown preset 'seed-gan'; choose one of: seed-ae, seed-vae"),
         (["train", "--preset", "seed-vae"], r"preset 'seed-vae' is built for inputs of shape \(1, 28, 28\) but the data has shape \(1, 8, 8\)"),
         (["train", "--epochs", "0"], r"--epochs must be at least 1"),
@@ -258,7 +258,7 @@ def test_tabular_npz_gets_a_gaussian_likelihood(tmp_path, capsys):
     assert_user_error(capsys, ["sample", out, "--out", tmp_path / "s.png"], r"image grids need \(N, C, H, W\) images .* not images")
 
 
-@pytest.mark.parametrize("model", ["vae", "beta-vae", "iwae", "ae", "dae", "sparse-ae"])
+@pytest.mark.parametrize("model", ["vae", "beta-vae", "beta-tcvae", "iwae", "ae", "dae", "sparse-ae", "contractive-ae"])
 def test_every_model_trains_on_an_mnist_subset(model, tmp_path, capsys, data_dir):
     out = tmp_path / model
     code, _, err = run(capsys, "train", "--model", model, "--data", "mnist", "--data-dir", data_dir, "--limit", 3000, "--valid-size", 1000,
@@ -268,7 +268,7 @@ def test_every_model_trains_on_an_mnist_subset(model, tmp_path, capsys, data_dir
     assert lines[-1]["valid_reconstruction"] < lines[0]["valid_reconstruction"]  # it learns to reconstruct
     code, stdout, _ = run(capsys, "evaluate", out, "--iw-samples", 10, "--limit", 200, "--json")
     report = json.loads(stdout)
-    assert code == 0 and (report["iwae_log_px"] is None) == (model in ("ae", "dae", "sparse-ae"))
+    assert code == 0 and (report["iwae_log_px"] is None) == (model in {"ae", "dae", "sparse-ae", "contractive-ae"})
     config = json.loads((out / rundir.CONFIG).read_text())
-    assert config["objective"]["beta"] == (4.0 if model == "beta-vae" else 1.0)
+    assert config["objective"]["beta"] == {"beta-vae": 4.0, "beta-tcvae": 6.0}.get(model, 1.0)
     assert config["model"]["samples"] == (5 if model == "iwae" else 1)

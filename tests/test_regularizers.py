@@ -126,3 +126,51 @@ def test_corruptions():
     assert (sp[hit] == 1).float().mean().item() == pytest.approx(0.5, abs=0.03)
     noisy = corrupt(x, "gaussian", 0.3, g)
     assert (noisy - x).std().item() == pytest.approx(0.3, abs=0.01)
+
+
+def test_contractive_penalty_equals_the_autograd_jacobian():
+    from vaekit.objectives import jacobian_frobenius_sq
+
+    torch.manual_seed(0)
+    encoder = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(6, 4), torch.nn.Tanh(), torch.nn.Linear(4, 3), torch.nn.Sigmoid())
+    x = torch.rand(5, 1, 2, 3, requires_grad=True)
+    got = jacobian_frobenius_sq(encoder(x), x)
+    for b in range(5):
+        jac = torch.autograd.functional.jacobian(lambda v: encoder(v[None])[0], x[b].detach())  # (3, 1, 2, 3)
+        assert got[b].item() == pytest.approx(jac.pow(2).sum().item(), rel=1e-5)
+    linear = torch.nn.Linear(6, 3, bias=False)  # J = W for every example
+    xf = torch.rand(4, 6, requires_grad=True)
+    torch.testing.assert_close(jacobian_frobenius_sq(linear(xf), xf), linear.weight.pow(2).sum().expand(4))
+
+
+def test_contractive_objective_penalises_only_with_gradients():
+    from vaekit.models import build_model, resolve_model_config
+    from vaekit.objectives import make_objective
+
+    model = build_model(resolve_model_config("contractive-ae").for_data((1, 3, 3)))
+    objective = make_objective("contractive", ObjectiveConfig(contractive_weight=0.5))
+    x = torch.rand(4, 1, 3, 3)
+    terms = objective(model(x), x)
+    torch.testing.assert_close(terms.loss, terms.reconstruction + 0.5 * terms.penalty)
+    with torch.no_grad():
+        assert objective(model(x), x).penalty is None  # validation: reconstruction only
+
+
+def test_total_correlation_is_zero_for_independent_and_large_for_correlated_latents():
+    from vaekit.objectives import decompose_kl
+
+    g = torch.Generator().manual_seed(0)
+    n = 2000
+    logvar = torch.full((n, 2), math.log(0.01))  # narrow posteriors around their means
+    u, e = torch.randn(n, generator=g), torch.randn(n, generator=g)
+    results = {}
+    for name, mu in (("independent", torch.stack([u, e], 1)), ("correlated", torch.stack([u, 0.8 * u + 0.6 * e], 1))):
+        q = DiagonalGaussian(mu, logvar)
+        z = q.rsample(g)
+        parts = decompose_kl(q, z)
+        results[name] = parts.total_correlation.mean().item()
+        total = parts.mutual_information + parts.total_correlation + parts.dimension_kl
+        torch.testing.assert_close(total, q.log_prob(z) - DiagonalGaussian(torch.zeros_like(mu), torch.zeros_like(mu)).log_prob(z))
+    # the aggregate posterior is ~N(0, Sigma) with correlation 0.8: TC = -0.5 log(1 - 0.8^2) = 0.51 nats
+    assert abs(results["independent"]) < 0.1
+    assert results["correlated"] == pytest.approx(-0.5 * math.log(1 - 0.8**2), abs=0.15)

@@ -28,11 +28,14 @@ class ModelOutput:
         posterior: q(z|x); a ``DiagonalGaussian`` for VAEs, a ``PointMass`` for deterministic AEs.
         z: the latent used for decoding, (B, D): a reparameterized sample or the code itself.
         likelihood: p(x|z), a distribution over the data shape (B, C, H, W).
+        encoder_input: what the encoder saw, (B, C, H, W), when a penalty needs its gradient
+            (contractive AE: set with requires_grad while gradients are on); else None.
     """
 
     posterior: DiagonalGaussian | PointMass
     z: torch.Tensor
     likelihood: Likelihood
+    encoder_input: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)

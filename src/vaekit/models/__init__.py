@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import tyro
 
 from vaekit.errors import ConfigError
-from vaekit.models.autoencoder import Autoencoder, DenoisingAutoencoder
+from vaekit.models.autoencoder import Autoencoder, ContractiveAutoencoder, DenoisingAutoencoder
 from vaekit.models.base import LatentModel
 from vaekit.models import networks
 from vaekit.models.networks import ACTIVATIONS
@@ -45,6 +45,10 @@ MODELS: dict[str, ModelSpec] = {
     "dae": ModelSpec(DenoisingAutoencoder, "reconstruction", "denoising autoencoder (Vincent et al. 2008): corrupted input, clean target"),
     "sparse-ae": ModelSpec(Autoencoder, "sparse", "sparse autoencoder: sigmoid code with an L1 or KL sparsity penalty",
                            model_defaults={"latent_activation": "sigmoid"}),
+    "contractive-ae": ModelSpec(ContractiveAutoencoder, "contractive", "contractive autoencoder (Rifai et al. 2011): encoder Jacobian penalty",
+                                model_defaults={"latent_activation": "sigmoid"}),
+    "beta-tcvae": ModelSpec(VAE, "tcvae", "β-TCVAE (Chen et al. 2018): total-correlation penalty, minibatch-weighted sampling",
+                            objective_defaults={"beta": 6.0}),
 }
 
 
@@ -53,7 +57,7 @@ class ModelConfig:
     """The network: family, sizes and decoder likelihood."""
 
     kind: Annotated[str, tyro.conf.arg(name="model")] = "vae"
-    """Model family: vae, beta-vae, iwae, ae, dae, sparse-ae."""
+    """Model family: vae, beta-vae, beta-tcvae, iwae, ae, dae, sparse-ae, contractive-ae."""
     arch: Literal["mlp", "conv"] = "mlp"
     """Network: mlp (fully connected), or conv (strided convolutions; images of any size, 1 or 3 channels)."""
     hidden: tuple[int, ...] = (400,)

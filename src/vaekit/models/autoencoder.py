@@ -50,3 +50,10 @@ class DenoisingAutoencoder(Autoencoder):
 
     def corrupt(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return corrupt(x, self.noise, self.noise_level, generator)
+
+
+class ContractiveAutoencoder(Autoencoder):
+    """An autoencoder whose objective penalises the encoder's Jacobian (Rifai et al. 2011); the
+    forward pass hands the objective a differentiable encoder input for that."""
+
+    needs_input_grad = True

@@ -17,6 +17,7 @@ class LatentModel(nn.Module, abc.ABC):
 
     latent_dim: int
     samples: int = 1  # posterior samples decoded per example in forward (K of the IWAE bound)
+    needs_input_grad: bool = False  # hand the objective an encoder input it can differentiate (contractive AE)
 
     @abc.abstractmethod
     def encode(self, x: torch.Tensor) -> DiagonalGaussian | PointMass:
@@ -41,6 +42,10 @@ class LatentModel(nn.Module, abc.ABC):
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> ModelOutput:
         """Encode (a corrupted x while training a denoising AE), draw z with the reparameterization
         trick (the code itself for an AE), decode. With ``samples`` K > 1, z is (K, B, D)."""
-        posterior = self.encode(self.corrupt(x, generator) if self.training else x)  # (B, D)
+        x_in = self.corrupt(x, generator) if self.training else x  # (B, C, H, W)
+        if self.needs_input_grad and torch.is_grad_enabled():
+            x_in = x_in.detach().requires_grad_(True)
+        posterior = self.encode(x_in)  # (B, D)
         z = posterior.rsample(generator, n=self.samples if self.samples > 1 else None)  # (B, D) or (K, B, D)
-        return ModelOutput(posterior=posterior, z=z, likelihood=self.decode(z))
+        given = x_in if self.needs_input_grad and x_in.requires_grad else None
+        return ModelOutput(posterior=posterior, z=z, likelihood=self.decode(z), encoder_input=given)

@@ -16,8 +16,9 @@ from vaekit.errors import ConfigError
 from vaekit.objectives.elbo import elbo_loss, free_bits_kl, kl_term, reconstruction_loss, reconstruction_nll
 from vaekit.objectives.iwae import importance_log_weights, iwae_bound, iwae_log_weights, iwae_loss
 from vaekit.objectives.kl import kl_divergence, kl_monte_carlo
-from vaekit.objectives.regularizers import kl_sparsity, l1_activity, sparse_loss
+from vaekit.objectives.regularizers import contractive_loss, jacobian_frobenius_sq, kl_sparsity, l1_activity, sparse_loss
 from vaekit.objectives.schedules import capacity, kl_weight, learning_rate
+from vaekit.objectives.tc import KLDecomposition, decompose_kl, tcvae_loss
 from vaekit.types import LossTerms, ModelOutput, Step
 
 Objective = Callable[[ModelOutput, torch.Tensor, Step | None], LossTerms]
@@ -28,7 +29,7 @@ class ObjectiveConfig:
     """Weights of the objective's terms and their schedules."""
 
     beta: float = 1.0
-    """Weight of the KL term only (β-VAE); β = 1 is the true ELBO."""
+    """Weight of the KL term only (β-VAE; β = 1 is the true ELBO), or of the total correlation (β-TCVAE)."""
     kl_warmup_steps: int = 0
     """Raise the KL weight linearly from 0 to β over this many steps (0: off)."""
     kl_cycles: int = 0
@@ -49,9 +50,11 @@ class ObjectiveConfig:
     """sparse-ae: weight of the sparsity penalty."""
     sparsity_target: float = 0.05
     """sparse-ae: target mean activation ρ of the KL penalty."""
+    contractive_weight: float = 1e-2
+    """contractive-ae: weight of the encoder's squared Jacobian norm."""
 
     def __post_init__(self) -> None:
-        for name in ("beta", "kl_warmup_steps", "kl_cycles", "free_bits", "capacity_steps", "capacity_gamma", "sparsity_weight"):
+        for name in ("beta", "kl_warmup_steps", "kl_cycles", "free_bits", "capacity_steps", "capacity_gamma", "sparsity_weight", "contractive_weight"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}")
         if not 0 < self.kl_cycle_ratio <= 1:
@@ -65,8 +68,10 @@ class ObjectiveConfig:
 OBJECTIVES: dict[str, Callable[..., LossTerms]] = {
     "elbo": elbo_loss,
     "iwae": iwae_loss,
+    "tcvae": tcvae_loss,
     "reconstruction": reconstruction_loss,
     "sparse": sparse_loss,
+    "contractive": contractive_loss,
 }
 
 
@@ -83,6 +88,11 @@ def make_objective(name: str, config: ObjectiveConfig) -> Objective:
 
 __all__ = [
     "OBJECTIVES",
+    "KLDecomposition",
+    "contractive_loss",
+    "decompose_kl",
+    "jacobian_frobenius_sq",
+    "tcvae_loss",
     "Objective",
     "ObjectiveConfig",
     "capacity",

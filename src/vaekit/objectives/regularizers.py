@@ -38,3 +38,30 @@ def sparse_loss(output: ModelOutput, x: torch.Tensor, config: ObjectiveConfig, s
     z = output.z  # (B, D)
     penalty = l1_activity(z) if config.sparsity == "l1" else kl_sparsity(z, config.sparsity_target)  # (B,)
     return LossTerms(loss=rec + config.sparsity_weight * penalty, reconstruction=rec, penalty=penalty)
+
+
+def jacobian_frobenius_sq(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """||dz/dx||_F^2 of each example, (B,): one vector-Jacobian product per latent dimension.
+
+    z (B, D) must be computed from x (B, ...) example by example (no batch mixing), so the gradient
+    of sum_b z_bj with respect to x holds each example's row j of its Jacobian. The graph is kept
+    (create_graph) so the penalty itself can be minimised.
+    """
+    total = torch.zeros(z.shape[0], dtype=z.dtype, device=z.device)
+    for j in range(z.shape[-1]):
+        (row,) = torch.autograd.grad(z[:, j].sum(), x, create_graph=True)  # (B, C, H, W)
+        total = total + row.flatten(1).pow(2).sum(-1)
+    return total
+
+
+def contractive_loss(output: ModelOutput, x: torch.Tensor, config: ObjectiveConfig, step: Step | None = None) -> LossTerms:
+    """Reconstruction + ``contractive_weight`` ||J_enc(x)||_F^2 (Rifai et al. 2011).
+
+    The Jacobian needs gradients: without them (validation under no_grad) only the reconstruction
+    is counted, so validation loss is the reconstruction NLL.
+    """
+    rec = reconstruction_nll(output.likelihood, x)  # (B,)
+    if output.encoder_input is None:
+        return LossTerms(loss=rec, reconstruction=rec)
+    penalty = jacobian_frobenius_sq(output.z, output.encoder_input)  # (B,)
+    return LossTerms(loss=rec + config.contractive_weight * penalty, reconstruction=rec, penalty=penalty)
