@@ -156,5 +156,5 @@ def test_denoising_autoencoder_corrupts_only_while_training():
 
 
 def test_family_defaults():
-    assert resolve_model_config("iwae").samples == 5 and resolve_model_config("sparse-ae").latent_activation == "sigmoid"
+    assert resolve_model_config("iwae").samples == 5 and resolve_model_config("sparse-ae").latent_activation == "relu"
     assert MODELS["beta-vae"].objective_defaults == {"beta": 4.0}

@@ -17,7 +17,7 @@ import torch
 
 from vaekit import rundir
 from vaekit.data import DataConfig, DatasetSplits, dataset_info, load_dataset
-from vaekit.errors import RunDirError
+from vaekit.errors import ConfigError, RunDirError
 from vaekit.evaluation import Report, evaluate
 from vaekit.generation import interleave_rows, reconstruct, sample, save_grid
 from vaekit.models import MODELS, LatentModel, ModelConfig, build_model
@@ -89,6 +89,8 @@ def image_callback(run_dir: Path, data: DatasetSplits, epochs: int):
 
 
 def _prepare(config: RunConfig, device: torch.device) -> tuple[DatasetSplits, RunConfig, LatentModel]:
+    if MODELS[config.model.kind].objective == "sparse" and config.objective.sparsity == "kl" and config.model.latent_activation != "sigmoid":
+        raise ConfigError("--sparsity kl needs codes in (0, 1): add --latent-activation sigmoid (or use --sparsity l1)")
     data = load_dataset(config.data)
     model_cfg = config.model.for_data(data.shape, config.preset)
     epochs = config.train.epochs or dataset_info(config.data.name).default_epochs
@@ -129,6 +131,8 @@ def train(config: RunConfig, out: Path | None = None, images: bool = True, stop_
     data, config, model = _prepare(config, device)
     if echo:
         echo(_describe(config, data, model, out))
+        for note in data.notes:
+            echo(f"note: {note}")
     out.mkdir(parents=True, exist_ok=True)
     rundir.atomic_write_json(out / rundir.CONFIG, {"vaekit_version": _version(), **rundir.config_to_dict(config)})
     return _trainer(config, data, model, out, images).fit(stop_at_step=stop_at_step)

@@ -20,7 +20,8 @@ from vaekit.data.binarized import load_binarized_mnist
 from vaekit.data.digits import load_digits
 from vaekit.data.faces import load_frey_faces, load_olivetti_faces
 from vaekit.data.mnist import load_fashion_mnist, load_mnist
-from vaekit.data.raw import Arrays, RawSplits
+from vaekit.data.folder import load_folder
+from vaekit.data.raw import RawSplits, Split
 from vaekit.errors import ConfigError, DataError
 
 EVAL_BINARIZE_SEED = 0  # fixed binarization of valid/test under the dynamic protocol
@@ -30,30 +31,38 @@ EVAL_BINARIZE_SEED = 0  # fixed binarization of valid/test under the dynamic pro
 class DatasetInfo:
     """A registered dataset: its loader and sensible defaults."""
 
-    loader: Callable[[Path | None], RawSplits]
+    loader: Callable[[DataConfig], RawSplits]
     description: str
     default_valid_size: int | float  # a float is a fraction of the training file
     default_epochs: int
 
 
+def _from_dir(load: Callable[[Path | None], RawSplits]) -> Callable[[DataConfig], RawSplits]:
+    return lambda config: load(config.data_dir)
+
+
 DATASETS: dict[str, DatasetInfo] = {
-    "digits": DatasetInfo(load_digits, "scikit-learn's bundled 8x8 digits (no download)", 180, 200),
-    "mnist": DatasetInfo(load_mnist, "MNIST 28x28 grey-level digits", 10_000, 10),
-    "fashion-mnist": DatasetInfo(load_fashion_mnist, "Fashion-MNIST 28x28 clothing", 10_000, 10),
-    "binarized-mnist": DatasetInfo(load_binarized_mnist, "Larochelle & Murray's static binarization (50k/10k/10k)", 10_000, 10),
-    "frey-faces": DatasetInfo(load_frey_faces, "Frey's 1965 face frames, 28x20 (Roweis's .mat)", 165, 200),
-    "olivetti-faces": DatasetInfo(load_olivetti_faces, "Olivetti faces, 40 people x 10, 64x64 (Roweis's .mat)", 0, 300),
+    "digits": DatasetInfo(_from_dir(load_digits), "scikit-learn's bundled 8x8 digits (no download)", 180, 200),
+    "mnist": DatasetInfo(_from_dir(load_mnist), "MNIST 28x28 grey-level digits", 10_000, 10),
+    "fashion-mnist": DatasetInfo(_from_dir(load_fashion_mnist), "Fashion-MNIST 28x28 clothing", 10_000, 10),
+    "binarized-mnist": DatasetInfo(_from_dir(load_binarized_mnist), "Larochelle & Murray's static binarization (50k/10k/10k)", 10_000, 10),
+    "frey-faces": DatasetInfo(_from_dir(load_frey_faces), "Frey's 1965 face frames, 28x20 (Roweis's .mat)", 165, 200),
+    "olivetti-faces": DatasetInfo(_from_dir(load_olivetti_faces), "Olivetti faces, 40 people x 10, 64x64 (Roweis's .mat)", 0, 300),
+}
+
+PREFIXES = {
+    "npz": DatasetInfo(lambda c: load_arrays(Path(c.name.partition(":")[2])), "an .npz file of named arrays", 0.1, 50),
+    "npy": DatasetInfo(lambda c: load_arrays(Path(c.name.partition(":")[2])), "an .npy array", 0.1, 50),
+    "folder": DatasetInfo(lambda c: load_folder(Path(c.name.partition(":")[2]), c.image_size, c.channels, c.attributes),
+                          "a directory of images (labels from sub-folders)", 0.1, 50),
 }
 
 
-PREFIXES = {"npz": "an .npz file of named arrays", "npy": "an .npy array"}
-
-
 def dataset_info(name: str) -> DatasetInfo:
-    """The registry entry for ``name``; ``npz:PATH`` / ``npy:PATH`` name your own array files."""
+    """The registry entry for ``name``; ``npz:PATH``, ``npy:PATH``, ``folder:PATH`` name your own data."""
     prefix, _, path = name.partition(":")
     if path and prefix in PREFIXES:
-        return DatasetInfo(lambda data_dir: load_arrays(Path(path)), PREFIXES[prefix], 0.1, 50)
+        return PREFIXES[prefix]
     return DATASETS[name]
 
 
@@ -62,7 +71,7 @@ class DataConfig:
     """Which data to train and evaluate on."""
 
     name: Annotated[str, tyro.conf.arg(name="data")] = "digits"
-    """Dataset: digits (embedded), mnist, fashion-mnist, binarized-mnist, frey-faces, olivetti-faces, npz:PATH, npy:PATH."""
+    """Dataset: digits (embedded), mnist, fashion-mnist, binarized-mnist, frey-faces, olivetti-faces, npz:PATH, npy:PATH, folder:PATH."""
     data_dir: Path | None = None
     """Directory holding the dataset's files (searched before $VAEKIT_DATA and the cache)."""
     limit: int | None = None
@@ -71,6 +80,12 @@ class DataConfig:
     """Examples held out from the end of the training file for validation (default per dataset)."""
     binarize: Literal["none", "dynamic"] = "none"
     """'dynamic' resamples Bernoulli(x) every batch; valid/test are binarized once with a fixed seed."""
+    image_size: int = 64
+    """folder: images are centre-cropped to a square and resized to this side."""
+    channels: Literal[1, 3] = 3
+    """folder: 1 (grey) or 3 (RGB) channels."""
+    attributes: Path | None = None
+    """folder: CSV of per-image attributes (file name, then 0/1 or -1/1 columns, as CelebA's)."""
 
     def __post_init__(self) -> None:
         prefix, colon, path = self.name.partition(":")
@@ -83,22 +98,26 @@ class DataConfig:
             raise ConfigError(f"--valid-size must be 0 or more, got {self.valid_size}")
         if self.name in ("binarized-mnist", "olivetti-faces") and self.valid_size is not None:
             raise ConfigError(f"{self.name} has a fixed validation split; drop --valid-size")
+        if not 4 <= self.image_size <= 1024:
+            raise ConfigError(f"--image-size must be between 4 and 1024, got {self.image_size}")
+        if self.attributes is not None and prefix != "folder":
+            raise ConfigError("--attributes goes with --data folder:PATH")
 
 
-def _tensors(arrays: Arrays) -> tuple[torch.Tensor, torch.Tensor | None]:
-    x, y = arrays
-    labels = None if y is None else torch.from_numpy(np.ascontiguousarray(y))
-    return torch.from_numpy(np.ascontiguousarray(x)), labels
+def _tensors(split: Split, scale: float, dynamic: bool) -> InMemoryDataset:
+    def tensor(a):
+        return None if a is None else torch.from_numpy(np.ascontiguousarray(a))
+
+    return InMemoryDataset(tensor(split.x), tensor(split.y), scale, dynamic_binarize=dynamic, attributes=tensor(split.attributes))
 
 
-def _split_train(raw: RawSplits, valid_size: int) -> tuple[Arrays, Arrays]:
+def _split_train(raw: RawSplits, valid_size: int) -> tuple[Split, Split]:
     if raw.valid is not None:
         return raw.train, raw.valid
-    x, y = raw.train
-    if valid_size >= len(x):
-        raise ConfigError(f"--valid-size {valid_size} leaves no training data ({len(x)} examples in all)")
-    cut = len(x) - valid_size
-    return (x[:cut], None if y is None else y[:cut]), (x[cut:], None if y is None else y[cut:])
+    if valid_size >= len(raw.train):
+        raise ConfigError(f"--valid-size {valid_size} leaves no training data ({len(raw.train)} examples in all)")
+    cut = len(raw.train) - valid_size
+    return raw.train.take(slice(0, cut)), raw.train.take(slice(cut, None))
 
 
 def load_dataset(config: DataConfig) -> DatasetSplits:
@@ -109,22 +128,22 @@ def load_dataset(config: DataConfig) -> DatasetSplits:
         ConfigError: the options do not fit the dataset.
     """
     info = dataset_info(config.name)
-    raw = info.loader(config.data_dir)
+    raw = info.loader(config)
     valid_size = info.default_valid_size if config.valid_size is None else config.valid_size
     if isinstance(valid_size, float):
-        valid_size = max(1, int(valid_size * len(raw.train[0])))
+        valid_size = max(1, int(valid_size * len(raw.train)))
     train, valid = _split_train(raw, valid_size)
     dynamic = config.binarize == "dynamic"
     splits = {}
-    for name, arrays in (("train", train), ("valid", valid), ("test", raw.test)):
-        x, y = _tensors(arrays)
-        ds = InMemoryDataset(x, y, raw.scale, dynamic_binarize=dynamic and name == "train")
+    for name, split in (("train", train), ("valid", valid), ("test", raw.test)):
+        ds = _tensors(split, raw.scale, dynamic and name == "train")
         splits[name] = ds.binarized_once(EVAL_BINARIZE_SEED) if dynamic and name != "train" else ds
     if config.limit is not None:
         splits["train"] = splits["train"].head(config.limit)
     if len(splits["train"]) == 0:
         raise DataError(f"dataset '{config.name}' from {raw.location} has no training examples")
-    return DatasetSplits(config.name, splits["train"], splits["valid"], splits["test"], source=raw.location)
+    return DatasetSplits(config.name, splits["train"], splits["valid"], splits["test"], source=raw.location,
+                         classes=raw.classes, attribute_names=raw.attribute_names, notes=raw.notes)
 
 
 __all__ = ["DATASETS", "DataConfig", "DatasetInfo", "DatasetSplits", "InMemoryDataset", "dataset_info", "load_dataset"]

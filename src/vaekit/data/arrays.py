@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vaekit.data.raw import RawSplits
+from vaekit.data.raw import RawSplits, Split
 from vaekit.errors import DataError
 
 CHANNELS = (1, 3, 4)
@@ -102,5 +102,5 @@ def load_arrays(path: str | Path) -> RawSplits:
         splits = {"train": (x[:cut], None if y is None else y[:cut], scale), "test": (x[cut:], None if y is None else y[cut:], scale)}
     if len({s[0].shape[1:] for s in splits.values()}) != 1 or len({s[2] for s in splits.values()}) != 1:
         raise DataError(f"{path}: the splits differ in example shape or dtype; store them alike")
-    pair = {n: (s[0], s[1]) for n, s in splits.items()}
-    return RawSplits(train=pair["train"], test=pair["test"], valid=pair.get("valid"), scale=splits["train"][2], location=str(path))
+    parts = {n: Split(s[0], s[1]) for n, s in splits.items()}
+    return RawSplits(train=parts["train"], test=parts["test"], valid=parts.get("valid"), scale=splits["train"][2], location=str(path))

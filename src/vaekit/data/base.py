@@ -17,12 +17,14 @@ class InMemoryDataset:
         scale: divisor that maps ``x`` to [0, 1] (255 for 8-bit images, 1 for binary data).
         dynamic_binarize: resample each batch as Bernoulli(x / scale) (the standard protocol for
             likelihoods on dynamically binarized MNIST).
+        attributes: (N, A) binary attributes in {0, 1} (CelebA-style), or None.
     """
 
     x: torch.Tensor
     labels: torch.Tensor | None
     scale: float
     dynamic_binarize: bool = False
+    attributes: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -39,14 +41,17 @@ class InMemoryDataset:
             x = torch.bernoulli(x, generator=generator)
         return x
 
+    def _map(self, fn) -> InMemoryDataset:
+        """Apply ``fn`` to x and to labels and attributes where present."""
+        return replace(self, x=fn(self.x), labels=None if self.labels is None else fn(self.labels),
+                       attributes=None if self.attributes is None else fn(self.attributes))
+
     def head(self, n: int) -> InMemoryDataset:
         """The first ``n`` examples."""
-        labels = None if self.labels is None else self.labels[:n]
-        return replace(self, x=self.x[:n], labels=labels)
+        return self._map(lambda t: t[:n])
 
     def to(self, device: torch.device | str) -> InMemoryDataset:
-        labels = None if self.labels is None else self.labels.to(device)
-        return replace(self, x=self.x.to(device), labels=labels)
+        return self._map(lambda t: t.to(device))
 
     def binarized_once(self, seed: int) -> InMemoryDataset:
         """A fixed stochastic binarization (for evaluation splits under the dynamic protocol)."""
@@ -64,6 +69,9 @@ class DatasetSplits:
     valid: InMemoryDataset
     test: InMemoryDataset
     source: str = ""
+    classes: tuple[str, ...] | None = None
+    attribute_names: tuple[str, ...] | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def shape(self) -> tuple[int, ...]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vaekit.data.raw import RawSplits
+from vaekit.data.raw import RawSplits, Split
 from vaekit.data.sources import find_files
 from vaekit.errors import DataError
 
@@ -42,9 +42,9 @@ def load_binarized_mnist(data_dir: Path | None = None) -> RawSplits:
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         raise DataError(f"{path}: cannot read ({type(e).__name__}: {e}); the file is corrupt or truncated, replace it") from None
     return RawSplits(
-        train=(arrays["train"], None),
-        valid=(arrays["valid"], None),
-        test=(arrays["test"], None),
+        train=Split(arrays["train"]),
+        valid=Split(arrays["valid"]),
+        test=Split(arrays["test"]),
         scale=1.0,
         location=str(path),
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vaekit.data.raw import RawSplits
+from vaekit.data.raw import RawSplits, Split
 
 TEST_SIZE = 360  # the last 360 images (a fifth) are the fixed test split
 
@@ -19,8 +19,8 @@ def load_digits(data_dir: Path | None = None) -> RawSplits:
     x = bunch.images.astype(np.uint8)[:, None]  # (1797, 1, 8, 8), values 0..16
     y = bunch.target.astype(np.int64)  # (1797,)
     return RawSplits(
-        train=(x[:-TEST_SIZE], y[:-TEST_SIZE]),
-        test=(x[-TEST_SIZE:], y[-TEST_SIZE:]),
+        train=Split(x[:-TEST_SIZE], y[:-TEST_SIZE]),
+        test=Split(x[-TEST_SIZE:], y[-TEST_SIZE:]),
         scale=16.0,
         location="scikit-learn (bundled)",
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vaekit.data.raw import RawSplits
+from vaekit.data.raw import RawSplits, Split
 from vaekit.data.sources import RemoteFile, cache_dir, download, find_files
 from vaekit.errors import DataError
 
@@ -38,7 +38,7 @@ def load_frey_faces(data_dir: Path | None = None) -> RawSplits:
     paths = find_files("frey-faces", [FREY.name], data_dir)
     path = paths[0] if paths else download(FREY, FREY_MIRRORS, cache_dir() / "frey-faces")
     x = _read_mat(path, "ff", (560, 1965)).T.reshape(-1, 1, 28, 20)  # (1965, 1, 28, 20)
-    return RawSplits(train=(x[:-FREY_TEST], None), test=(x[-FREY_TEST:], None), scale=255.0, location=str(path))
+    return RawSplits(train=Split(x[:-FREY_TEST]), test=Split(x[-FREY_TEST:]), scale=255.0, location=str(path))
 
 
 def load_olivetti_faces(data_dir: Path | None = None) -> RawSplits:
@@ -54,5 +54,5 @@ def load_olivetti_faces(data_dir: Path | None = None) -> RawSplits:
     x = np.ascontiguousarray(faces.T.reshape(400, 64, 64).transpose(0, 2, 1))[:, None]  # (400, 1, 64, 64), upright
     y = np.repeat(np.arange(40), 10)  # (400,)
     shot = np.tile(np.arange(10), 40)
-    split = {name: (x[mask], y[mask]) for name, mask in (("train", shot < 8), ("valid", shot == 8), ("test", shot == 9))}
+    split = {name: Split(x[mask], y[mask]) for name, mask in (("train", shot < 8), ("valid", shot == 8), ("test", shot == 9))}
     return RawSplits(train=split["train"], valid=split["valid"], test=split["test"], scale=255.0, location=str(paths[0]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vaekit.data.idx import read_idx_pair
-from vaekit.data.raw import RawSplits
+from vaekit.data.raw import RawSplits, Split
 from vaekit.data.sources import RemoteFile, cache_dir, download, find_files
 
 # SHA-256 of the *decompressed* IDX bytes (the .gz bytes differ between mirrors).
@@ -47,8 +47,8 @@ def _load(name: str, data_dir: Path | None) -> RawSplits:
     train_x, train_y = read_idx_pair(paths[0], paths[1])
     test_x, test_y = read_idx_pair(paths[2], paths[3])
     return RawSplits(
-        train=(train_x[:, None], train_y),  # (60000, 1, 28, 28)
-        test=(test_x[:, None], test_y),  # (10000, 1, 28, 28)
+        train=Split(train_x[:, None], train_y),  # (60000, 1, 28, 28)
+        test=Split(test_x[:, None], test_y),  # (10000, 1, 28, 28)
         scale=255.0,
         location=str(paths[0].parent),
     )

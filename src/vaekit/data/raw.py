@@ -6,24 +6,51 @@ from dataclasses import dataclass
 
 import numpy as np
 
-Arrays = tuple[np.ndarray, np.ndarray | None]  # images (N, C, H, W), labels (N,) or None
+
+@dataclass(frozen=True)
+class Split:
+    """One split straight from the files.
+
+    Attributes:
+        x: examples, (N, C, H, W) images or (N, D) rows.
+        y: integer class labels (N,), or None.
+        attributes: binary attributes (N, A) in {0, 1} (CelebA-style), or None.
+    """
+
+    x: np.ndarray
+    y: np.ndarray | None = None
+    attributes: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def take(self, index: slice | np.ndarray) -> Split:
+        def pick(a):
+            return None if a is None else a[index]
+
+        return Split(self.x[index], pick(self.y), pick(self.attributes))
 
 
 @dataclass(frozen=True)
 class RawSplits:
-    """Arrays straight from the files.
+    """A dataset as loaded.
 
     Attributes:
-        train: training images and labels; the validation split is carved from its end unless
-            ``valid`` is given.
+        train: training split; the validation split is carved from its end unless ``valid`` is given.
         test: the fixed test split.
-        valid: a validation split fixed by the source (binarized MNIST), else None.
         scale: divisor mapping the images to [0, 1].
         location: where the data came from, for messages.
+        valid: a validation split fixed by the source, else None.
+        classes: names of the label values (folder names), or None.
+        attribute_names: names of the attribute columns, or None.
+        notes: things the user should know (files skipped...), printed by the CLI.
     """
 
-    train: Arrays
-    test: Arrays
+    train: Split
+    test: Split
     scale: float
     location: str
-    valid: Arrays | None = None
+    valid: Split | None = None
+    classes: tuple[str, ...] | None = None
+    attribute_names: tuple[str, ...] | None = None
+    notes: tuple[str, ...] = ()

@@ -43,10 +43,11 @@ MODELS: dict[str, ModelSpec] = {
                       model_defaults={"samples": 5}),
     "ae": ModelSpec(Autoencoder, "reconstruction", "deterministic autoencoder"),
     "dae": ModelSpec(DenoisingAutoencoder, "reconstruction", "denoising autoencoder (Vincent et al. 2008): corrupted input, clean target"),
-    "sparse-ae": ModelSpec(Autoencoder, "sparse", "sparse autoencoder: sigmoid code with an L1 or KL sparsity penalty",
-                           model_defaults={"latent_activation": "sigmoid"}),
-    "contractive-ae": ModelSpec(ContractiveAutoencoder, "contractive", "contractive autoencoder (Rifai et al. 2011): encoder Jacobian penalty",
-                                model_defaults={"latent_activation": "sigmoid"}),
+    # A sigmoid code saturates under Adam at lr 1e-3 and the AE collapses to the mean image, so
+    # sparse-ae defaults to a ReLU code (L1 sparsity); --sparsity kl needs --latent-activation sigmoid.
+    "sparse-ae": ModelSpec(Autoencoder, "sparse", "sparse autoencoder: ReLU code with an L1 penalty (or sigmoid code with KL sparsity)",
+                           model_defaults={"latent_activation": "relu"}),
+    "contractive-ae": ModelSpec(ContractiveAutoencoder, "contractive", "contractive autoencoder (Rifai et al. 2011): encoder Jacobian penalty"),
     "beta-tcvae": ModelSpec(VAE, "tcvae", "β-TCVAE (Chen et al. 2018): total-correlation penalty, minibatch-weighted sampling",
                             objective_defaults={"beta": 6.0}),
 }
@@ -71,7 +72,7 @@ class ModelConfig:
     activation: str = "relu"
     """Hidden activation: relu, elu, gelu, silu, tanh, leaky-relu."""
     latent_activation: Literal["none", "relu", "sigmoid"] = "none"
-    """Activation on an autoencoder's code (the seed's AE uses relu; sparse-ae sigmoid)."""
+    """Activation on an autoencoder's code (the seed's AE and sparse-ae use relu; KL sparsity needs sigmoid)."""
     samples: int = 1
     """Posterior samples decoded per example in training (iwae: the K of its bound)."""
     noise: Literal["gaussian", "masking", "salt-pepper"] = "gaussian"

@@ -1,0 +1,111 @@
+"""``folder:PATH``: every image under a directory (recursive), centre-cropped and resized.
+
+Labels come from the first-level sub-folder names (none when images sit at the top). Optional
+per-image attributes come from a CSV with a file-name column followed by 0/1 or -1/1 columns, as
+CelebA ships them. A file with an image extension that cannot be decoded is reported and skipped;
+an image with no row in the attribute file is an error, so nothing is silently mislabelled.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from vaekit.data.raw import RawSplits, Split
+from vaekit.errors import DataError
+
+EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
+SPLIT_SEED = 0  # images are shuffled once with this seed, then split: the same files give the same splits
+
+
+def list_images(root: Path) -> list[Path]:
+    """Image files under ``root``, sorted by path (deterministic)."""
+    if not root.is_dir():
+        raise DataError(f"{root}: no such directory; give folder:PATH with a directory of images")
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS)
+    if not files:
+        raise DataError(f"{root}: no images found (looked for {', '.join(sorted(EXTENSIONS))}, recursively)")
+    return files
+
+
+def load_image(path: Path, size: int, channels: int) -> np.ndarray:
+    """One image as uint8 (C, size, size): centre-cropped to a square, then resized."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image = image.convert("L" if channels == 1 else "RGB")
+        w, h = image.size
+        side = min(w, h)
+        left, top = (w - side) // 2, (h - side) // 2
+        image = image.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BICUBIC)
+        array = np.asarray(image, dtype=np.uint8)
+    return array[None] if channels == 1 else array.transpose(2, 0, 1)
+
+
+def read_attributes(path: Path) -> tuple[tuple[str, ...], dict[str, np.ndarray]]:
+    """Attribute names and a row of 0/1 values per file name (CelebA's -1 becomes 0)."""
+    if not path.is_file():
+        raise DataError(f"{path}: no such attribute file; give --attributes FILE.csv")
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if len(rows) < 2 or len(rows[0]) < 2:
+        raise DataError(f"{path}: expected a header (file name, attribute names...) and one row per image")
+    names = tuple(n.strip() for n in rows[0][1:])
+    table = {}
+    for line, row in enumerate(rows[1:], start=2):
+        try:
+            values = np.array([int(v) for v in row[1:]], dtype=np.int64)
+        except ValueError:
+            raise DataError(f"{path}, line {line}: attribute values must be 0/1 or -1/1 integers, got {row[1:6]}") from None
+        if len(values) != len(names) or not np.isin(values, (-1, 0, 1)).all():
+            raise DataError(f"{path}, line {line}: expected {len(names)} values in -1/0/1, got {row[1:6]}...")
+        table[row[0].strip()] = (values > 0).astype(np.uint8)
+    return names, table
+
+
+def _labels(root: Path, files: list[Path]) -> tuple[np.ndarray | None, tuple[str, ...] | None]:
+    parts = [f.relative_to(root).parts for f in files]
+    if all(len(p) == 1 for p in parts):
+        return None, None
+    classes = tuple(sorted({p[0] for p in parts if len(p) > 1}))
+    index = {c: i for i, c in enumerate(classes)}
+    if any(len(p) == 1 for p in parts):
+        loose = [str(f) for f, p in zip(files, parts, strict=True) if len(p) == 1][:3]
+        raise DataError(f"{root}: some images are in sub-folders (labels) and some are not ({', '.join(loose)}...); move them into a class folder")
+    return np.array([index[p[0]] for p in parts], dtype=np.int64), classes
+
+
+def _attributes(root: Path, files: list[Path], path: Path) -> tuple[np.ndarray, tuple[str, ...]]:
+    names, table = read_attributes(path)
+    rows, missing = [], []
+    for f in files:
+        row = table.get(f.relative_to(root).as_posix(), table.get(f.name))
+        if row is None:
+            missing.append(f.name)
+        rows.append(row)
+    if missing:
+        raise DataError(f"{path}: {len(missing)} image(s) have no row, e.g. {', '.join(missing[:3])}; add their rows or remove the images")
+    return np.stack(rows), names
+
+
+def load_folder(root: Path, image_size: int, channels: int, attributes: Path | None = None) -> RawSplits:
+    """All images under ``root`` at ``image_size`` x ``image_size`` with ``channels`` channels."""
+    files = list_images(root)
+    images, kept, skipped = [], [], []
+    for f in files:
+        try:
+            images.append(load_image(f, image_size, channels))
+            kept.append(f)
+        except (OSError, ValueError, SyntaxError) as e:  # PIL's decoding errors
+            skipped.append(f"{f.relative_to(root)} ({type(e).__name__})")
+    if len(kept) < 3:
+        raise DataError(f"{root}: only {len(kept)} readable image(s); need at least 3 for train, validation and test")
+    y, classes = _labels(root, kept)
+    attrs, names = _attributes(root, kept, attributes) if attributes is not None else (None, None)
+    data = Split(np.stack(images), y, attrs).take(np.random.default_rng(SPLIT_SEED).permutation(len(kept)))
+    cut = len(kept) - max(1, len(kept) // 10)
+    notes = (f"skipped {len(skipped)} unreadable file(s): {', '.join(skipped[:5])}{' ...' if len(skipped) > 5 else ''}",) if skipped else ()
+    return RawSplits(train=data.take(slice(0, cut)), test=data.take(slice(cut, None)), scale=255.0, location=str(root),
+                     classes=classes, attribute_names=names, notes=notes)
