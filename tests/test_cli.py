@@ -116,7 +116,7 @@ def test_seed_vae_on_mnist_ten_epochs_matches_pytorch_examples(tmp_path, capsys,
     ("argv", "pattern"),
     [
         (["train", "--data", "cifar"], r"unknown dataset 'cifar'; choose one of: digits, mnist, fashion-mnist, binarized-mnist"),
-        (["train", "--model", "gan"], r"unknown model 'gan'; choose one of: vae, beta-vae, iwae, ae, dae, sparse-ae, contractive-ae, beta-tcvae"),
+        (["train", "--model", "gan"], r"unknown model 'gan'; choose one of: vae, beta-vae, beta-tcvae, iwae, cvae, ae, dae, sparse-ae, contractive-ae"),
         (["train", "--preset", "seed-gan"], r"unknown preset 'seed-gan'; choose one of: seed-ae, seed-vae"),
         (["train", "--preset", "seed-vae"], r"preset 'seed-vae' is built for inputs of shape \(1, 28, 28\) but the data has shape \(1, 8, 8\)"),
         (["train", "--epochs", "0"], r"--epochs must be at least 1"),
@@ -258,7 +258,7 @@ def test_tabular_npz_gets_a_gaussian_likelihood(tmp_path, capsys):
     assert_user_error(capsys, ["sample", out, "--out", tmp_path / "s.png"], r"image grids need \(N, C, H, W\) images .* not images")
 
 
-@pytest.mark.parametrize("model", ["vae", "beta-vae", "beta-tcvae", "iwae", "ae", "dae", "sparse-ae", "contractive-ae"])
+@pytest.mark.parametrize("model", ["vae", "beta-vae", "beta-tcvae", "iwae", "cvae", "ae", "dae", "sparse-ae", "contractive-ae"])
 def test_every_model_trains_on_an_mnist_subset(model, tmp_path, capsys, data_dir):
     out = tmp_path / model
     code, _, err = run(capsys, "train", "--model", model, "--data", "mnist", "--data-dir", data_dir, "--limit", 10_000, "--valid-size", 1000,
@@ -279,3 +279,49 @@ def test_every_model_trains_on_an_mnist_subset(model, tmp_path, capsys, data_dir
     config = json.loads((out / rundir.CONFIG).read_text())
     assert config["objective"]["beta"] == {"beta-vae": 4.0, "beta-tcvae": 6.0}.get(model, 1.0)
     assert config["model"]["samples"] == (5 if model == "iwae" else 1)
+
+
+def test_cvae_samples_the_class_it_is_asked_for(tmp_path, capsys):
+    import torch
+
+    from vaekit import experiment
+    from vaekit.generation import one_hot_labels, sample
+
+    out = tmp_path / "cvae"
+    code, _, err = run(capsys, "train", "--model", "cvae", "--hidden", 128, "--latent-dim", 4, "--epochs", 100, "--no-progress", "--out", out)
+    assert code == 0, err
+    assert json.loads((out / rundir.CONFIG).read_text())["model"]["condition_dim"] == 10
+    model = rundir.load(out)
+    train = experiment.load_run_data(out, "train")
+    class_means = torch.stack([train.batch(train.labels == k).mean(0) for k in range(10)])  # (10, 1, 8, 8)
+    hits = 0
+    for k in range(10):
+        images = sample(model, 50, torch.Generator().manual_seed(k), condition=one_hot_labels([k] * 50, 10)).mean(0)
+        hits += int(((class_means - images) ** 2).flatten(1).sum(1).argmin()) == k
+    assert hits >= 9  # the label, not chance (1 in 10), decides what is drawn
+    code, _, _ = run(capsys, "sample", out, "--label", 7, "--n", 8, "--out", tmp_path / "sevens.png")
+    assert code == 0 and (tmp_path / "sevens.png").is_file()
+    assert_user_error(capsys, ["sample", out, "--label", 12, "--out", tmp_path / "x.png"], r"labels must be in 0..9")
+    code, stdout, _ = run(capsys, "evaluate", out, "--iw-samples", 10, "--json")
+    assert code == 0 and json.loads(stdout)["iwae_log_px"] > json.loads(stdout)["elbo"]  # log p(x | y)
+
+
+def test_conditional_runs_need_conditions(tmp_path, capsys, data_dir):
+    assert_user_error(capsys, ["train", "--model", "cvae", "--data", "frey-faces", "--data-dir", data_dir, "--out", tmp_path / "r"],
+                      r"a model conditioned on labels needs data with class labels; this dataset has none")
+    assert not (tmp_path / "r").exists()
+    assert run(capsys, "train", "--epochs", 1, *TINY, "--out", tmp_path / "vae")[0] == 0
+    assert_user_error(capsys, ["sample", tmp_path / "vae", "--label", 3, "--out", tmp_path / "x.png"], r"--label needs a run of a label-conditioned model")
+
+
+def test_cvae_conditioned_on_folder_attributes(tmp_path, capsys):
+    from test_folder import make_folder
+
+    root = make_folder(tmp_path / "pets")
+    out = tmp_path / "run"
+    code, _, err = run(capsys, "train", "--model", "cvae", "--condition", "attributes", "--data", f"folder:{root}", "--image-size", 8,
+                       "--attributes", tmp_path / "attrs.csv", "--hidden", 32, "--latent-dim", 2, "--epochs", 3, "--no-progress", "--out", out)
+    assert code == 0, err
+    assert json.loads((out / rundir.CONFIG).read_text())["model"]["condition_dim"] == 2  # Smiling, Is_Cat
+    assert run(capsys, "sample", out, "--n", 4, "--out", tmp_path / "s.png")[0] == 0
+    assert run(capsys, "reconstruct", out, "--n", 4, "--out", tmp_path / "r.png")[0] == 0

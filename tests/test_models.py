@@ -13,13 +13,15 @@ from vaekit.models.vae import VAE
 from vaekit.objectives import ObjectiveConfig, make_objective
 
 LIKELIHOODS = [("bernoulli", False), ("gaussian", False), ("gaussian", True), ("continuous-bernoulli", False), ("logistic", False)]
-CASES = [(name, arch, *lik) for name in MODELS for arch in ("mlp", "conv") for lik in LIKELIHOODS]
+CASES = [(name, arch, *lik) for name in MODELS for arch in ("mlp", "conv", "resnet") for lik in LIKELIHOODS]
 SHAPE = (1, 9, 10)  # odd sides: the conv decoder must restore the pixel the encoder rounded away
 
 
 def _config(name, arch, likelihood, learn):
     defaults = resolve_model_config(name)  # the family's own defaults (an iwae decodes K samples)
-    return replace(defaults, arch=arch, hidden=(16, 8), width=4, latent_dim=3, likelihood=likelihood, learn_variance=learn).for_data(SHAPE)
+    y = 3 if MODELS[name].conditional else 0  # a cvae gets 3 classes
+    return replace(defaults, arch=arch, hidden=(16, 8), width=4, latent_dim=3, likelihood=likelihood, learn_variance=learn,
+                   condition_dim=y).for_data(SHAPE)
 
 
 @pytest.mark.parametrize(("name", "arch", "likelihood", "learn"), CASES)
@@ -27,17 +29,18 @@ def test_every_registered_model_conforms(name, arch, likelihood, learn, tmp_path
     x = torch.rand(6, *SHAPE, generator=torch.Generator().manual_seed(1))
     torch.manual_seed(0)
     model = build_model(_config(name, arch, likelihood, learn))
-    out = model(x, torch.Generator().manual_seed(0))
+    y = torch.eye(3)[torch.tensor([0, 1, 2, 0, 1, 2])] if model.conditioning else None  # (6, 3) one-hot
+    out = model(x, torch.Generator().manual_seed(0), y)
     k = (model.samples,) if model.samples > 1 else ()
     assert out.z.shape == (*k, 6, 3) and out.likelihood.mean.shape == (*k, *x.shape)
-    assert model.decode(torch.randn(5, 6, 3)).log_prob(x).shape == (5, 6)  # K samples in front
+    assert model.decode(torch.randn(5, 6, 3), y).log_prob(x).shape == (5, 6)  # K samples in front
     terms = make_objective(MODELS[name].objective, ObjectiveConfig())(out, x)
     assert terms.loss.shape == (6,) and torch.isfinite(terms.loss).all()
     terms.loss.mean().backward()
     for pname, p in model.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, f"no gradient reaches {pname}"
     # same seed, same output
-    again = model(x, torch.Generator().manual_seed(0))
+    again = model(x, torch.Generator().manual_seed(0), y)
     assert torch.equal(again.z, out.z) and torch.equal(again.likelihood.mean, out.likelihood.mean)
     # save / load round trip through a run directory
     model_cfg = _config(name, arch, likelihood, learn)
@@ -47,7 +50,7 @@ def test_every_registered_model_conforms(name, arch, likelihood, learn, tmp_path
     assert rundir.model_config(tmp_path) == model_cfg
     model.eval()
     with torch.no_grad():
-        assert torch.equal(loaded.decode(loaded.encode(x).mode()).mean, model.decode(model.encode(x).mode()).mean)
+        assert torch.equal(loaded.decode(loaded.encode(x, y).mode(), y).mean, model.decode(model.encode(x, y).mode(), y).mean)
     assert model.has_prior == isinstance(model, VAE)
 
 

@@ -7,7 +7,9 @@ import signal
 import pytest
 import torch
 
-from conftest import tiny_run_config
+from pathlib import Path
+
+from conftest import TINY, tiny_run_config
 from vaekit import experiment, rundir
 from vaekit.data import DataConfig
 from vaekit.errors import ConfigError, DataError, RunDirError, TrainingDiverged
@@ -182,3 +184,10 @@ def test_early_stopping_when_validation_stops_improving(tmp_path, monkeypatch):
     assert result.stopped_early and result.progress.epoch == 4 and result.progress.best_epoch == 2
     with pytest.raises(ConfigError, match="--patience must be at least 1"):
         TrainConfig(patience=0)
+
+
+def test_config_round_trips_through_json(tmp_path):
+    config = experiment.RunConfig(DataConfig(name="digits", data_dir=tmp_path / "d", limit=5), TINY["vae"], train=TrainConfig(epochs=1))
+    rundir.atomic_write_json(tmp_path / rundir.CONFIG, rundir.config_to_dict(config))
+    again = experiment.read_run_config(tmp_path)
+    assert again == config and isinstance(again.data.data_dir, Path) and isinstance(again.model.hidden, tuple)

@@ -86,6 +86,10 @@ class SampleArgs:
     """Seed of the prior samples."""
     weights: Weights = "best"
     """best or last."""
+    label: int | None = None
+    """cvae: the class to generate (default: the classes in turn)."""
+    data_dir: Path | None = None
+    """Look for the run's dataset here first (attribute-conditioned models read conditions from it)."""
 
 
 @dataclass(frozen=True)
@@ -182,7 +186,7 @@ def cmd_sample(argv: list[str]) -> int:
     _positive("n", args.n)
     if not args.temperature >= 0:
         raise ConfigError(f"--temperature must be 0 or more, got {args.temperature}")
-    print(experiment.sample_run(args.run_dir, args.out, args.n, args.temperature, args.seed, args.weights))
+    print(experiment.sample_run(args.run_dir, args.out, args.n, args.temperature, args.seed, args.weights, args.label, args.data_dir))
     return 0
 
 

@@ -19,7 +19,7 @@ from vaekit import rundir
 from vaekit.data import DataConfig, DatasetSplits, dataset_info, load_dataset
 from vaekit.errors import ConfigError, RunDirError
 from vaekit.evaluation import Report, evaluate
-from vaekit.generation import interleave_rows, reconstruct, sample, save_grid
+from vaekit.generation import interleave_rows, one_hot_labels, reconstruct, sample, save_grid
 from vaekit.models import MODELS, LatentModel, ModelConfig, build_model
 from vaekit.objectives import ObjectiveConfig, make_objective
 from vaekit.training import TrainConfig, Trainer, TrainResult, resolve_device
@@ -79,10 +79,12 @@ def image_callback(run_dir: Path, data: DatasetSplits, epochs: int):
         model.eval()
         device = next(model.parameters()).device
         x = examples.batch(slice(0, n), torch.Generator(device=device).manual_seed(IMAGE_SEED))  # (n, C, H, W)
-        save_grid(interleave_rows(x, reconstruct(model, x), 8), images / f"reconstructions_{epoch:04d}.png", nrow=8)
+        y = examples.condition(slice(0, n), model.conditioning, model.condition_dim)
+        save_grid(interleave_rows(x, reconstruct(model, x, y), 8), images / f"reconstructions_{epoch:04d}.png", nrow=8)
         if model.has_prior:
             generator = torch.Generator(device=device).manual_seed(IMAGE_SEED)
-            save_grid(sample(model, GRID, generator), images / f"samples_{epoch:04d}.png", nrow=8)
+            save_grid(sample(model, GRID, generator, condition=_sample_conditions(model, examples, GRID, None)),
+                      images / f"samples_{epoch:04d}.png", nrow=8)
         model.train(was_training)
 
     return on_epoch_end
@@ -93,6 +95,11 @@ def _prepare(config: RunConfig, device: torch.device) -> tuple[DatasetSplits, Ru
         raise ConfigError("--sparsity kl needs codes in (0, 1): add --latent-activation sigmoid (or use --sparsity l1)")
     data = load_dataset(config.data)
     model_cfg = config.model.for_data(data.shape, config.preset)
+    if MODELS[model_cfg.kind].conditional:
+        dim = max(split.condition_dim(model_cfg.condition) for split in (data.train, data.valid, data.test))
+        if dim == 0:
+            data.train.condition(slice(0, 1), model_cfg.condition, 0)  # raises: says what the data lacks
+        model_cfg = replace(model_cfg, condition_dim=dim)
     epochs = config.train.epochs or dataset_info(config.data.name).default_epochs
     config = replace(config, model=model_cfg, train=replace(config.train, epochs=epochs))
     torch.manual_seed(config.train.seed)
@@ -177,17 +184,36 @@ def evaluate_run(run_dir: Path, split: str = "test", iw_samples: int = 1000, lim
     return evaluate(model, data, split, iw_samples, torch.Generator(device=dev).manual_seed(seed))
 
 
-def sample_run(run_dir: Path, out: Path, n: int = 64, temperature: float = 1.0, seed: int = 0, weights: str = "best") -> Path:
-    """``vaekit sample``: a PNG grid of n samples from the prior."""
+def _sample_conditions(model: LatentModel, examples, n: int, label: int | None) -> torch.Tensor | None:
+    """Conditions for n samples: the given label, else the classes in turn (label-conditioned
+    models), the attribute vectors of the first n examples (attribute-conditioned), or None."""
+    if label is not None and model.conditioning != "label":
+        raise ConfigError("--label needs a run of a label-conditioned model (--model cvae); this one is not")
+    if model.conditioning == "label":
+        device = next(model.parameters()).device
+        labels = [label] * n if label is not None else [i % model.condition_dim for i in range(n)]
+        return one_hot_labels(labels, model.condition_dim, device)
+    if model.conditioning == "attributes":
+        return examples.condition(torch.arange(n, device=examples.x.device) % len(examples), "attributes", model.condition_dim)
+    return None
+
+
+def sample_run(run_dir: Path, out: Path, n: int = 64, temperature: float = 1.0, seed: int = 0, weights: str = "best",
+               label: int | None = None, data_dir: Path | None = None) -> Path:
+    """``vaekit sample``: a PNG grid of n samples from the prior (of class ``label`` for a cvae)."""
     model = rundir.load(run_dir, weights=weights)
-    return save_grid(sample(model, n, torch.Generator().manual_seed(seed), temperature), out)
+    examples = load_run_data(run_dir, "test", data_dir, n) if model.conditioning == "attributes" else None
+    condition = _sample_conditions(model, examples, n, label)
+    return save_grid(sample(model, n, torch.Generator().manual_seed(seed), temperature, condition), out)
 
 
 def reconstruct_run(run_dir: Path, out: Path, n: int = 32, split: str = "test", data_dir: Path | None = None, weights: str = "best") -> Path:
     """``vaekit reconstruct``: rows of originals, each above its reconstructions."""
     model = rundir.load(run_dir, weights=weights)
-    x = load_run_data(run_dir, split, data_dir, n).batch(slice(0, n))  # (n, C, H, W)
-    return save_grid(interleave_rows(x, reconstruct(model, x), 8), out, nrow=8)
+    data = load_run_data(run_dir, split, data_dir, n)
+    x = data.batch(slice(0, n))  # (n, C, H, W)
+    y = data.condition(slice(0, n), model.conditioning, model.condition_dim)
+    return save_grid(interleave_rows(x, reconstruct(model, x, y), 8), out, nrow=8)
 
 
 def _version() -> str:

@@ -19,6 +19,7 @@ import dataclasses
 import json
 import os
 import tempfile
+import typing
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -84,13 +85,22 @@ def config_to_dict(config: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(config), default=str))
 
 
+def _from_json(value: Any, hint: Any) -> Any:
+    """JSON value -> the field's type: lists become tuples, strings become Paths where declared."""
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, str) and (hint is Path or Path in typing.get_args(hint)):
+        return Path(value)
+    return value
+
+
 def config_from_dict(cls: type[T], values: dict[str, Any], where: Path) -> T:
-    """Rebuild a frozen config dataclass from JSON (lists become tuples); unknown keys are errors."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(values) - names
+    """Rebuild a frozen config dataclass from JSON; unknown keys are errors."""
+    hints = typing.get_type_hints(cls)
+    unknown = set(values) - set(hints)
     if unknown:
         raise RunDirError(f"{where}: unknown {cls.__name__} field(s) {sorted(unknown)}; was this run made by a newer vaekit?")
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+    return cls(**{k: _from_json(v, hints[k]) for k, v in values.items()})
 
 
 def read_config(run_dir: Path) -> dict[str, Any]:

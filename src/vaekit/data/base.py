@@ -6,6 +6,8 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from vaekit.errors import DataError
+
 
 @dataclass(frozen=True)
 class InMemoryDataset:
@@ -40,6 +42,27 @@ class InMemoryDataset:
         if self.dynamic_binarize:
             x = torch.bernoulli(x, generator=generator)
         return x
+
+    def condition(self, index: torch.Tensor | slice, kind: str | None, dim: int) -> torch.Tensor | None:
+        """What a conditional model is given for examples ``index``: one-hot labels or attributes, (B, Y).
+
+        Returns None when ``kind`` is None (unconditional models).
+        """
+        if kind is None:
+            return None
+        source = self.labels if kind == "label" else self.attributes
+        if source is None:
+            what = "class labels" if kind == "label" else "attributes (use --data folder:PATH --attributes FILE.csv)"
+            raise DataError(f"a model conditioned on {kind}s needs data with {what}; this dataset has none")
+        if kind == "label":
+            return torch.nn.functional.one_hot(source[index], dim).to(torch.float32)  # (B, Y)
+        return source[index].to(torch.float32)  # (B, A)
+
+    def condition_dim(self, kind: str) -> int:
+        """Size of the condition vector: number of classes (largest label + 1) or attributes."""
+        if kind == "label":
+            return 0 if self.labels is None else int(self.labels.max()) + 1
+        return 0 if self.attributes is None else self.attributes.shape[1]
 
     def _map(self, fn) -> InMemoryDataset:
         """Apply ``fn`` to x and to labels and attributes where present."""

@@ -39,20 +39,21 @@ class Report:
 
 
 @torch.no_grad()
-def _autoencoder_sums(model: LatentModel, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    likelihood = model.decode(model.encode(x).mode())  # (B, C, H, W)
+def _autoencoder_sums(model: LatentModel, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    likelihood = model.decode(model.encode(x, y).mode(), y)  # (B, C, H, W)
     return {"reconstruction_nll": reconstruction_nll(likelihood, x).sum(), "mse": ((likelihood.mean - x) ** 2).flatten(1).mean(1).sum()}
 
 
 @torch.no_grad()
-def _vae_sums(model: LatentModel, x: torch.Tensor, k: int, generator: torch.Generator | None, max_rows: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    posterior = model.encode(x)  # (B, D)
+def _vae_sums(model: LatentModel, x: torch.Tensor, y: torch.Tensor | None, k: int, generator: torch.Generator | None,
+              max_rows: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    posterior = model.encode(x, y)  # (B, D)
     assert isinstance(posterior, DiagonalGaussian)
     prior = model.prior(x.shape[0], like=x)  # (B, D)
-    log_w, log_pxz = iwae_log_weights(x, posterior, prior, model.decode, k, generator, max_rows)  # (K, B)
+    log_w, log_pxz = iwae_log_weights(x, posterior, prior, lambda z: model.decode(z, y), k, generator, max_rows)  # (K, B)
     kl = posterior.kl(prior)  # (B,)
     rec = -log_pxz.mean(0)  # (B,)  Monte-Carlo over the same K samples
-    mean_x = model.decode(posterior.mode()).mean  # (B, C, H, W)
+    mean_x = model.decode(posterior.mode(), y).mean  # (B, C, H, W)
     sums = {
         "reconstruction_nll": rec.sum(),
         "kl": kl.sum(),
@@ -76,7 +77,7 @@ def evaluate(
 
     The ELBO's reconstruction term is averaged over the same K posterior samples as the IWAE
     bound, so ``iwae_log_px >= elbo`` holds per example up to float error, and both grow
-    tighter with K (Burda et al. 2016, Theorem 1). ``bits_per_dim = nll / (D ln 2)``: for binary
+    tighter with K (Burda et al. 2016, Theorem 1). For a conditional model these are log p(x | y). ``bits_per_dim = nll / (D ln 2)``: for binary
     data a code length; for continuous likelihoods a density on the [0, 1] scale.
 
     Args:
@@ -93,12 +94,14 @@ def evaluate(
     mus = []
     with validation(True):
         for start in range(0, n, batch_size):
-            x = data.batch(slice(start, start + batch_size), generator)  # (B, C, H, W)
+            index = slice(start, start + batch_size)
+            x = data.batch(index, generator)  # (B, C, H, W)
+            y = data.condition(index, model.conditioning, model.condition_dim)  # (B, Y) or None
             if model.has_prior:
-                sums, mu = _vae_sums(model, x, iw_samples, generator, max_rows)
+                sums, mu = _vae_sums(model, x, y, iw_samples, generator, max_rows)
                 mus.append(mu.cpu())
             else:
-                sums = _autoencoder_sums(model, x)
+                sums = _autoencoder_sums(model, x, y)
             for key, value in sums.items():
                 totals[key] = totals.get(key, 0.0) + float(value)
     mean = {k: v / n for k, v in totals.items()}

@@ -33,14 +33,18 @@ class ModelSpec:
     description: str
     model_defaults: dict[str, Any] = field(default_factory=dict)
     objective_defaults: dict[str, Any] = field(default_factory=dict)
+    conditional: bool = False  # takes a condition from the data (labels or attributes)
 
 
 MODELS: dict[str, ModelSpec] = {
     "vae": ModelSpec(VAE, "elbo", "variational autoencoder, Gaussian posterior, N(0, I) prior"),
     "beta-vae": ModelSpec(VAE, "elbo", "β-VAE (Higgins et al. 2017), β = 4 by default; --capacity for Burgess et al. 2018",
                           objective_defaults={"beta": 4.0}),
+    "beta-tcvae": ModelSpec(VAE, "tcvae", "β-TCVAE (Chen et al. 2018): total-correlation penalty, minibatch-weighted sampling",
+                            objective_defaults={"beta": 6.0}),
     "iwae": ModelSpec(VAE, "iwae", "importance-weighted autoencoder (Burda et al. 2016), trained on the K = 5 bound",
                       model_defaults={"samples": 5}),
+    "cvae": ModelSpec(VAE, "elbo", "conditional VAE (Sohn et al. 2015): labels or attributes in encoder and decoder", conditional=True),
     "ae": ModelSpec(Autoencoder, "reconstruction", "deterministic autoencoder"),
     "dae": ModelSpec(DenoisingAutoencoder, "reconstruction", "denoising autoencoder (Vincent et al. 2008): corrupted input, clean target"),
     # A sigmoid code saturates under Adam at lr 1e-3 and the AE collapses to the mean image, so
@@ -48,8 +52,6 @@ MODELS: dict[str, ModelSpec] = {
     "sparse-ae": ModelSpec(Autoencoder, "sparse", "sparse autoencoder: ReLU code with an L1 penalty (or sigmoid code with KL sparsity)",
                            model_defaults={"latent_activation": "relu"}),
     "contractive-ae": ModelSpec(ContractiveAutoencoder, "contractive", "contractive autoencoder (Rifai et al. 2011): encoder Jacobian penalty"),
-    "beta-tcvae": ModelSpec(VAE, "tcvae", "β-TCVAE (Chen et al. 2018): total-correlation penalty, minibatch-weighted sampling",
-                            objective_defaults={"beta": 6.0}),
 }
 
 
@@ -58,9 +60,9 @@ class ModelConfig:
     """The network: family, sizes and decoder likelihood."""
 
     kind: Annotated[str, tyro.conf.arg(name="model")] = "vae"
-    """Model family: vae, beta-vae, beta-tcvae, iwae, ae, dae, sparse-ae, contractive-ae."""
-    arch: Literal["mlp", "conv"] = "mlp"
-    """Network: mlp (fully connected), or conv (strided convolutions; images of any size, 1 or 3 channels)."""
+    """Model family: vae, beta-vae, beta-tcvae, iwae, cvae, ae, dae, sparse-ae, contractive-ae."""
+    arch: Literal["mlp", "conv", "resnet"] = "mlp"
+    """Network: mlp (fully connected), conv (strided convolutions; images of any size, 1 or 3 channels), or resnet (conv + residual blocks)."""
     hidden: tuple[int, ...] = (400,)
     """mlp: hidden layer sizes of the encoder (the decoder mirrors them)."""
     width: int = 32
@@ -88,6 +90,10 @@ class ModelConfig:
     """Standard deviation of a fixed-variance Gaussian likelihood (initial value if learned)."""
     learn_variance: bool = False
     """Learn one Gaussian log-variance per data dimension instead of fixing it."""
+    condition: Literal["label", "attributes"] = "label"
+    """cvae: condition on the class label (one-hot) or on the attribute vector (folder --attributes)."""
+    condition_dim: tyro.conf.Suppress[int] = 0
+    """Size of the condition vector, from the data (0: unconditional)."""
     input_shape: tyro.conf.Suppress[tuple[int, ...] | None] = None
     """Shape of one example, from the data (pinned by the seed presets)."""
 
@@ -115,9 +121,9 @@ class ModelConfig:
                 f"shape {tuple(shape)}; use --data mnist, or --model {self.kind} without a preset"
             )
         tabular = len(shape) == 1
-        if self.arch == "conv" and len(shape) != 3:
-            raise ConfigError(f"--arch conv needs images (C, H, W) but the data has shape {tuple(shape)}; use --arch mlp")
-        if self.arch == "conv":
+        if self.arch != "mlp" and len(shape) != 3:
+            raise ConfigError(f"--arch {self.arch} needs images (C, H, W) but the data has shape {tuple(shape)}; use --arch mlp")
+        if self.arch != "mlp":
             networks.conv_sizes(shape[1], shape[2], self.depth)  # a --depth too deep for the image fails here
         likelihood = ("gaussian" if tabular else "bernoulli") if self.likelihood == "auto" else self.likelihood
         output = ("identity" if tabular else "sigmoid") if self.output_activation == "auto" else self.output_activation

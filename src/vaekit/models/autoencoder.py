@@ -33,11 +33,11 @@ class Autoencoder(LatentModel):
         self.decoder = networks.decoder(config)
         self.head = LikelihoodHead(config.likelihood, config.input_shape, config.output_activation, config.gaussian_std, config.learn_variance)
 
-    def encode(self, x: torch.Tensor) -> PointMass:
-        return PointMass(self.code_activation(self.encoder(x)))  # (B, D)
+    def encode(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> PointMass:
+        return PointMass(self.code_activation(self.encoder(x, condition)))  # (B, D)
 
-    def decode(self, z: torch.Tensor) -> Likelihood:
-        return self.head(self.decoder(z))  # (..., C, H, W)
+    def decode(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> Likelihood:
+        return self.head(self.decoder(networks.with_condition(z, condition)))  # (..., C, H, W)
 
 
 class DenoisingAutoencoder(Autoencoder):

@@ -18,14 +18,16 @@ class LatentModel(nn.Module, abc.ABC):
     latent_dim: int
     samples: int = 1  # posterior samples decoded per example in forward (K of the IWAE bound)
     needs_input_grad: bool = False  # hand the objective an encoder input it can differentiate (contractive AE)
+    conditioning: str | None = None  # 'label' or 'attributes' for conditional models: what the data must supply
+    condition_dim: int = 0  # size of the condition vector (classes, or attributes)
 
     @abc.abstractmethod
-    def encode(self, x: torch.Tensor) -> DiagonalGaussian | PointMass:
-        """q(z|x) for data (B, C, H, W); batch shape (B,), event (D,)."""
+    def encode(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> DiagonalGaussian | PointMass:
+        """q(z|x[, y]) for data (B, C, H, W) and, for conditional models, conditions (B, Y)."""
 
     @abc.abstractmethod
-    def decode(self, z: torch.Tensor) -> Likelihood:
-        """p(x|z) for latents (..., D); the distribution has shape (..., C, H, W)."""
+    def decode(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> Likelihood:
+        """p(x|z[, y]) for latents (..., D); the distribution has shape (..., C, H, W)."""
 
     def prior(self, n: int, like: torch.Tensor | None = None) -> DiagonalGaussian:
         """p(z) for ``n`` examples; autoencoders without a prior raise."""
@@ -39,13 +41,14 @@ class LatentModel(nn.Module, abc.ABC):
         """The encoder's input during training: x itself, or a corrupted copy (denoising AE)."""
         return x
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> ModelOutput:
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, condition: torch.Tensor | None = None) -> ModelOutput:
         """Encode (a corrupted x while training a denoising AE), draw z with the reparameterization
-        trick (the code itself for an AE), decode. With ``samples`` K > 1, z is (K, B, D)."""
+        trick (the code itself for an AE), decode. With ``samples`` K > 1, z is (K, B, D).
+        Conditional models take ``condition`` (B, Y) in both encoder and decoder."""
         x_in = self.corrupt(x, generator) if self.training else x  # (B, C, H, W)
         if self.needs_input_grad and torch.is_grad_enabled():
             x_in = x_in.detach().requires_grad_(True)
-        posterior = self.encode(x_in)  # (B, D)
+        posterior = self.encode(x_in, condition)  # (B, D)
         z = posterior.rsample(generator, n=self.samples if self.samples > 1 else None)  # (B, D) or (K, B, D)
         given = x_in if self.needs_input_grad and x_in.requires_grad else None
-        return ModelOutput(posterior=posterior, z=z, likelihood=self.decode(z), encoder_input=given)
+        return ModelOutput(posterior=posterior, z=z, likelihood=self.decode(z, condition), encoder_input=given)

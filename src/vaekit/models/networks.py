@@ -36,11 +36,19 @@ def mlp(sizes: Sequence[int], activation: str, final_activation: str | None = No
     return nn.Sequential(*layers)
 
 
-class FlatMLP(nn.Sequential):
-    """An ``mlp`` that flattens (B, C, H, W) inputs first; its state-dict keys are the plain MLP's."""
+def with_condition(h: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
+    """h (..., F) with the condition (B, Y) appended as features, broadcast over leading K dims."""
+    if condition is None:
+        return h
+    return torch.cat([h, condition.expand(*h.shape[:-1], condition.shape[-1])], dim=-1)  # (..., F + Y)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.flatten(1))  # (B, C*H*W) -> (B, out)
+
+class FlatMLP(nn.Sequential):
+    """An ``mlp`` that flattens (B, C, H, W) inputs first (and appends a condition, if any); its
+    state-dict keys are the plain MLP's."""
+
+    def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        return super().forward(with_condition(x.flatten(1), condition))  # (B, C*H*W [+ Y]) -> (B, out)
 
 
 def conv_sizes(height: int, width: int, depth: int | None) -> list[tuple[int, int]]:
@@ -62,22 +70,42 @@ def _channels(width: int, stages: int) -> list[int]:
     return [width * min(2**i, 8) for i in range(stages)]  # doubling per stage, capped at 8x width
 
 
-class ConvEncoder(nn.Module):
-    """Strided convolutions down to a small map, then a linear layer: (B, C, H, W) -> (B, out_dim)."""
+class ResidualBlock(nn.Module):
+    """x + conv3x3(act(conv3x3(act(x)))), a pre-activation residual block (He et al. 2016)."""
 
-    def __init__(self, shape: tuple[int, ...], out_dim: int, width: int, depth: int | None, activation: str):
+    def __init__(self, channels: int, activation: str):
+        super().__init__()
+        self.body = nn.Sequential(
+            ACTIVATIONS[activation](), nn.Conv2d(channels, channels, 3, padding=1),
+            ACTIVATIONS[activation](), nn.Conv2d(channels, channels, 3, padding=1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)  # (B, C, H, W)
+
+
+class ConvEncoder(nn.Module):
+    """Strided convolutions down to a small map, then a linear layer: (B, C, H, W) -> (B, out_dim).
+
+    With ``residual``, a residual block follows each downsampling convolution (``--arch resnet``).
+    """
+
+    def __init__(self, shape: tuple[int, ...], out_dim: int, width: int, depth: int | None, activation: str,
+                 residual: bool = False, condition_dim: int = 0):
         super().__init__()
         sizes = conv_sizes(shape[1], shape[2], depth)
         channels = [shape[0], *_channels(width, len(sizes) - 1)]
         layers: list[nn.Module] = []
         for c_in, c_out in zip(channels[:-1], channels[1:], strict=True):
             layers += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), ACTIVATIONS[activation]()]
+            if residual:
+                layers.append(ResidualBlock(c_out, activation))
         self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(channels[-1] * sizes[-1][0] * sizes[-1][1], out_dim)
+        self.head = nn.Linear(channels[-1] * sizes[-1][0] * sizes[-1][1] + condition_dim, out_dim)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         h = self.body(x)  # (B, C_last, H_last, W_last)
-        return self.head(h.flatten(1))  # (B, out_dim)
+        return self.head(with_condition(h.flatten(1), condition))  # (B, out_dim)
 
 
 class ConvDecoder(nn.Module):
@@ -87,7 +115,7 @@ class ConvDecoder(nn.Module):
     down, so any size (28x20, 64x64, 256x256...) is rebuilt exactly. Output: (..., C*H*W) raw.
     """
 
-    def __init__(self, shape: tuple[int, ...], latent_dim: int, width: int, depth: int | None, activation: str):
+    def __init__(self, shape: tuple[int, ...], latent_dim: int, width: int, depth: int | None, activation: str, residual: bool = False):
         super().__init__()
         sizes = conv_sizes(shape[1], shape[2], depth)
         channels = [shape[0], *_channels(width, len(sizes) - 1)]
@@ -97,6 +125,8 @@ class ConvDecoder(nn.Module):
         for i in range(len(sizes) - 1, 0, -1):
             (h_out, w_out), (h_in, w_in) = sizes[i - 1], sizes[i]
             pad = (h_out - 2 * h_in, w_out - 2 * w_in)  # 0 or 1 per side
+            if residual:
+                layers.append(ResidualBlock(channels[i], activation))
             layers.append(nn.ConvTranspose2d(channels[i], channels[i - 1], 4, stride=2, padding=1, output_padding=pad))
             if i > 1:
                 layers.append(ACTIVATIONS[activation]())
@@ -109,17 +139,19 @@ class ConvDecoder(nn.Module):
 
 
 def encoder(config: ModelConfig, out_dim: int) -> nn.Module:
-    """The encoder network of ``config.arch``: (B, C, H, W) -> (B, out_dim)."""
-    if config.arch == "conv":
-        return ConvEncoder(config.input_shape, out_dim, config.width, config.depth, config.activation)
-    return FlatMLP(*mlp([math.prod(config.input_shape), *config.hidden, out_dim], config.activation))
+    """The encoder network of ``config.arch``: (B, C, H, W) [and a condition (B, Y)] -> (B, out_dim)."""
+    y = config.condition_dim
+    if config.arch in ("conv", "resnet"):
+        return ConvEncoder(config.input_shape, out_dim, config.width, config.depth, config.activation, config.arch == "resnet", y)
+    return FlatMLP(*mlp([math.prod(config.input_shape) + y, *config.hidden, out_dim], config.activation))
 
 
 def decoder(config: ModelConfig) -> nn.Module:
-    """The decoder network of ``config.arch``: (..., D) -> raw outputs (..., C*H*W)."""
-    if config.arch == "conv":
-        return ConvDecoder(config.input_shape, config.latent_dim, config.width, config.depth, config.activation)
-    return mlp([config.latent_dim, *reversed(config.hidden), math.prod(config.input_shape)], config.activation)
+    """The decoder network of ``config.arch``: (..., D [+ Y]) -> raw outputs (..., C*H*W)."""
+    z_in = config.latent_dim + config.condition_dim  # a conditional decoder sees [z, y]
+    if config.arch in ("conv", "resnet"):
+        return ConvDecoder(config.input_shape, z_in, config.width, config.depth, config.activation, residual=config.arch == "resnet")
+    return mlp([z_in, *reversed(config.hidden), math.prod(config.input_shape)], config.activation)
 
 
 class LikelihoodHead(nn.Module):

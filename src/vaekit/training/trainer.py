@@ -114,8 +114,10 @@ def mean_terms(model: torch.nn.Module, objective: Objective, data: InMemoryDatas
     generator = torch.Generator(device=device).manual_seed(seed)
     sums: dict[str, torch.Tensor] = {}
     for start in range(0, len(data), EVAL_BATCH):
-        x = data.batch(slice(start, start + EVAL_BATCH), generator)  # (B, C, H, W)
-        for k, v in objective(model(x, generator), x, None).named().items():  # None: end-of-schedule weights
+        index = slice(start, start + EVAL_BATCH)
+        x = data.batch(index, generator)  # (B, C, H, W)
+        condition = data.condition(index, model.conditioning, model.condition_dim)  # (B, Y) or None
+        for k, v in objective(model(x, generator, condition), x, None).named().items():  # None: end-of-schedule weights
             sums[k] = sums.get(k, 0) + v.sum()
     model.train(was_training)
     return {k: float(v) / len(data) for k, v in sums.items()}
@@ -227,13 +229,13 @@ class Trainer:
     def total_steps(self) -> int:
         return math.ceil(len(self.data.train) / self.config.batch_size) * self.config.epochs
 
-    def _step(self, x: torch.Tensor) -> LossTerms:
+    def _step(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> LossTerms:
         """One optimizer step on batch x (schedules evaluated at the current global step)."""
         cfg, step = self.config, self.progress.global_step
         lr = learning_rate(step, self.total_steps, cfg.lr, cfg.lr_schedule, cfg.lr_warmup_steps)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        terms = self.objective(self.model(x, self.generator), x, Step(step, self.total_steps))
+        terms = self.objective(self.model(x, self.generator, condition), x, Step(step, self.total_steps))
         self.optimizer.zero_grad(set_to_none=True)
         terms.loss.mean().backward()
         if cfg.grad_clip is not None:
@@ -245,8 +247,9 @@ class Trainer:
         """Check the whole training split against the likelihood's support once, up front."""
         with torch.no_grad():
             x = self.data.train.batch(slice(0, 2))
+            condition = self.data.train.condition(slice(0, 2), self.model.conditioning, self.model.condition_dim)
             throwaway = torch.Generator(device=self.device).manual_seed(0)  # leaves the training RNG untouched
-            likelihood = self.model(x, throwaway).likelihood
+            likelihood = self.model(x, throwaway, condition).likelihood
             for start in range(0, len(self.data.train), 10_000):
                 likelihood.check_support(self.data.train.batch(slice(start, start + 10_000)))
 
@@ -261,8 +264,9 @@ class Trainer:
         bar.set_description(f"epoch {p.epoch + 1}/{cfg.epochs}", refresh=False)
         try:
             for i in range(p.step_in_epoch, steps):
-                x = self.data.train.batch(order[i * cfg.batch_size:(i + 1) * cfg.batch_size], self.generator)  # (B, C, H, W)
-                terms = self._step(x)
+                index = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+                x = self.data.train.batch(index, self.generator)  # (B, C, H, W)
+                terms = self._step(x, self.data.train.condition(index, self.model.conditioning, self.model.condition_dim))
                 with torch.no_grad():  # accumulate on the device; read back only at log points
                     for k, v in terms.named().items():
                         self.sums[k] = self.sums.get(k, torch.zeros((), device=self.device)) + v.detach().sum()
