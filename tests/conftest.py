@@ -21,6 +21,7 @@ TINY = {
     "vae-gaussian": ModelConfig(kind="vae", hidden=(32,), latent_dim=4, likelihood="gaussian", learn_variance=True),
     "ae": ModelConfig(kind="ae", hidden=(32,), latent_dim=4, likelihood="gaussian"),
     "ae-bce": ModelConfig(kind="ae", hidden=(32,), latent_dim=4, latent_activation="relu"),
+    "vq-vae": ModelConfig(kind="vq-vae", hidden=(32,), latent_dim=4, code_dim=2, codebook_size=16),
 }
 
 

@@ -16,7 +16,8 @@ from vaekit import rundir
 from vaekit.cli import main
 from vaekit.data import mnist
 
-REPORT_KEYS = {"elbo", "reconstruction_nll", "kl", "iwae_log_px", "nll", "bits_per_dim", "active_units", "split", "n", "iw_samples", "mse"}
+REPORT_KEYS = {"elbo", "reconstruction_nll", "kl", "iwae_log_px", "nll", "bits_per_dim", "active_units", "split", "n", "iw_samples", "mse",
+               "codebook_perplexity"}
 TINY = ["--hidden", "32", "--latent-dim", "4", "--no-progress", "--no-images"]
 
 
@@ -116,7 +117,7 @@ def test_seed_vae_on_mnist_ten_epochs_matches_pytorch_examples(tmp_path, capsys,
     ("argv", "pattern"),
     [
         (["train", "--data", "cifar"], r"unknown dataset 'cifar'; choose one of: digits, mnist, fashion-mnist, binarized-mnist"),
-        (["train", "--model", "gan"], r"unknown model 'gan'; choose one of: vae, beta-vae, beta-tcvae, iwae, cvae, ae, dae, sparse-ae, contractive-ae"),
+        (["train", "--model", "gan"], r"unknown model 'gan'; choose one of: vae, beta-vae, beta-tcvae, iwae, cvae, ae, dae, sparse-ae, contractive-ae, vq-vae"),
         (["train", "--preset", "seed-gan"], r"unknown preset 'seed-gan'; choose one of: seed-ae, seed-vae"),
         (["train", "--preset", "seed-vae"], r"preset 'seed-vae' is built for inputs of shape \(1, 28, 28\) but the data has shape \(1, 8, 8\)"),
         (["train", "--epochs", "0"], r"--epochs must be at least 1"),
@@ -258,7 +259,7 @@ def test_tabular_npz_gets_a_gaussian_likelihood(tmp_path, capsys):
     assert_user_error(capsys, ["sample", out, "--out", tmp_path / "s.png"], r"image grids need \(N, C, H, W\) images .* not images")
 
 
-@pytest.mark.parametrize("model", ["vae", "beta-vae", "beta-tcvae", "iwae", "cvae", "ae", "dae", "sparse-ae", "contractive-ae"])
+@pytest.mark.parametrize("model", ["vae", "beta-vae", "beta-tcvae", "iwae", "cvae", "ae", "dae", "sparse-ae", "contractive-ae", "vq-vae"])
 def test_every_model_trains_on_an_mnist_subset(model, tmp_path, capsys, data_dir):
     out = tmp_path / model
     code, _, err = run(capsys, "train", "--model", model, "--data", "mnist", "--data-dir", data_dir, "--limit", 10_000, "--valid-size", 1000,
@@ -275,7 +276,10 @@ def test_every_model_trains_on_an_mnist_subset(model, tmp_path, capsys, data_dir
     test = data.test.batch(slice(0, 200))
     baseline = ((test - data.train.batch(slice(None)).mean(0)) ** 2).mean().item()
     assert report["mse"] < 0.8 * baseline, (report["mse"], baseline)
-    assert code == 0 and (report["iwae_log_px"] is None) == (model in {"ae", "dae", "sparse-ae", "contractive-ae"})
+    assert code == 0 and (report["iwae_log_px"] is None) == (model in {"ae", "dae", "sparse-ae", "contractive-ae", "vq-vae"})
+    assert (report["codebook_perplexity"] is not None) == (model == "vq-vae")
+    if model in ("vq-vae", "vae"):  # generation from the prior (a prior fitted to the codes for the VQ-VAE)
+        assert run(capsys, "sample", out, "--n", 16, "--data-dir", data_dir, "--out", tmp_path / "s.png")[0] == 0
     config = json.loads((out / rundir.CONFIG).read_text())
     assert config["objective"]["beta"] == {"beta-vae": 4.0, "beta-tcvae": 6.0}.get(model, 1.0)
     assert config["model"]["samples"] == (5 if model == "iwae" else 1)

@@ -20,7 +20,7 @@ SHAPE = (1, 9, 10)  # odd sides: the conv decoder must restore the pixel the enc
 def _config(name, arch, likelihood, learn):
     defaults = resolve_model_config(name)  # the family's own defaults (an iwae decodes K samples)
     y = 3 if MODELS[name].conditional else 0  # a cvae gets 3 classes
-    return replace(defaults, arch=arch, hidden=(16, 8), width=4, latent_dim=3, likelihood=likelihood, learn_variance=learn,
+    return replace(defaults, arch=arch, hidden=(16, 8), width=4, latent_dim=4, code_dim=2, likelihood=likelihood, learn_variance=learn,
                    condition_dim=y).for_data(SHAPE)
 
 
@@ -32,8 +32,8 @@ def test_every_registered_model_conforms(name, arch, likelihood, learn, tmp_path
     y = torch.eye(3)[torch.tensor([0, 1, 2, 0, 1, 2])] if model.conditioning else None  # (6, 3) one-hot
     out = model(x, torch.Generator().manual_seed(0), y)
     k = (model.samples,) if model.samples > 1 else ()
-    assert out.z.shape == (*k, 6, 3) and out.likelihood.mean.shape == (*k, *x.shape)
-    assert model.decode(torch.randn(5, 6, 3), y).log_prob(x).shape == (5, 6)  # K samples in front
+    assert out.z.shape == (*k, 6, 4) and out.likelihood.mean.shape == (*k, *x.shape)
+    assert model.decode(torch.randn(5, 6, 4), y).log_prob(x).shape == (5, 6)  # K samples in front
     terms = make_objective(MODELS[name].objective, ObjectiveConfig())(out, x)
     assert terms.loss.shape == (6,) and torch.isfinite(terms.loss).all()
     terms.loss.mean().backward()

@@ -174,3 +174,50 @@ def test_total_correlation_is_zero_for_independent_and_large_for_correlated_late
     # the aggregate posterior is ~N(0, Sigma) with correlation 0.8: TC = -0.5 log(1 - 0.8^2) = 0.51 nats
     assert abs(results["independent"]) < 0.1
     assert results["correlated"] == pytest.approx(-0.5 * math.log(1 - 0.8**2), abs=0.15)
+
+
+def _vq(codebook):
+    from dataclasses import replace
+
+    from vaekit.models import build_model, resolve_model_config
+
+    config = replace(resolve_model_config("vq-vae"), hidden=(4,), latent_dim=1, code_dim=1, codebook_size=len(codebook), ema_decay=0.5)
+    model = build_model(config.for_data((1, 1, 2)))
+    model.codebook.copy_(torch.tensor(codebook).view(-1, 1))
+    model.ema_sum.copy_(model.codebook)
+    return model
+
+
+def test_vq_quantizes_to_the_nearest_code_and_commits():
+    model = _vq([0.0, 10.0])
+    q = model.quantize(torch.tensor([[1.0], [6.0], [9.0]]))
+    assert q.codes.flatten().tolist() == [0, 1, 1]
+    torch.testing.assert_close(q.commitment, torch.tensor([1.0, 16.0, 1.0]))  # ||z_e - e||^2
+
+
+def test_vq_ema_update_by_hand():
+    from vaekit.types import ModelOutput
+
+    model = _vq([0.0, 10.0])  # counts start at 1, sums at the codebook
+    z_e = torch.tensor([[1.0], [2.0], [9.0]])
+    model.after_step(ModelOutput(None, None, None, quantized=model.quantize(z_e)))
+    # counts 0.5 * [1, 1] + 0.5 * [2, 1] = [1.5, 1]; sums 0.5 * [0, 10] + 0.5 * [3, 9] = [1.5, 9.5]
+    torch.testing.assert_close(model.ema_count, torch.tensor([1.5, 1.0]))
+    torch.testing.assert_close(model.codebook.flatten(), torch.tensor([1.0, 9.5]), rtol=1e-4, atol=1e-4)
+
+
+def test_vq_objective_and_code_prior():
+    from vaekit.generation import perplexity, sample_codes
+    from vaekit.objectives import vq_loss
+
+    model = _vq([0.0, 10.0])
+    x = torch.rand(3, 1, 1, 2)
+    out = model(x)
+    terms = vq_loss(out, x, ObjectiveConfig(commitment=0.25))
+    torch.testing.assert_close(terms.loss, terms.reconstruction + 0.25 * out.quantized.commitment)
+    assert perplexity(torch.tensor([5.0, 5.0, 5.0, 5.0])) == pytest.approx(4.0)
+    assert perplexity(torch.tensor([0.0, 7.0, 0.0])) == pytest.approx(1.0)
+    log_prior = torch.log(torch.tensor([[0.0, 1.0, 0.0], [0.5, 0.0, 0.5]]) + 1e-30)  # 2 slots, 3 codes
+    codes = sample_codes(log_prior, 1000, torch.Generator().manual_seed(0))
+    assert codes.shape == (1000, 2) and (codes[:, 0] == 1).all() and set(codes[:, 1].tolist()) == {0, 2}
+    assert (codes[:, 1] == 0).float().mean().item() == pytest.approx(0.5, abs=0.05)

@@ -191,3 +191,11 @@ def test_config_round_trips_through_json(tmp_path):
     rundir.atomic_write_json(tmp_path / rundir.CONFIG, rundir.config_to_dict(config))
     again = experiment.read_run_config(tmp_path)
     assert again == config and isinstance(again.data.data_dir, Path) and isinstance(again.model.hidden, tuple)
+
+
+def test_vq_vae_codebook_is_part_of_the_bitwise_resume(tmp_path):
+    experiment.train(tiny_run_config("vq-vae", epochs=2), tmp_path / "full", images=False)
+    experiment.train(tiny_run_config("vq-vae", epochs=2), tmp_path / "part", images=False, stop_at_step=5)
+    experiment.resume(tmp_path / "part", images=False)
+    _assert_same_run(tmp_path / "full", tmp_path / "part")
+    assert "codebook" in _weights(tmp_path / "full") and "ema_count" in _weights(tmp_path / "full")

@@ -19,7 +19,7 @@ from vaekit import rundir
 from vaekit.data import DataConfig, DatasetSplits, dataset_info, load_dataset
 from vaekit.errors import ConfigError, RunDirError
 from vaekit.evaluation import Report, evaluate
-from vaekit.generation import interleave_rows, one_hot_labels, reconstruct, sample, save_grid
+from vaekit.generation import fit_code_prior, interleave_rows, one_hot_labels, reconstruct, sample, sample_vq, save_grid
 from vaekit.models import MODELS, LatentModel, ModelConfig, build_model
 from vaekit.objectives import ObjectiveConfig, make_objective
 from vaekit.training import TrainConfig, Trainer, TrainResult, resolve_device
@@ -202,9 +202,13 @@ def sample_run(run_dir: Path, out: Path, n: int = 64, temperature: float = 1.0, 
                label: int | None = None, data_dir: Path | None = None) -> Path:
     """``vaekit sample``: a PNG grid of n samples from the prior (of class ``label`` for a cvae)."""
     model = rundir.load(run_dir, weights=weights)
+    generator = torch.Generator().manual_seed(seed)
+    if hasattr(model, "codebook_size"):  # VQ-VAE: draw codes from a prior fitted to the training codes
+        log_prior = fit_code_prior(model, load_run_data(run_dir, "train", data_dir))
+        return save_grid(sample_vq(model, log_prior, n, generator), out)
     examples = load_run_data(run_dir, "test", data_dir, n) if model.conditioning == "attributes" else None
     condition = _sample_conditions(model, examples, n, label)
-    return save_grid(sample(model, n, torch.Generator().manual_seed(seed), temperature, condition), out)
+    return save_grid(sample(model, n, generator, temperature, condition), out)
 
 
 def reconstruct_run(run_dir: Path, out: Path, n: int = 32, split: str = "test", data_dir: Path | None = None, weights: str = "best") -> Path:

@@ -21,6 +21,21 @@ if TYPE_CHECKING:  # annotations only: types imports nothing else of ours at run
 
 
 @dataclass(frozen=True)
+class Quantized:
+    """A VQ-VAE's quantization of one batch.
+
+    Attributes:
+        z_e: encoder outputs before quantization, (B, M*d).
+        codes: the chosen codebook index of each slot, (B, M).
+        commitment: ||z_e - sg(z_q)||^2 of each example, (B,).
+    """
+
+    z_e: torch.Tensor
+    codes: torch.Tensor
+    commitment: torch.Tensor
+
+
+@dataclass(frozen=True)
 class ModelOutput:
     """What every model's ``forward`` returns.
 
@@ -30,12 +45,14 @@ class ModelOutput:
         likelihood: p(x|z), a distribution over the data shape (B, C, H, W).
         encoder_input: what the encoder saw, (B, C, H, W), when a penalty needs its gradient
             (contractive AE: set with requires_grad while gradients are on); else None.
+        quantized: the VQ-VAE's codes and commitment term; else None.
     """
 
     posterior: DiagonalGaussian | PointMass
     z: torch.Tensor
     likelihood: Likelihood
     encoder_input: torch.Tensor | None = None
+    quantized: Quantized | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import torch
 from vaekit.data import InMemoryDataset
 from vaekit.distributions import DiagonalGaussian, validation
 from vaekit.evaluation.latent import active_units
+from vaekit.generation.codes import perplexity
 from vaekit.models import LatentModel
 from vaekit.objectives import iwae_bound, iwae_log_weights, reconstruction_nll
 
@@ -20,6 +21,8 @@ class Report:
 
     ``elbo``, ``kl``, ``iwae_log_px``, ``nll``, ``bits_per_dim`` and ``active_units`` are None for
     models without a prior (autoencoders): they have no likelihood of x, only reconstructions.
+    ``codebook_perplexity`` (VQ-VAE only) is exp(entropy) of the code usage: K when every code is
+    used equally.
     """
 
     split: str
@@ -33,14 +36,18 @@ class Report:
     bits_per_dim: float | None
     active_units: int | None
     mse: float
+    codebook_perplexity: float | None = None
 
     def as_dict(self) -> dict[str, float | int | str | None]:
         return asdict(self)
 
 
 @torch.no_grad()
-def _autoencoder_sums(model: LatentModel, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
-    likelihood = model.decode(model.encode(x, y).mode(), y)  # (B, C, H, W)
+def _autoencoder_sums(model: LatentModel, x: torch.Tensor, y: torch.Tensor | None, code_counts: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    output = model(x, None, y)  # eval mode: the code itself, no corruption
+    if output.quantized is not None:  # VQ-VAE: count how often each code is used
+        code_counts += torch.bincount(output.quantized.codes.flatten().cpu(), minlength=code_counts.numel())
+    likelihood = output.likelihood  # (B, C, H, W)
     return {"reconstruction_nll": reconstruction_nll(likelihood, x).sum(), "mse": ((likelihood.mean - x) ** 2).flatten(1).mean(1).sum()}
 
 
@@ -92,6 +99,7 @@ def evaluate(
     n, dims = len(data), math.prod(data.shape)
     totals: dict[str, float] = {}
     mus = []
+    code_counts = torch.zeros(getattr(model, "codebook_size", 1))  # (K,)
     with validation(True):
         for start in range(0, n, batch_size):
             index = slice(start, start + batch_size)
@@ -101,12 +109,13 @@ def evaluate(
                 sums, mu = _vae_sums(model, x, y, iw_samples, generator, max_rows)
                 mus.append(mu.cpu())
             else:
-                sums = _autoencoder_sums(model, x, y)
+                sums = _autoencoder_sums(model, x, y, code_counts)
             for key, value in sums.items():
                 totals[key] = totals.get(key, 0.0) + float(value)
     mean = {k: v / n for k, v in totals.items()}
     if not model.has_prior:
-        return Report(split, n, 0, None, mean["reconstruction_nll"], None, None, None, None, None, mean["mse"])
+        codes = perplexity(code_counts) if hasattr(model, "codebook_size") else None
+        return Report(split, n, 0, None, mean["reconstruction_nll"], None, None, None, None, None, mean["mse"], codes)
     nll = -mean["iwae_log_px"]
     return Report(
         split=split,

@@ -18,6 +18,7 @@ from vaekit.models.base import LatentModel
 from vaekit.models import networks
 from vaekit.models.networks import ACTIVATIONS
 from vaekit.models.vae import VAE
+from vaekit.models.vqvae import VQVAE
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ MODELS: dict[str, ModelSpec] = {
     "sparse-ae": ModelSpec(Autoencoder, "sparse", "sparse autoencoder: ReLU code with an L1 penalty (or sigmoid code with KL sparsity)",
                            model_defaults={"latent_activation": "relu"}),
     "contractive-ae": ModelSpec(ContractiveAutoencoder, "contractive", "contractive autoencoder (Rifai et al. 2011): encoder Jacobian penalty"),
+    "vq-vae": ModelSpec(VQVAE, "vq", "VQ-VAE (van den Oord et al. 2017): EMA codebook, commitment loss; samples from a prior fitted to the codes"),
 }
 
 
@@ -60,7 +62,7 @@ class ModelConfig:
     """The network: family, sizes and decoder likelihood."""
 
     kind: Annotated[str, tyro.conf.arg(name="model")] = "vae"
-    """Model family: vae, beta-vae, beta-tcvae, iwae, cvae, ae, dae, sparse-ae, contractive-ae."""
+    """Model family: vae, beta-vae, beta-tcvae, iwae, cvae, ae, dae, sparse-ae, contractive-ae, vq-vae."""
     arch: Literal["mlp", "conv", "resnet"] = "mlp"
     """Network: mlp (fully connected), conv (strided convolutions; images of any size, 1 or 3 channels), or resnet (conv + residual blocks)."""
     hidden: tuple[int, ...] = (400,)
@@ -90,6 +92,12 @@ class ModelConfig:
     """Standard deviation of a fixed-variance Gaussian likelihood (initial value if learned)."""
     learn_variance: bool = False
     """Learn one Gaussian log-variance per data dimension instead of fixing it."""
+    codebook_size: int = 512
+    """vq-vae: K, vectors in the codebook."""
+    code_dim: int = 4
+    """vq-vae: d, size of each codebook vector; the latent vector is latent_dim / d slots."""
+    ema_decay: float = 0.99
+    """vq-vae: decay of the codebook's moving averages."""
     condition: Literal["label", "attributes"] = "label"
     """cvae: condition on the class label (one-hot) or on the attribute vector (folder --attributes)."""
     condition_dim: tyro.conf.Suppress[int] = 0
@@ -108,6 +116,9 @@ class ModelConfig:
             raise ConfigError(f"--samples must be at least 1, got {self.samples}")
         if not self.noise_level >= 0 or (self.noise != "gaussian" and self.noise_level > 1):
             raise ConfigError(f"--noise-level must be >= 0 (a fraction <= 1 for {self.noise}), got {self.noise_level}")
+        if self.kind == "vq-vae" and (self.latent_dim % self.code_dim or self.codebook_size < 2 or not 0 < self.ema_decay < 1):
+            raise ConfigError(f"vq-vae needs --latent-dim ({self.latent_dim}) divisible by --code-dim ({self.code_dim}), "
+                              f"--codebook-size >= 2 and 0 < --ema-decay < 1")
         if self.width < 1 or (self.depth is not None and self.depth < 1):
             raise ConfigError(f"--width and --depth must be positive, got {self.width} and {self.depth}")
         if not self.gaussian_std > 0:

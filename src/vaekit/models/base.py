@@ -37,6 +37,9 @@ class LatentModel(nn.Module, abc.ABC):
     def has_prior(self) -> bool:
         return type(self).prior is not LatentModel.prior
 
+    def after_step(self, output: ModelOutput) -> None:
+        """Called by the trainer after each optimizer step (the VQ-VAE updates its codebook here)."""
+
     def corrupt(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """The encoder's input during training: x itself, or a corrupted copy (denoising AE)."""
         return x

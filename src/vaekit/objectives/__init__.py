@@ -16,7 +16,7 @@ from vaekit.errors import ConfigError
 from vaekit.objectives.elbo import elbo_loss, free_bits_kl, kl_term, reconstruction_loss, reconstruction_nll
 from vaekit.objectives.iwae import importance_log_weights, iwae_bound, iwae_log_weights, iwae_loss
 from vaekit.objectives.kl import kl_divergence, kl_monte_carlo
-from vaekit.objectives.regularizers import contractive_loss, jacobian_frobenius_sq, kl_sparsity, l1_activity, sparse_loss
+from vaekit.objectives.regularizers import contractive_loss, jacobian_frobenius_sq, kl_sparsity, l1_activity, sparse_loss, vq_loss
 from vaekit.objectives.schedules import capacity, kl_weight, learning_rate
 from vaekit.objectives.tc import KLDecomposition, decompose_kl, tcvae_loss
 from vaekit.types import LossTerms, ModelOutput, Step
@@ -52,9 +52,12 @@ class ObjectiveConfig:
     """sparse-ae: target mean activation ρ of the KL penalty."""
     contractive_weight: float = 1e-2
     """contractive-ae: weight of the encoder's squared Jacobian norm."""
+    commitment: float = 0.25
+    """vq-vae: weight of the commitment loss ||z_e - sg(z_q)||^2."""
 
     def __post_init__(self) -> None:
-        for name in ("beta", "kl_warmup_steps", "kl_cycles", "free_bits", "capacity_steps", "capacity_gamma", "sparsity_weight", "contractive_weight"):
+        for name in ("beta", "kl_warmup_steps", "kl_cycles", "free_bits", "capacity_steps", "capacity_gamma", "sparsity_weight",
+                     "contractive_weight", "commitment"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}")
         if not 0 < self.kl_cycle_ratio <= 1:
@@ -72,6 +75,7 @@ OBJECTIVES: dict[str, Callable[..., LossTerms]] = {
     "reconstruction": reconstruction_loss,
     "sparse": sparse_loss,
     "contractive": contractive_loss,
+    "vq": vq_loss,
 }
 
 
@@ -93,6 +97,7 @@ __all__ = [
     "decompose_kl",
     "jacobian_frobenius_sq",
     "tcvae_loss",
+    "vq_loss",
     "Objective",
     "ObjectiveConfig",
     "capacity",

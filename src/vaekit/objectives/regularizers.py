@@ -65,3 +65,13 @@ def contractive_loss(output: ModelOutput, x: torch.Tensor, config: ObjectiveConf
         return LossTerms(loss=rec, reconstruction=rec)
     penalty = jacobian_frobenius_sq(output.z, output.encoder_input)  # (B,)
     return LossTerms(loss=rec + config.contractive_weight * penalty, reconstruction=rec, penalty=penalty)
+
+
+def vq_loss(output: ModelOutput, x: torch.Tensor, config: ObjectiveConfig, step: Step | None = None) -> LossTerms:
+    """VQ-VAE: reconstruction + commitment x ||z_e - sg(z_q)||^2 (van den Oord et al. 2017, eq. 3,
+    with the codebook term replaced by the EMA update). ``penalty`` reports the commitment term."""
+    rec = reconstruction_nll(output.likelihood, x)  # (B,)
+    if output.quantized is None:
+        raise TypeError("the vq objective needs a VQ-VAE's output")
+    commitment = output.quantized.commitment  # (B,)
+    return LossTerms(loss=rec + config.commitment * commitment, reconstruction=rec, penalty=commitment)

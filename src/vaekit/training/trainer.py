@@ -235,12 +235,14 @@ class Trainer:
         lr = learning_rate(step, self.total_steps, cfg.lr, cfg.lr_schedule, cfg.lr_warmup_steps)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        terms = self.objective(self.model(x, self.generator, condition), x, Step(step, self.total_steps))
+        output = self.model(x, self.generator, condition)
+        terms = self.objective(output, x, Step(step, self.total_steps))
         self.optimizer.zero_grad(set_to_none=True)
         terms.loss.mean().backward()
         if cfg.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)  # stays on device
         self.optimizer.step()
+        self.model.after_step(output)  # e.g. the VQ-VAE's codebook moving averages
         return terms
 
     def _check_data(self) -> None:
