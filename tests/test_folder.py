@@ -33,7 +33,7 @@ def test_folder_labels_attributes_and_splits_stay_aligned(tmp_path):
     d = load_dataset(DataConfig(name=f"folder:{root}", image_size=16, attributes=tmp_path / "attrs.csv"))
     assert d.shape == (3, 16, 16) and (len(d.train), len(d.valid), len(d.test)) == (20, 2, 2)
     assert d.classes == ("cats", "dogs") and d.attribute_names == ("Smiling", "Is_Cat")
-    assert d.notes and "skipped 1 unreadable file(s): cats/broken.png" in d.notes[0]
+    assert d.notes == ("skipped 1 unreadable file(s): cats/broken.png (UnidentifiedImageError)", "skipped 1 non-image file(s): dogs/readme.txt")
     for split in (d.train, d.valid, d.test):
         red = split.x[:, 0].float().mean((1, 2)) > split.x[:, 2].float().mean((1, 2))
         assert (red == (split.labels == 0)).all()  # the image, its label ...

@@ -1,5 +1,6 @@
 """One conformance test over every registered model, and the seed presets checked against the seed."""
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -7,6 +8,8 @@ import torch
 from torch import nn
 
 from vaekit import rundir
+from vaekit.data import InMemoryDataset
+from vaekit.evaluation import evaluate
 from vaekit.errors import ConfigError
 from vaekit.models import MODELS, PRESETS, ModelConfig, build_model, networks, resolve_model_config
 from vaekit.models.vae import VAE
@@ -52,6 +55,11 @@ def test_every_registered_model_conforms(name, arch, likelihood, learn, tmp_path
     with torch.no_grad():
         assert torch.equal(loaded.decode(loaded.encode(x, y).mode(), y).mean, model.decode(model.encode(x, y).mode(), y).mean)
     assert model.has_prior == isinstance(model, VAE)
+    # vaekit evaluate works on it; models without a prior report reconstruction metrics only
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    report = evaluate(loaded, InMemoryDataset((x * 255).to(torch.uint8), labels, 255.0), iw_samples=3, generator=torch.Generator().manual_seed(0))
+    assert report.n == 6 and math.isfinite(report.reconstruction_nll) and math.isfinite(report.mse)
+    assert (report.iwae_log_px is not None) == model.has_prior and (report.codebook_perplexity is not None) == (name == "vq-vae")
 
 
 class SeedAutoencoder(nn.Module):

@@ -207,7 +207,8 @@ def test_vq_ema_update_by_hand():
 
 
 def test_vq_objective_and_code_prior():
-    from vaekit.generation import perplexity, sample_codes
+    from vaekit.evaluation import perplexity
+    from vaekit.generation import sample_codes
     from vaekit.objectives import vq_loss
 
     model = _vq([0.0, 10.0])

@@ -20,14 +20,15 @@ EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 SPLIT_SEED = 0  # images are shuffled once with this seed, then split: the same files give the same splits
 
 
-def list_images(root: Path) -> list[Path]:
-    """Image files under ``root``, sorted by path (deterministic)."""
+def list_images(root: Path) -> tuple[list[Path], list[Path]]:
+    """Image files under ``root`` sorted by path (deterministic), and the other files found."""
     if not root.is_dir():
         raise DataError(f"{root}: no such directory; give folder:PATH with a directory of images")
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS)
+    everything = sorted(p for p in root.rglob("*") if p.is_file())
+    files = [p for p in everything if p.suffix.lower() in EXTENSIONS]
     if not files:
         raise DataError(f"{root}: no images found (looked for {', '.join(sorted(EXTENSIONS))}, recursively)")
-    return files
+    return files, [p for p in everything if p.suffix.lower() not in EXTENSIONS]
 
 
 def load_image(path: Path, size: int, channels: int) -> np.ndarray:
@@ -92,7 +93,7 @@ def _attributes(root: Path, files: list[Path], path: Path) -> tuple[np.ndarray, 
 
 def load_folder(root: Path, image_size: int, channels: int, attributes: Path | None = None) -> RawSplits:
     """All images under ``root`` at ``image_size`` x ``image_size`` with ``channels`` channels."""
-    files = list_images(root)
+    files, others = list_images(root)
     images, kept, skipped = [], [], []
     for f in files:
         try:
@@ -106,6 +107,10 @@ def load_folder(root: Path, image_size: int, channels: int, attributes: Path | N
     attrs, names = _attributes(root, kept, attributes) if attributes is not None else (None, None)
     data = Split(np.stack(images), y, attrs).take(np.random.default_rng(SPLIT_SEED).permutation(len(kept)))
     cut = len(kept) - max(1, len(kept) // 10)
-    notes = (f"skipped {len(skipped)} unreadable file(s): {', '.join(skipped[:5])}{' ...' if len(skipped) > 5 else ''}",) if skipped else ()
+    notes = tuple(
+        f"skipped {len(names)} {what}: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}"
+        for what, names in (("unreadable file(s)", skipped), ("non-image file(s)", [str(p.relative_to(root)) for p in others]))
+        if names
+    )
     return RawSplits(train=data.take(slice(0, cut)), test=data.take(slice(cut, None)), scale=255.0, location=str(root),
                      classes=classes, attribute_names=names, notes=notes)

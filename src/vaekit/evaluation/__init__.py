@@ -1,6 +1,6 @@
 """Evaluating a trained model. Loads runs through ``vaekit.rundir``; never imports training."""
 
-from vaekit.evaluation.latent import ACTIVE_THRESHOLD, active_units, kl_per_dimension
+from vaekit.evaluation.latent import ACTIVE_THRESHOLD, active_units, kl_per_dimension, perplexity
 from vaekit.evaluation.likelihood import Report, evaluate
 
-__all__ = ["ACTIVE_THRESHOLD", "Report", "active_units", "evaluate", "kl_per_dimension"]
+__all__ = ["ACTIVE_THRESHOLD", "Report", "active_units", "evaluate", "kl_per_dimension", "perplexity"]

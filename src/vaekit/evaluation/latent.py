@@ -21,3 +21,9 @@ def active_units(mu: torch.Tensor, threshold: float = ACTIVE_THRESHOLD) -> int:
 def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """Mean KL(q(z_u|x) || N(0, 1)) of each dimension over a dataset, (D,) nats."""
     return (0.5 * (logvar.exp() + mu**2 - 1.0 - logvar)).mean(0)
+
+
+def perplexity(code_counts: torch.Tensor) -> float:
+    """exp(entropy) of a VQ-VAE's code usage (K,): K when all codes are used equally, 1 when one is."""
+    p = code_counts / code_counts.sum()
+    return float(torch.exp(-(p[p > 0] * p[p > 0].log()).sum()))

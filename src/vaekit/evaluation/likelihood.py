@@ -9,8 +9,7 @@ import torch
 
 from vaekit.data import InMemoryDataset
 from vaekit.distributions import DiagonalGaussian, validation
-from vaekit.evaluation.latent import active_units
-from vaekit.generation.codes import perplexity
+from vaekit.evaluation.latent import active_units, perplexity
 from vaekit.models import LatentModel
 from vaekit.objectives import iwae_bound, iwae_log_weights, reconstruction_nll
 

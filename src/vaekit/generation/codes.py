@@ -34,9 +34,3 @@ def sample_codes(log_prior: torch.Tensor, n: int, generator: torch.Generator | N
 def sample_vq(model: LatentModel, log_prior: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Decoded samples of the fitted code prior: the mean of p(x | z_q), (n, C, H, W)."""
     return model.decode(model.embed(sample_codes(log_prior, n, generator))).mean
-
-
-def perplexity(code_counts: torch.Tensor) -> float:
-    """exp(entropy) of the code usage (K,): K when all codes are used equally, 1 when one is."""
-    p = code_counts / code_counts.sum()
-    return float(torch.exp(-(p[p > 0] * p[p > 0].log()).sum()))
