@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 
 import tyro
 
-from vaekit import experiment
+from vaekit import experiment, explore
 from vaekit.data import DATASETS, DataConfig
 from vaekit.errors import ConfigError, VaekitError
 from vaekit.models import MODELS, PRESETS, ModelConfig, resolve_model_config
@@ -105,6 +105,115 @@ class ReconstructArgs:
     """Split the examples come from."""
     data_dir: Path | None = None
     """Look for the run's dataset here first."""
+    weights: Weights = "best"
+    """best or last."""
+
+
+Split = Literal["test", "valid", "train"]
+
+
+@dataclass(frozen=True)
+class InterpolateArgs:
+    """Decode a path from a to b (dataset indices or image files), extended past both ends."""
+
+    run_dir: tyro.conf.Positional[Path]
+    out: Path
+    """PNG file to write (one row)."""
+    a: int | None = None
+    """Index of the start example in --split."""
+    b: int | None = None
+    """Index of the end example in --split."""
+    a_file: Path | None = None
+    """An image file as the start (resized to the model's input)."""
+    b_file: Path | None = None
+    """An image file as the end."""
+    steps: int = 9
+    """Points from a to b, both included."""
+    method: Literal["lerp", "slerp"] = "lerp"
+    """Linear, or spherical (keeps the norm between equal-norm endpoints)."""
+    extrapolate: float = 0.0
+    """Continue the path this fraction of its length past both ends."""
+    split: Split = "test"
+    """Split the indices refer to."""
+    data_dir: Path | None = None
+    """Look for the run's dataset here first."""
+    weights: Weights = "best"
+    """best or last."""
+
+
+@dataclass(frozen=True)
+class TraverseArgs:
+    """One row per latent dimension, set to values in [-range, range]; most informative first."""
+
+    run_dir: tyro.conf.Positional[Path]
+    out: Path
+    """PNG file to write."""
+    dims: str | None = None
+    """Comma-separated dimensions, e.g. 0,3,5 (default: the 10 with the largest mean KL)."""
+    range: float = 3.0
+    """Values from -range to range (prior standard deviations)."""
+    steps: int = 9
+    """Values per row."""
+    input: int | None = None
+    """Vary around the posterior mean of this example of --split (default: the prior mean, 0)."""
+    split: Split = "test"
+    """Split for --input and for ordering dimensions by KL."""
+    data_dir: Path | None = None
+    """Look for the run's dataset here first."""
+    weights: Weights = "best"
+    """best or last."""
+
+
+@dataclass(frozen=True)
+class AttributeArgs:
+    """Edit inputs along an attribute vector: mean code with the attribute minus without it."""
+
+    run_dir: tyro.conf.Positional[Path]
+    out: Path
+    """PNG file to write (one row per input, one column per strength)."""
+    attribute: str
+    """label=K, a class name (label=cats), or an attribute of the folder's attribute file (smiling, smiling=0)."""
+    against: str | None = None
+    """Compare with these examples instead of all without the attribute, e.g. label=1."""
+    strength: str = "-2,-1,0,1,2"
+    """Comma-separated multiples of the vector to add."""
+    inputs: str = "0,1,2"
+    """Comma-separated indices of test examples to edit."""
+    save_vector: Path | None = None
+    """Also save the vector as .npy."""
+    data_dir: Path | None = None
+    """Look for the run's dataset here first."""
+    weights: Weights = "best"
+    """best or last."""
+
+
+@dataclass(frozen=True)
+class EncodeArgs:
+    """Compress a split to latent codes (.npz with mu, logvar or codes, labels)."""
+
+    run_dir: tyro.conf.Positional[Path]
+    out: Path
+    """.npz file to write."""
+    data: str | None = None
+    """Another dataset of the same shape (default: the run's)."""
+    split: Split = "test"
+    """Which split."""
+    data_dir: Path | None = None
+    """Look for the dataset here first."""
+    limit: int | None = None
+    """Only the first N examples."""
+    weights: Weights = "best"
+    """best or last."""
+
+
+@dataclass(frozen=True)
+class DecodeArgs:
+    """Decode the 'mu' rows of a latents .npz (from vaekit encode) to a PNG grid or an .npz of images."""
+
+    run_dir: tyro.conf.Positional[Path]
+    latents: tyro.conf.Positional[Path]
+    out: Path
+    """.png (a grid) or .npz (the images as an array)."""
     weights: Weights = "best"
     """best or last."""
 
@@ -197,6 +306,40 @@ def cmd_reconstruct(argv: list[str]) -> int:
     return 0
 
 
+def cmd_interpolate(argv: list[str]) -> int:
+    a = tyro.cli(InterpolateArgs, args=argv, prog="vaekit interpolate")
+    print(explore.interpolate_run(a.run_dir, a.out, a.a, a.b, a.a_file, a.b_file, a.steps, a.method, a.extrapolate, a.split, a.data_dir, a.weights))
+    return 0
+
+
+def cmd_traverse(argv: list[str]) -> int:
+    a = tyro.cli(TraverseArgs, args=argv, prog="vaekit traverse")
+    _positive("steps", a.steps)
+    print(explore.traverse_run(a.run_dir, a.out, a.dims, a.range, a.steps, a.input, a.split, a.data_dir, a.weights))
+    return 0
+
+
+def cmd_attribute(argv: list[str]) -> int:
+    a = tyro.cli(AttributeArgs, args=argv, prog="vaekit attribute")
+    print(explore.attribute_run(a.run_dir, a.out, a.attribute, a.against, a.strength, a.inputs, a.save_vector, a.data_dir, a.weights))
+    return 0
+
+
+def cmd_encode(argv: list[str]) -> int:
+    a = tyro.cli(EncodeArgs, args=argv, prog="vaekit encode")
+    _positive("limit", a.limit)
+    path, ratio = explore.encode_run(a.run_dir, a.out, a.data, a.split, a.data_dir, a.limit, a.weights)
+    _echo(f"compression ratio {ratio:.1f}:1 (bits of an input / bits of its code)")
+    print(path)
+    return 0
+
+
+def cmd_decode(argv: list[str]) -> int:
+    a = tyro.cli(DecodeArgs, args=argv, prog="vaekit decode")
+    print(explore.decode_run(a.run_dir, a.latents, a.out, a.weights))
+    return 0
+
+
 def cmd_list(argv: list[str]) -> int:
     """Print the registered datasets, models and presets."""
     for title, registry in (("datasets", DATASETS), ("models", MODELS), ("presets", PRESETS)):
@@ -211,6 +354,11 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "evaluate": cmd_evaluate,
     "sample": cmd_sample,
     "reconstruct": cmd_reconstruct,
+    "interpolate": cmd_interpolate,
+    "traverse": cmd_traverse,
+    "attribute": cmd_attribute,
+    "encode": cmd_encode,
+    "decode": cmd_decode,
     "list": cmd_list,
 }
 
@@ -221,6 +369,11 @@ commands:
   evaluate     ELBO, importance-weighted log p(x), bits/dim, active units of a run
   sample       decode samples of the prior into a PNG grid
   reconstruct  originals above their reconstructions, as a PNG grid
+  interpolate  a path in latent space from a to b, extended past both ends
+  traverse     vary one latent dimension per row, most informative first
+  attribute    edit inputs along an attribute vector (e.g. smiling minus not smiling)
+  encode       compress a split to latent codes (.npz)
+  decode       decode latent codes back to images
   list         the registered datasets, models and presets
 
 Run `vaekit COMMAND --help` for a command's options. --debug shows tracebacks."""

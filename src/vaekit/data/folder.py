@@ -114,3 +114,25 @@ def load_folder(root: Path, image_size: int, channels: int, attributes: Path | N
     )
     return RawSplits(train=data.take(slice(0, cut)), test=data.take(slice(cut, None)), scale=255.0, location=str(root),
                      classes=classes, attribute_names=names, notes=notes)
+
+
+def image_as_example(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """An image file as one example of ``shape`` (C, H, W), uint8: centre-cropped to the aspect
+    ratio, resized, converted to grey or RGB. For ``--a-file`` style inputs."""
+    from PIL import Image, UnidentifiedImageError
+
+    if len(shape) != 3 or shape[0] not in (1, 3):
+        raise DataError(f"{path}: this model's data are not images (shape {tuple(shape)}); give dataset indices instead")
+    c, h, w = shape
+    try:
+        with Image.open(path) as image:
+            image = image.convert("L" if c == 1 else "RGB")
+            iw, ih = image.size
+            scale = min(iw / w, ih / h)
+            cw, ch = round(w * scale), round(h * scale)
+            left, top = (iw - cw) // 2, (ih - ch) // 2
+            image = image.crop((left, top, left + cw, top + ch)).resize((w, h), Image.Resampling.BICUBIC)
+            array = np.array(image, dtype=np.uint8)  # a writable copy
+    except (OSError, UnidentifiedImageError) as e:
+        raise DataError(f"{path}: cannot read as an image ({type(e).__name__}); give a png, jpg, bmp or webp file") from None
+    return array[None] if c == 1 else array.transpose(2, 0, 1)

@@ -1,7 +1,32 @@
 """Using a trained model: sample the prior, reconstruct; ``io`` is the only image writer."""
 
 from vaekit.generation.codes import fit_code_prior, sample_codes, sample_vq
-from vaekit.generation.io import grid, save_grid
+from vaekit.generation.attributes import apply_attribute, attribute_vector, posterior_means, select
+from vaekit.generation.interpolate import interpolate, lerp, path_times, slerp
+from vaekit.generation.io import grid, save_arrays, save_grid, save_npy
+from vaekit.generation.traverse import kl_order, traverse
 from vaekit.generation.sample import interleave_rows, one_hot_labels, reconstruct, sample
 
-__all__ = ["fit_code_prior", "grid", "interleave_rows", "one_hot_labels", "reconstruct", "sample", "sample_codes", "sample_vq", "save_grid"]
+__all__ = [
+    "apply_attribute",
+    "attribute_vector",
+    "fit_code_prior",
+    "grid",
+    "interleave_rows",
+    "interpolate",
+    "kl_order",
+    "lerp",
+    "one_hot_labels",
+    "path_times",
+    "posterior_means",
+    "reconstruct",
+    "sample",
+    "sample_codes",
+    "sample_vq",
+    "save_arrays",
+    "save_grid",
+    "save_npy",
+    "select",
+    "slerp",
+    "traverse",
+]

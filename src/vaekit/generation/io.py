@@ -51,3 +51,27 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, s
     Image.fromarray(grid(images, nrow=nrow, scale=scale)).save(buffer, format="PNG")
     atomic_write_bytes(path, buffer.getvalue())
     return path
+
+
+def save_arrays(path: str | Path, **arrays: np.ndarray) -> Path:
+    """Write named arrays as an .npz (no pickled objects), atomically; returns the path."""
+    path = Path(path)
+    if path.suffix.lower() != ".npz":
+        raise VaekitError(f"{path}: arrays are written as .npz; give a file name ending in .npz")
+    if not path.parent.is_dir():
+        raise VaekitError(f"{path.parent}: no such directory; create it first or choose another --out")
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+def save_npy(path: str | Path, array: np.ndarray) -> Path:
+    """Write one array as .npy (no pickled objects), atomically; returns the path."""
+    path = Path(path)
+    if path.suffix.lower() != ".npy" or not path.parent.is_dir():
+        raise VaekitError(f"{path}: give a .npy file name in an existing directory")
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path

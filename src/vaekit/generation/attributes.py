@@ -1,0 +1,67 @@
+"""Attribute vectors (White 2016; the seed's 'smiling minus frowning'): the mean posterior mean of
+examples with an attribute minus that of examples without it, added to other inputs to edit them."""
+
+from __future__ import annotations
+
+import torch
+
+from vaekit.data import DatasetSplits, InMemoryDataset
+from vaekit.errors import ConfigError
+from vaekit.models import LatentModel
+
+
+def select(data: DatasetSplits, split: InMemoryDataset, spec: str) -> torch.Tensor:
+    """Boolean mask (N,) of the examples that match ``spec``.
+
+    ``label=7`` (class index, or a folder's class name), ``NAME`` or ``NAME=1`` for an attribute of
+    the attribute file, ``NAME=0`` for its absence.
+    """
+    key, _, value = spec.partition("=")
+    key = key.strip()
+    if key == "label":
+        if split.labels is None:
+            raise ConfigError(f"'{spec}': this dataset has no labels; select by an attribute instead")
+        classes = list(data.classes or [])
+        index = classes.index(value) if value in classes else _int(value, spec)
+        return split.labels == index
+    names = [n.lower() for n in (data.attribute_names or ())]
+    if key.lower() not in names:
+        known = ", ".join(data.attribute_names or ()) or "none (use --data folder:PATH --attributes FILE.csv)"
+        raise ConfigError(f"unknown attribute '{key}'; use label=K or one of the attributes: {known}")
+    wanted = _int(value, spec) if value else 1
+    return split.attributes[:, names.index(key.lower())] == wanted
+
+
+def _int(value: str, spec: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"'{spec}': expected an integer after '='") from None
+
+
+@torch.no_grad()
+def posterior_means(model: LatentModel, data: InMemoryDataset, batch_size: int = 1000) -> torch.Tensor:
+    """The posterior mean (the code, for an AE) of every example, (N, D)."""
+    model.eval()
+    return torch.cat([model.encode(data.batch(slice(s, s + batch_size))).mode() for s in range(0, len(data), batch_size)])
+
+
+def attribute_vector(means: torch.Tensor, with_attribute: torch.Tensor, against: torch.Tensor | None = None) -> torch.Tensor:
+    """mean(z | attribute) - mean(z | against, or not attribute): means (N, D), masks (N,) -> (D,)."""
+    other = ~with_attribute if against is None else against
+    if not with_attribute.any() or not other.any():
+        raise ConfigError(f"an attribute vector needs examples on both sides; found {int(with_attribute.sum())} with and {int(other.sum())} without")
+    return means[with_attribute].mean(0) - means[other].mean(0)
+
+
+@torch.no_grad()
+def apply_attribute(model: LatentModel, x: torch.Tensor, vector: torch.Tensor, strengths: list[float]) -> torch.Tensor:
+    """Each input x (B, C, H, W) decoded with ``s * vector`` added to its code, for every strength.
+
+    Returns:
+        (B * len(strengths), C, H, W): one row per input, one column per strength.
+    """
+    z = model.encode(x).mode()  # (B, D)
+    s = torch.tensor(strengths, device=z.device, dtype=z.dtype)  # (S,)
+    edited = z[:, None, :] + s[None, :, None] * vector  # (B, S, D)
+    return model.decode(edited.reshape(-1, z.shape[-1])).mean
