@@ -142,3 +142,35 @@ def test_tool_errors(mnist_run, tmp_path, capsys, data_dir):
     np.savez(tmp_path / "wrong.npz", mu=np.zeros((3, 5), np.float32))
     assert_user_error(capsys, ["decode", mnist_run, tmp_path / "wrong.npz", "--out", tmp_path / "x.png"], r"'mu' of shape \(3, 5\); expected 'mu' of shape \(N, 8\)")
     assert_user_error(capsys, ["encode", mnist_run, "--data", "frey-faces", *base, "--out", tmp_path / "x.npz"], r"the data have shape \(1, 28, 20\) but the model takes \(1, 28, 28\)")
+
+
+def test_latent_map_and_report(mnist_run, tmp_path, capsys, data_dir):
+    import re
+
+    code, _, err = run(capsys, "latent-map", mnist_run, "--limit", 300, "--data-dir", data_dir, "--out", tmp_path / "map.png")
+    assert code == 0, err
+    assert Image.open(tmp_path / "map.png").size == (400, 400)  # one 5x5 inch panel at 80 dpi
+    code, stdout, err = run(capsys, "report", mnist_run, "--iw-samples", 5, "--limit", 200, "--data-dir", data_dir)
+    assert code == 0, err
+    page = (mnist_run / "report.html").read_text()
+    assert stdout.strip() == str(mnist_run / "report.html")
+    assert re.findall(r"<h2>(.*?)</h2>", page) == ["Training curves", "Test metrics (K = 5, first 200 test examples)", "Samples",
+                                                   "Reconstructions", "Interpolation", "Traversal", "Latent map", "Configuration"]
+    assert page.count('src="data:image/png;base64,') == 6 and "not available" not in page and "iwae_log_px" in page
+
+
+def test_two_dimensional_latent_gets_the_manifold(tmp_path, capsys, data_dir):
+    out = tmp_path / "run"
+    assert run(capsys, "train", "--data", "mnist", "--data-dir", data_dir, "--limit", 2000, "--latent-dim", 2, "--hidden", 64,
+               "--epochs", 1, "--no-progress", "--no-images", "--out", out)[0] == 0
+    assert run(capsys, "latent-map", out, "--limit", 200, "--data-dir", data_dir, "--out", tmp_path / "m.png")[0] == 0
+    assert Image.open(tmp_path / "m.png").size == (800, 400)  # scatter and manifold side by side
+
+
+def test_report_says_what_does_not_apply(tmp_path, capsys):
+    out = tmp_path / "cvae"
+    assert run(capsys, "train", "--model", "cvae", "--hidden", 32, "--latent-dim", 2, "--epochs", 2, "--no-progress", "--out", out)[0] == 0
+    assert run(capsys, "report", out, "--iw-samples", 3, "--limit", 50)[0] == 0
+    page = (out / "report.html").read_text()
+    assert page.count("not available for this run: the latent tools do not take conditions yet") == 3
+    assert page.count('src="data:image/png;base64,') == 3  # curves, samples (by class), reconstructions

@@ -199,3 +199,15 @@ def test_vq_vae_codebook_is_part_of_the_bitwise_resume(tmp_path):
     experiment.resume(tmp_path / "part", images=False)
     _assert_same_run(tmp_path / "full", tmp_path / "part")
     assert "codebook" in _weights(tmp_path / "full") and "ema_count" in _weights(tmp_path / "full")
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        rundir.atomic_write_bytes(tmp_path / "f.bin", b"x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "f.bin").stat().st_mode) == 0o644  # not mkstemp's 0600

@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 
 import tyro
 
-from vaekit import experiment, explore
+from vaekit import experiment, explore, report
 from vaekit.data import DATASETS, DataConfig
 from vaekit.errors import ConfigError, VaekitError
 from vaekit.models import MODELS, PRESETS, ModelConfig, resolve_model_config
@@ -218,6 +218,40 @@ class DecodeArgs:
     """best or last."""
 
 
+@dataclass(frozen=True)
+class LatentMapArgs:
+    """Posterior means of a split in 2-D, coloured by label; a 2-D latent also gets its decoded manifold."""
+
+    run_dir: tyro.conf.Positional[Path]
+    out: Path
+    """PNG file to write."""
+    method: Literal["pca", "tsne"] = "pca"
+    """How to bring more than 2 dimensions down to 2."""
+    split: Split = "test"
+    """Which split."""
+    limit: int | None = 2000
+    """At most this many examples (t-SNE is slow on many points)."""
+    data_dir: Path | None = None
+    """Look for the run's dataset here first."""
+    weights: Weights = "best"
+    """best or last."""
+
+
+@dataclass(frozen=True)
+class ReportArgs:
+    """Write one self-contained HTML page about a run: curves, metrics, samples, latent tools, config."""
+
+    run_dir: tyro.conf.Positional[Path]
+    out: Path | None = None
+    """HTML file to write (default: RUN/report.html)."""
+    iw_samples: int = 100
+    """K for the metrics table."""
+    limit: int = 2000
+    """Test examples used for the metrics and pictures."""
+    data_dir: Path | None = None
+    """Look for the run's dataset here first."""
+
+
 def _echo(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -340,6 +374,21 @@ def cmd_decode(argv: list[str]) -> int:
     return 0
 
 
+def cmd_latent_map(argv: list[str]) -> int:
+    a = tyro.cli(LatentMapArgs, args=argv, prog="vaekit latent-map")
+    _positive("limit", a.limit)
+    print(explore.latent_map_run(a.run_dir, a.out, a.method, a.split, a.limit, a.data_dir, a.weights))
+    return 0
+
+
+def cmd_report(argv: list[str]) -> int:
+    a = tyro.cli(ReportArgs, args=argv, prog="vaekit report")
+    _positive("iw-samples", a.iw_samples)
+    _positive("limit", a.limit)
+    print(report.report_run(a.run_dir, a.out, a.iw_samples, a.limit, a.data_dir))
+    return 0
+
+
 def cmd_list(argv: list[str]) -> int:
     """Print the registered datasets, models and presets."""
     for title, registry in (("datasets", DATASETS), ("models", MODELS), ("presets", PRESETS)):
@@ -359,6 +408,8 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "attribute": cmd_attribute,
     "encode": cmd_encode,
     "decode": cmd_decode,
+    "latent-map": cmd_latent_map,
+    "report": cmd_report,
     "list": cmd_list,
 }
 
@@ -374,6 +425,8 @@ commands:
   attribute    edit inputs along an attribute vector (e.g. smiling minus not smiling)
   encode       compress a split to latent codes (.npz)
   decode       decode latent codes back to images
+  latent-map   the latent space in 2-D, coloured by label (and the decoded manifold of a 2-D latent)
+  report       one self-contained HTML page about a run
   list         the registered datasets, models and presets
 
 Run `vaekit COMMAND --help` for a command's options. --debug shows tracebacks."""

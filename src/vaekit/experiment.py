@@ -83,7 +83,7 @@ def image_callback(run_dir: Path, data: DatasetSplits, epochs: int):
         save_grid(interleave_rows(x, reconstruct(model, x, y), 8), images / f"reconstructions_{epoch:04d}.png", nrow=8)
         if model.has_prior:
             generator = torch.Generator(device=device).manual_seed(IMAGE_SEED)
-            save_grid(sample(model, GRID, generator, condition=_sample_conditions(model, examples, GRID, None)),
+            save_grid(sample(model, GRID, generator, condition=sample_conditions(model, examples, GRID, None)),
                       images / f"samples_{epoch:04d}.png", nrow=8)
         model.train(was_training)
 
@@ -184,7 +184,7 @@ def evaluate_run(run_dir: Path, split: str = "test", iw_samples: int = 1000, lim
     return evaluate(model, data, split, iw_samples, torch.Generator(device=dev).manual_seed(seed))
 
 
-def _sample_conditions(model: LatentModel, examples, n: int, label: int | None) -> torch.Tensor | None:
+def sample_conditions(model: LatentModel, examples, n: int, label: int | None) -> torch.Tensor | None:
     """Conditions for n samples: the given label, else the classes in turn (label-conditioned
     models), the attribute vectors of the first n examples (attribute-conditioned), or None."""
     if label is not None and model.conditioning != "label":
@@ -207,7 +207,7 @@ def sample_run(run_dir: Path, out: Path, n: int = 64, temperature: float = 1.0, 
         log_prior = fit_code_prior(model, load_run_data(run_dir, "train", data_dir))
         return save_grid(sample_vq(model, log_prior, n, generator), out)
     examples = load_run_data(run_dir, "test", data_dir, n) if model.conditioning == "attributes" else None
-    condition = _sample_conditions(model, examples, n, label)
+    condition = sample_conditions(model, examples, n, label)
     return save_grid(sample(model, n, generator, temperature, condition), out)
 
 

@@ -18,6 +18,11 @@ from vaekit.experiment import load_run_data, read_run_config
 from vaekit.generation import (
     apply_attribute,
     attribute_vector,
+    embed_2d,
+    grid,
+    latent_map_figure,
+    manifold,
+    save_figure,
     interpolate,
     kl_order,
     posterior_means,
@@ -30,11 +35,15 @@ from vaekit.generation import (
 from vaekit.models import LatentModel
 
 
-def _model(run_dir: Path, weights: str) -> LatentModel:
-    model = rundir.load(run_dir, weights=weights)
+def require_unconditional(model: LatentModel) -> LatentModel:
+    """The model itself; the latent tools do not take a conditional model's conditions yet."""
     if model.conditioning is not None:
         raise ConfigError("the latent tools do not take conditions yet; use a run of an unconditional model (not cvae)")
     return model
+
+
+def _model(run_dir: Path, weights: str) -> LatentModel:
+    return require_unconditional(rundir.load(run_dir, weights=weights))
 
 
 def _example(run_dir: Path, model: LatentModel, split: InMemoryDataset, index: int | None, file: Path | None, name: str) -> torch.Tensor:
@@ -161,3 +170,19 @@ def decode_run(run_dir: Path, latents: Path, out: Path, weights: str = "best") -
     if Path(out).suffix.lower() == ".npz":
         return save_arrays(out, images=images.numpy())
     return save_grid(images, out)
+
+
+def latent_map_run(run_dir: Path, out: Path, method: str = "pca", split: str = "test", limit: int | None = 2000,
+                   data_dir: Path | None = None, weights: str = "best") -> Path:
+    """``vaekit latent-map``: posterior means of a split in 2-D coloured by label (and, for a
+    2-D latent, the decoded manifold beside them)."""
+    model = _model(run_dir, weights)
+    data = load_run_data(run_dir, split, data_dir, limit)
+    means = posterior_means(model, data).cpu()  # (N, D)
+    points = embed_2d(means, method)
+    title = f"{split} posterior means" + ("" if means.shape[1] == 2 else f", {method.upper()} of {means.shape[1]} dimensions")
+    grid_image = None
+    if means.shape[1] == 2 and len(data.shape) == 3:
+        grid_image = grid(manifold(model), nrow=15, pad=0)
+    labels = None if data.labels is None else data.labels.cpu()
+    return save_figure(latent_map_figure(points, labels, title, grid_image), out)

@@ -75,3 +75,38 @@ def save_npy(path: str | Path, array: np.ndarray) -> Path:
     np.save(buffer, array, allow_pickle=False)
     atomic_write_bytes(path, buffer.getvalue())
     return path
+
+
+def figure_png(fig) -> bytes:
+    """A matplotlib figure as PNG bytes (the figure is closed)."""
+    from matplotlib import pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def save_figure(fig, path: str | Path) -> Path:
+    """Write a matplotlib figure as PNG, atomically; returns the path."""
+    path = Path(path)
+    if path.suffix.lower() != ".png" or not path.parent.is_dir():
+        raise VaekitError(f"{path}: give a .png file name in an existing directory")
+    atomic_write_bytes(path, figure_png(fig))
+    return path
+
+
+def png_bytes(images: torch.Tensor, nrow: int | None = None) -> bytes:
+    """A grid of images (N, C, H, W) as PNG bytes (for pages that embed images)."""
+    buffer = io.BytesIO()
+    Image.fromarray(grid(images, nrow=nrow)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def save_text(path: str | Path, text: str) -> Path:
+    """Write a text file (a report page), atomically; returns the path."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise VaekitError(f"{path.parent}: no such directory; create it first or choose another --out")
+    atomic_write_bytes(path, text.encode())
+    return path

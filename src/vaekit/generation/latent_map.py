@@ -1,0 +1,53 @@
+"""2-D pictures of the latent space: embedded posterior means coloured by label, and for a 2-D
+latent the decoded manifold (Kingma & Welling 2014, figure 4)."""
+
+from __future__ import annotations
+
+import torch
+
+from vaekit.models import LatentModel
+
+
+def embed_2d(means: torch.Tensor, method: str = "pca", seed: int = 0) -> torch.Tensor:
+    """Posterior means (N, D) in 2-D, (N, 2): themselves when D = 2, else PCA or t-SNE."""
+    if means.shape[1] == 2:
+        return means
+    if method == "pca":
+        centred = means - means.mean(0)
+        _, _, v = torch.linalg.svd(centred, full_matrices=False)  # principal axes in the rows of v
+        return centred @ v[:2].T
+    from sklearn.manifold import TSNE
+
+    return torch.from_numpy(TSNE(n_components=2, random_state=seed, init="pca").fit_transform(means.numpy())).float()
+
+
+@torch.no_grad()
+def manifold(model: LatentModel, steps: int = 15) -> torch.Tensor:
+    """Decoded grid over a 2-D latent at the N(0, 1) quantiles of an even grid in (0, 1): (steps^2, C, H, W)."""
+    u = torch.linspace(0.05, 0.95, steps)
+    q = torch.distributions.Normal(0.0, 1.0).icdf(u)  # (S,)
+    z = torch.stack(torch.meshgrid(q, q.flip(0), indexing="xy"), -1).reshape(-1, 2)  # rows top to bottom
+    return model.decode(z.to(next(model.parameters()).device)).mean
+
+
+def latent_map_figure(points: torch.Tensor, labels: torch.Tensor | None, title: str, manifold_grid=None):
+    """A matplotlib figure: the scatter (coloured by label), and the manifold image if given."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    panels = 2 if manifold_grid is not None else 1
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 5), squeeze=False)
+    ax = axes[0, 0]
+    colours = None if labels is None else labels.numpy()
+    scatter = ax.scatter(points[:, 0].numpy(), points[:, 1].numpy(), c=colours, s=3, cmap="tab10")
+    if labels is not None:
+        fig.colorbar(scatter, ax=ax, label="label")
+    ax.set_title(title)
+    if manifold_grid is not None:
+        axes[0, 1].imshow(manifold_grid, cmap="gray")
+        axes[0, 1].set_title("decoded manifold (N(0,1) quantiles)")
+        axes[0, 1].axis("off")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,141 @@
+"""``vaekit report``: one self-contained HTML page about a run (every image embedded).
+
+Training curves, the evaluation metrics, samples, reconstructions, an interpolation, a traversal
+and a latent map, with the run's configuration. A section that does not apply to the model (no
+prior, a conditional model) says why instead of failing the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from vaekit import rundir
+from vaekit.errors import VaekitError
+from vaekit.evaluation import evaluate
+from vaekit.experiment import load_run_data, sample_conditions
+from vaekit.explore import require_unconditional
+from vaekit.generation import (
+    embed_2d,
+    figure_png,
+    fit_code_prior,
+    interleave_rows,
+    interpolate,
+    kl_order,
+    latent_map_figure,
+    png_bytes,
+    posterior_means,
+    reconstruct,
+    sample,
+    sample_vq,
+    save_text,
+    traverse,
+)
+
+STYLE = "body{font-family:sans-serif;max-width:960px;margin:2em auto;color:#222} img{max-width:100%} " \
+        "table{border-collapse:collapse} td,th{border:1px solid #ccc;padding:3px 8px;text-align:right} pre{background:#f6f6f6;padding:1em}"
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def _curves(run_dir: Path) -> bytes | None:
+    """Training and validation curves of every logged term, one panel per term."""
+    path = run_dir / rundir.METRICS
+    lines = [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()] if path.is_file() else []
+    if not lines:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    terms = sorted({k.split("_", 1)[1] for line in lines for k in line if k.startswith("train_")})
+    fig, axes = plt.subplots(1, len(terms), figsize=(4 * len(terms), 3), squeeze=False)
+    epochs = [line["epoch"] for line in lines]
+    for ax, term in zip(axes[0], terms, strict=True):
+        for split in ("train", "valid"):
+            values = [line.get(f"{split}_{term}") for line in lines]
+            if any(v is not None for v in values):
+                ax.plot(epochs, values, label=split)
+        ax.set_title(f"{term} (nats)" if term != "penalty" else term)
+        ax.set_xlabel("epoch")
+        ax.legend()
+    fig.tight_layout()
+    return figure_png(fig)
+
+
+def _section(title: str, build: Callable[[], str]) -> str:
+    try:
+        body = build()
+    except VaekitError as e:
+        body = f"<p><i>not available for this run: {html.escape(str(e))}</i></p>"
+    return f"<h2>{html.escape(title)}</h2>\n{body}\n"
+
+
+def build_report(run_dir: Path, iw_samples: int = 100, limit: int = 2000, data_dir: Path | None = None, seed: int = 0) -> str:
+    """The HTML text of the report."""
+    run_dir = Path(run_dir)
+    config = rundir.read_config(run_dir)
+    model = rundir.load(run_dir)
+    test = load_run_data(run_dir, "test", data_dir, limit)
+    g = torch.Generator().manual_seed(seed)
+    y = test.condition(slice(0, 16), model.conditioning, model.condition_dim)
+
+    def metrics() -> str:
+        report = evaluate(model, test, "test", iw_samples, torch.Generator().manual_seed(seed))
+        rows = "".join(f"<tr><th>{k}</th><td>{v:.4f}</td></tr>" if isinstance(v, float) else f"<tr><th>{k}</th><td>{'—' if v is None else v}</td></tr>"
+                       for k, v in report.as_dict().items())
+        return f"<table>{rows}</table><p>Nats per example; — marks metrics the model has no likelihood for.</p>"
+
+    def samples() -> str:
+        if hasattr(model, "codebook_size"):
+            return _img(png_bytes(sample_vq(model, fit_code_prior(model, load_run_data(run_dir, "train", data_dir)), 64, g), 8), "samples")
+        condition = sample_conditions(model, test, 64, None) if model.conditioning else None
+        return _img(png_bytes(sample(model, 64, g, condition=condition), 8), "samples")
+
+    def reconstructions() -> str:
+        x = test.batch(slice(0, 16))
+        return _img(png_bytes(interleave_rows(x, reconstruct(model, x, y), 8), 8), "reconstructions") + "<p>Originals above their reconstructions.</p>"
+
+    def interpolation() -> str:
+        require_unconditional(model)
+        images = interpolate(model, test.batch(slice(0, 1)), test.batch(slice(1, 2)), 9, "slerp", 0.25)
+        return _img(png_bytes(images, images.shape[0]), "interpolation") + "<p>Test examples 0 to 1 (slerp), extended by a quarter past both ends.</p>"
+
+    def traversal() -> str:
+        require_unconditional(model)
+        dims = kl_order(model, test)[:8]
+        return _img(png_bytes(traverse(model, dims, 3.0, 9), 9), "traversal") + f"<p>Dimensions {dims}, by mean KL; values -3 to 3.</p>"
+
+    def latent_map() -> str:
+        require_unconditional(model)
+        means = posterior_means(model, test).cpu()
+        labels = None if test.labels is None else test.labels.cpu()
+        return _img(figure_png(latent_map_figure(embed_2d(means, "pca"), labels, "test posterior means (PCA)")), "latent map")
+
+    curves = _curves(run_dir)
+    parts = [
+        f"<h1>vaekit run: {html.escape(run_dir.name)}</h1>",
+        f"<p>{html.escape(str(run_dir.resolve()))}: {html.escape(config['model']['kind'])} on {html.escape(config['data']['name'])}</p>",
+        _section("Training curves", lambda: _img(curves, "training curves") if curves else "<p>No epoch finished yet.</p>"),
+        _section(f"Test metrics (K = {iw_samples}, first {len(test)} test examples)", metrics),
+    ]
+    if model.has_prior or hasattr(model, "codebook_size"):
+        parts.append(_section("Samples", samples))
+    parts += [_section("Reconstructions", reconstructions), _section("Interpolation", interpolation),
+              _section("Traversal", traversal), _section("Latent map", latent_map),
+              f"<h2>Configuration</h2><pre>{html.escape(json.dumps(config, indent=2))}</pre>"]
+    return f"<!doctype html><html><head><meta charset='utf-8'><title>vaekit report</title><style>{STYLE}</style></head><body>\n" + "\n".join(parts) + "</body></html>\n"
+
+
+def report_run(run_dir: Path, out: Path | None = None, iw_samples: int = 100, limit: int = 2000, data_dir: Path | None = None) -> Path:
+    """Write the report (default RUN/report.html)."""
+    out = Path(out) if out is not None else Path(run_dir) / "report.html"
+    return save_text(out, build_report(Path(run_dir), iw_samples, limit, data_dir))
