@@ -149,7 +149,9 @@ class TraverseArgs:
     out: Path
     """PNG file to write."""
     dims: str | None = None
-    """Comma-separated dimensions, e.g. 0,3,5 (default: the 10 with the largest mean KL)."""
+    """Comma-separated dimensions, e.g. 0,3,5 (default: the --top dimensions with the largest mean KL)."""
+    top: int = 10
+    """Without --dims: how many dimensions, most informative first."""
     range: float = 3.0
     """Values from -range to range (prior standard deviations)."""
     steps: int = 9
@@ -349,7 +351,8 @@ def cmd_interpolate(argv: list[str]) -> int:
 def cmd_traverse(argv: list[str]) -> int:
     a = tyro.cli(TraverseArgs, args=argv, prog="vaekit traverse")
     _positive("steps", a.steps)
-    print(explore.traverse_run(a.run_dir, a.out, a.dims, a.range, a.steps, a.input, a.split, a.data_dir, a.weights))
+    _positive("top", a.top)
+    print(explore.traverse_run(a.run_dir, a.out, a.dims, a.range, a.steps, a.input, a.split, a.data_dir, a.weights, a.top))
     return 0
 
 

@@ -81,9 +81,13 @@ def figure_png(fig) -> bytes:
     """A matplotlib figure as PNG bytes (the figure is closed)."""
     from matplotlib import pyplot as plt
 
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80)
+    raw = io.BytesIO()
+    fig.savefig(raw, format="png", dpi=80)
     plt.close(fig)
+    # an adaptive 256-colour palette: plots need no more, and the file is several times smaller
+    image = Image.open(io.BytesIO(raw.getvalue())).convert("RGB").quantize(colors=256)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
 
 
