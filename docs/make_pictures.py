@@ -4,14 +4,19 @@
 
 Trains the seed's VAE (20-D latent) and a 2-D-latent VAE for 10 epochs each (about a minute on
 2 CPU cores), then runs sample, reconstruct, interpolate, traverse, attribute, encode + decode
-and latent-map on them, exactly as the README shows.
+and latent-map on them, exactly as the README shows. With Debian's chromium installed, it also
+renders `vaekit report` headless to a screenshot.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
+import subprocess
 import tempfile
 from pathlib import Path
+
+from PIL import Image
 
 from vaekit.cli import main
 
@@ -39,6 +44,22 @@ def make(data_dir: Path) -> None:
         vaekit("encode", run, "--limit", 16, *d, "--out", Path(tmp) / "latents.npz")
         vaekit("decode", run, Path(tmp) / "latents.npz", "--out", IMAGES / "decode.png")
         vaekit("latent-map", flat, "--limit", 2000, *d, "--out", IMAGES / "latent_map.png")
+        vaekit("report", run, *d)
+        screenshot(run / "report.html", IMAGES / "report.png", Path(tmp))
+
+
+def screenshot(page: Path, out: Path, tmp: Path) -> None:
+    """The top of a report page, as Chromium renders it, at half size with a 256-colour palette."""
+    browser = shutil.which("chromium")
+    if browser is None:
+        print("chromium not found (apt-get install chromium): skipping the report screenshot")
+        return
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--hide-scrollbars", f"--user-data-dir={tmp / 'chromium'}"]
+    raw = tmp / "report.png"
+    subprocess.run([browser, *flags, "--window-size=1000,1900", f"--screenshot={raw}", page.as_uri()], check=True, capture_output=True, timeout=120)
+    image = Image.open(raw).convert("RGB")
+    image.resize((image.width // 2, image.height // 2), Image.Resampling.LANCZOS).quantize(colors=256).save(out, optimize=True)
 
 
 if __name__ == "__main__":

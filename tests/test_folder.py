@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -87,3 +88,17 @@ def test_conv_vae_trains_on_a_generated_image_folder(tmp_path, capsys):
     lines = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines()]
     assert lines[-1]["valid_loss"] < lines[0]["valid_loss"]
     assert Image.open(out / "images" / "samples_0015.png").mode == "RGB"
+
+
+def test_attribute_vectors_from_a_folder_attribute_file(tmp_path, capsys):
+    from test_cli import run
+
+    root = make_folder(tmp_path / "pets", n_per_class=30)
+    out = tmp_path / "run"
+    assert run(capsys, "train", "--data", f"folder:{root}", "--attributes", tmp_path / "attrs.csv", "--image-size", 8, "--hidden", 32,
+               "--latent-dim", 3, "--epochs", 5, "--no-progress", "--no-images", "--out", out)[0] == 0
+    for spec in ("Smiling", "is_cat=1", "label=cats"):
+        code, _, err = run(capsys, "attribute", out, "--attribute", spec, "--inputs", "0,1", "--out", tmp_path / "a.png")
+        assert code == 0, err
+    code, _, _ = run(capsys, "attribute", out, "--attribute", "Is_Cat", "--save-vector", tmp_path / "cat.npy", "--inputs", "0", "--out", tmp_path / "b.png")
+    assert code == 0 and np.load(tmp_path / "cat.npy").shape == (3,)
