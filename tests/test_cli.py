@@ -54,6 +54,8 @@ def test_train_with_no_arguments_in_a_fresh_directory(tmp_path, monkeypatch):
 def test_console_script_is_installed():
     done = subprocess.run(["vaekit", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "train" in done.stdout and "evaluate" in done.stdout
+    listing = subprocess.run(["vaekit", "list"], capture_output=True, text=True).stdout
+    assert all(name in listing for name in ("olivetti-faces", "folder:PATH", "npz:PATH", "vq-vae", "seed-vae"))
 
 
 def test_train_evaluate_sample_reconstruct(tmp_path, capsys):

@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 import tyro
 
 from vaekit import experiment, explore, report
-from vaekit.data import DATASETS, DataConfig
+from vaekit.data import DATASETS, PREFIXES, DataConfig
 from vaekit.errors import ConfigError, VaekitError
 from vaekit.models import MODELS, PRESETS, ModelConfig, resolve_model_config
 from vaekit.objectives import ObjectiveConfig
@@ -394,7 +394,8 @@ def cmd_report(argv: list[str]) -> int:
 
 def cmd_list(argv: list[str]) -> int:
     """Print the registered datasets, models and presets."""
-    for title, registry in (("datasets", DATASETS), ("models", MODELS), ("presets", PRESETS)):
+    sources = {**DATASETS, **{f"{prefix}:PATH": info for prefix, info in PREFIXES.items()}}
+    for title, registry in (("datasets", sources), ("models", MODELS), ("presets", PRESETS)):
         print(f"{title}:")
         for name, entry in registry.items():
             print(f"  {name:<18} {entry.description}")

@@ -41,7 +41,7 @@ MODELS: dict[str, ModelSpec] = {
     "vae": ModelSpec(VAE, "elbo", "variational autoencoder, Gaussian posterior, N(0, I) prior"),
     "beta-vae": ModelSpec(VAE, "elbo", "β-VAE (Higgins et al. 2017), β = 4 by default; --capacity for Burgess et al. 2018",
                           objective_defaults={"beta": 4.0}),
-    "beta-tcvae": ModelSpec(VAE, "tcvae", "β-TCVAE (Chen et al. 2018): total-correlation penalty, minibatch-weighted sampling",
+    "beta-tcvae": ModelSpec(VAE, "tcvae", "β-TCVAE (Chen et al. 2018): total-correlation penalty from minibatch estimates of q(z)",
                             objective_defaults={"beta": 6.0}),
     "iwae": ModelSpec(VAE, "iwae", "importance-weighted autoencoder (Burda et al. 2016), trained on the K = 5 bound",
                       model_defaults={"samples": 5}),
