@@ -195,7 +195,7 @@ def test_run_directory_misuse(tmp_path, capsys):
     code, _, err = run(capsys, "train", "--resume", out)
     assert code == 0 and "has already trained 1 epochs; pass --epochs N" in err
     assert_user_error(capsys, ["sample", out, "--out", tmp_path / "nodir" / "s.png"], r"nodir: no such directory")
-    assert_user_error(capsys, ["sample", out, "--out", tmp_path / "s.jpg"], r"images are written as PNG")
+    assert_user_error(capsys, ["sample", out, "--out", tmp_path / "s.jpg"], r"images are written as .png; give a file name ending in .png")
     (out / rundir.BEST).write_bytes(b"\x00" * 20)
     assert_user_error(capsys, ["evaluate", out], r"best.safetensors: cannot read .* damaged")
     assert (out / rundir.STATE).read_bytes() == before

@@ -40,41 +40,34 @@ def grid(images: torch.Tensor, nrow: int | None = None, pad: int = 2, scale: int
     return array[:, :, 0] if c == 1 else array
 
 
-def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, scale: int | None = None) -> Path:
-    """Write a PNG grid of ``images`` (N, C, H, W) in [0, 1] atomically; returns the path."""
+def _write(path: str | Path, data: bytes, suffix: str | None, what: str) -> Path:
+    """Check the target (its suffix, an existing directory) and write ``data`` there atomically."""
     path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise VaekitError(f"{path}: images are written as PNG; give a file name ending in .png")
+    if suffix is not None and path.suffix.lower() != suffix:
+        raise VaekitError(f"{path}: {what} are written as {suffix}; give a file name ending in {suffix}")
     if not path.parent.is_dir():
         raise VaekitError(f"{path.parent}: no such directory; create it first or choose another --out")
-    buffer = io.BytesIO()
-    Image.fromarray(grid(images, nrow=nrow, scale=scale)).save(buffer, format="PNG")
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, data)
     return path
+
+
+def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, scale: int | None = None) -> Path:
+    """Write a PNG grid of ``images`` (N, C, H, W) in [0, 1] atomically; returns the path."""
+    return _write(path, png_bytes(images, nrow, scale), ".png", "images")
 
 
 def save_arrays(path: str | Path, **arrays: np.ndarray) -> Path:
     """Write named arrays as an .npz (no pickled objects), atomically; returns the path."""
-    path = Path(path)
-    if path.suffix.lower() != ".npz":
-        raise VaekitError(f"{path}: arrays are written as .npz; give a file name ending in .npz")
-    if not path.parent.is_dir():
-        raise VaekitError(f"{path.parent}: no such directory; create it first or choose another --out")
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
+    return _write(path, buffer.getvalue(), ".npz", "arrays")
 
 
 def save_npy(path: str | Path, array: np.ndarray) -> Path:
     """Write one array as .npy (no pickled objects), atomically; returns the path."""
-    path = Path(path)
-    if path.suffix.lower() != ".npy" or not path.parent.is_dir():
-        raise VaekitError(f"{path}: give a .npy file name in an existing directory")
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
+    return _write(path, buffer.getvalue(), ".npy", "arrays")
 
 
 def figure_png(fig) -> bytes:
@@ -93,24 +86,16 @@ def figure_png(fig) -> bytes:
 
 def save_figure(fig, path: str | Path) -> Path:
     """Write a matplotlib figure as PNG, atomically; returns the path."""
-    path = Path(path)
-    if path.suffix.lower() != ".png" or not path.parent.is_dir():
-        raise VaekitError(f"{path}: give a .png file name in an existing directory")
-    atomic_write_bytes(path, figure_png(fig))
-    return path
+    return _write(path, figure_png(fig), ".png", "figures")
 
 
-def png_bytes(images: torch.Tensor, nrow: int | None = None) -> bytes:
-    """A grid of images (N, C, H, W) as PNG bytes (for pages that embed images)."""
+def png_bytes(images: torch.Tensor, nrow: int | None = None, scale: int | None = None) -> bytes:
+    """A grid of images (N, C, H, W) as PNG bytes (for files, and pages that embed images)."""
     buffer = io.BytesIO()
-    Image.fromarray(grid(images, nrow=nrow)).save(buffer, format="PNG")
+    Image.fromarray(grid(images, nrow=nrow, scale=scale)).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
 def save_text(path: str | Path, text: str) -> Path:
     """Write a text file (a report page), atomically; returns the path."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise VaekitError(f"{path.parent}: no such directory; create it first or choose another --out")
-    atomic_write_bytes(path, text.encode())
-    return path
+    return _write(path, text.encode(), None, "pages")
