@@ -104,6 +104,11 @@ def test_every_tool_command_on_a_short_mnist_run(mnist_run, tmp_path, capsys, da
     assert size("t.png") == (5 * tile + 2, 3 * tile + 2)
     assert run(capsys, "traverse", mnist_run, "--input", 4, "--data-dir", data_dir, "--out", tmp_path / "t2.png")[0] == 0
     assert size("t2.png") == (9 * tile + 2, 8 * tile + 2)  # all 8 dimensions, by KL
+    assert run(capsys, "traverse", mnist_run, "--input-file", tmp_path / "mine.png", "--top", 2, "--data-dir", data_dir, "--out", tmp_path / "t3.png")[0] == 0
+    assert size("t3.png") == (9 * tile + 2, 2 * tile + 2)
+    code, _, err = run(capsys, "attribute", mnist_run, "--attribute", "label=3", "--input-files", f"{tmp_path / 'mine.png'},{tmp_path / 'mine.png'}",
+                       "--data-dir", data_dir, "--out", tmp_path / "af.png")
+    assert code == 0 and size("af.png") == (5 * tile + 2, 2 * tile + 2), err
     code, _, err = run(capsys, "attribute", mnist_run, "--attribute", "label=7", "--against", "label=1", "--inputs", "0,1",
                        "--strength", "-1,0,1", "--save-vector", tmp_path / "v.npy", "--data-dir", data_dir, "--out", tmp_path / "a.png")
     assert code == 0, err

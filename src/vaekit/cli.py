@@ -158,6 +158,8 @@ class TraverseArgs:
     """Values per row."""
     input: int | None = None
     """Vary around the posterior mean of this example of --split (default: the prior mean, 0)."""
+    input_file: Path | None = None
+    """... or of this image file (resized to the model's input)."""
     split: Split = "test"
     """Split for --input and for ordering dimensions by KL."""
     data_dir: Path | None = None
@@ -181,6 +183,8 @@ class AttributeArgs:
     """Comma-separated multiples of the vector to add."""
     inputs: str = "0,1,2"
     """Comma-separated indices of test examples to edit."""
+    input_files: str | None = None
+    """Comma-separated image files to edit instead of test examples."""
     save_vector: Path | None = None
     """Also save the vector as .npy."""
     data_dir: Path | None = None
@@ -352,13 +356,14 @@ def cmd_traverse(argv: list[str]) -> int:
     a = tyro.cli(TraverseArgs, args=argv, prog="vaekit traverse")
     _positive("steps", a.steps)
     _positive("top", a.top)
-    print(explore.traverse_run(a.run_dir, a.out, a.dims, a.range, a.steps, a.input, a.split, a.data_dir, a.weights, a.top))
+    print(explore.traverse_run(a.run_dir, a.out, a.dims, a.range, a.steps, a.input, a.split, a.data_dir, a.weights, a.top, a.input_file))
     return 0
 
 
 def cmd_attribute(argv: list[str]) -> int:
     a = tyro.cli(AttributeArgs, args=argv, prog="vaekit attribute")
-    print(explore.attribute_run(a.run_dir, a.out, a.attribute, a.against, a.strength, a.inputs, a.save_vector, a.data_dir, a.weights))
+    print(explore.attribute_run(a.run_dir, a.out, a.attribute, a.against, a.strength, a.inputs, a.save_vector, a.data_dir, a.weights,
+                                a.input_files))
     return 0
 
 

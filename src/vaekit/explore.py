@@ -86,7 +86,8 @@ def interpolate_run(run_dir: Path, out: Path, a: int | None = None, b: int | Non
 
 
 def traverse_run(run_dir: Path, out: Path, dims: str | None = None, span: float = 3.0, steps: int = 9, input_index: int | None = None,
-                 split: str = "test", data_dir: Path | None = None, weights: str = "best", max_rows: int = 10) -> Path:
+                 split: str = "test", data_dir: Path | None = None, weights: str = "best", max_rows: int = 10,
+                 input_file: Path | None = None) -> Path:
     """``vaekit traverse``: one row per latent dimension (default: the ``max_rows`` with most KL)."""
     model = _model(run_dir, weights)
     data = load_run_data(run_dir, split, data_dir)
@@ -94,12 +95,13 @@ def traverse_run(run_dir: Path, out: Path, dims: str | None = None, span: float 
     bad = [d for d in order if not 0 <= d < model.latent_dim]
     if bad:
         raise ConfigError(f"--dims {bad} out of range: the latent has {model.latent_dim} dimensions (0..{model.latent_dim - 1})")
-    x = None if input_index is None else _example(run_dir, model, data, input_index, None, "input")
+    x = None if input_index is None and input_file is None else _example(run_dir, model, data, input_index, input_file, "input")
     return save_grid(traverse(model, order, span, steps, x), out, nrow=steps)
 
 
 def attribute_run(run_dir: Path, out: Path, attribute: str, against: str | None = None, strength: str = "-2,-1,0,1,2",
-                  inputs: str = "0,1,2", save_vector: Path | None = None, data_dir: Path | None = None, weights: str = "best") -> Path:
+                  inputs: str = "0,1,2", save_vector: Path | None = None, data_dir: Path | None = None, weights: str = "best",
+                  input_files: str | None = None) -> Path:
     """``vaekit attribute``: the attribute vector (from the training split) added to test inputs."""
     model = _model(run_dir, weights)
     config = read_run_config(run_dir).data
@@ -108,10 +110,13 @@ def attribute_run(run_dir: Path, out: Path, attribute: str, against: str | None 
     vector = attribute_vector(means, select(splits, splits.train, attribute), None if against is None else select(splits, splits.train, against))
     if save_vector is not None:
         save_npy(save_vector, vector.cpu().numpy())
-    index = _ints(inputs, "inputs")
-    if any(not 0 <= i < len(splits.test) for i in index):
-        raise ConfigError(f"--inputs {index}: the test split has {len(splits.test)} examples")
-    x = splits.test.batch(torch.tensor(index))  # (B, C, H, W)
+    if input_files:
+        x = torch.cat([_example(run_dir, model, splits.test, None, Path(f.strip()), "input") for f in input_files.split(",")])
+    else:
+        index = _ints(inputs, "inputs")
+        if any(not 0 <= i < len(splits.test) for i in index):
+            raise ConfigError(f"--inputs {index}: the test split has {len(splits.test)} examples")
+        x = splits.test.batch(torch.tensor(index))  # (B, C, H, W)
     strengths = _floats(strength, "strength")
     return save_grid(apply_attribute(model, x, vector, strengths), out, nrow=len(strengths))
 

@@ -55,8 +55,11 @@ def attribute_vector(means: torch.Tensor, with_attribute: torch.Tensor, against:
 
 
 @torch.no_grad()
-def apply_attribute(model: LatentModel, x: torch.Tensor, vector: torch.Tensor, strengths: list[float]) -> torch.Tensor:
+def apply_attribute(model: LatentModel, x: torch.Tensor, vector: torch.Tensor, strengths: list[float],
+                    generator: torch.Generator | None = None) -> torch.Tensor:
     """Each input x (B, C, H, W) decoded with ``s * vector`` added to its code, for every strength.
+
+    Deterministic (posterior means); ``generator`` is accepted like every tool's.
 
     Returns:
         (B * len(strengths), C, H, W): one row per input, one column per strength.
