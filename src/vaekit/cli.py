@@ -69,6 +69,8 @@ class EvaluateArgs:
     """best (best validation loss) or last."""
     device: Device = "auto"
     """Where to evaluate."""
+    ood_data: str | None = None
+    """Also report ood_auroc: how well the per-example -ELBO tells this dataset's test split (outliers) from the run's."""
 
 
 @dataclass(frozen=True)
@@ -319,14 +321,19 @@ def cmd_evaluate(argv: list[str]) -> int:
     args = tyro.cli(EvaluateArgs, args=argv, prog="vaekit evaluate")
     _positive("iw-samples", args.iw_samples)
     _positive("limit", args.limit)
-    report = experiment.evaluate_run(args.run_dir, args.split, args.iw_samples, args.limit, args.seed, args.data_dir, args.weights, args.device)
+    report = experiment.evaluate_run(args.run_dir, args.split, args.iw_samples, args.limit, args.seed, args.data_dir, args.weights, args.device,
+                                     args.ood_data)
     values = report.as_dict()
     if args.json:
         print(json.dumps(values))
         return 0
     for key, value in values.items():
-        shown = f"{value:.4f}" if isinstance(value, float) else "n/a (no prior: reconstruction only)" if value is None else value
+        if isinstance(value, list):
+            value = " ".join(f"{v:.2f}" for v in value)
+        shown = f"{value:.4f}" if isinstance(value, float) else "n/a" if value is None else value
         print(f"{key:<20} {shown}")
+    if values["elbo"] is None:
+        print("note: this model has no prior, hence no likelihood: reconstruction metrics only")
     return 0
 
 

@@ -176,12 +176,18 @@ def load_run_data(run_dir: Path, split: str, data_dir: Path | None = None, limit
 
 
 def evaluate_run(run_dir: Path, split: str = "test", iw_samples: int = 1000, limit: int | None = None, seed: int = 0,
-                 data_dir: Path | None = None, weights: str = "best", device: str = "auto") -> Report:
-    """``vaekit evaluate``: the metrics of a run's model on one split."""
+                 data_dir: Path | None = None, weights: str = "best", device: str = "auto", ood_data: str | None = None) -> Report:
+    """``vaekit evaluate``: the metrics of a run's model on one split (and OOD AUROC against the
+    test split of ``ood_data``, same shape, same ``limit``)."""
     dev = resolve_device(device)
     model = rundir.load(run_dir, weights=weights, device=dev)
     data = load_run_data(run_dir, split, data_dir, limit, dev)
-    return evaluate(model, data, split, iw_samples, torch.Generator(device=dev).manual_seed(seed))
+    outliers = None
+    if ood_data is not None:
+        config = replace(read_run_config(run_dir).data, name=ood_data, data_dir=data_dir, valid_size=None, limit=None, attributes=None)
+        outliers = load_dataset(config).test
+        outliers = (outliers.head(limit) if limit else outliers).to(dev)
+    return evaluate(model, data, split, iw_samples, torch.Generator(device=dev).manual_seed(seed), outliers=outliers)
 
 
 def sample_conditions(model: LatentModel, examples, n: int, label: int | None) -> torch.Tensor | None:

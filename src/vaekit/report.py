@@ -90,8 +90,12 @@ def build_report(run_dir: Path, iw_samples: int = 100, limit: int = 2000, data_d
 
     def metrics() -> str:
         report = evaluate(model, test, "test", iw_samples, torch.Generator().manual_seed(seed))
-        rows = "".join(f"<tr><th>{k}</th><td>{v:.4f}</td></tr>" if isinstance(v, float) else f"<tr><th>{k}</th><td>{'—' if v is None else v}</td></tr>"
-                       for k, v in report.as_dict().items())
+        def cell(v) -> str:
+            if isinstance(v, list):
+                return " ".join(f"{x:.2f}" for x in v)
+            return f"{v:.4f}" if isinstance(v, float) else "—" if v is None else str(v)
+
+        rows = "".join(f"<tr><th>{k}</th><td>{cell(v)}</td></tr>" for k, v in report.as_dict().items())
         return f"<table>{rows}</table><p>Nats per example; — marks metrics the model has no likelihood for.</p>"
 
     def samples() -> str:

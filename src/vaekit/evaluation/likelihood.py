@@ -9,19 +9,25 @@ import torch
 
 from vaekit.data import InMemoryDataset
 from vaekit.distributions import DiagonalGaussian, validation
-from vaekit.evaluation.latent import active_units, perplexity
+from vaekit.errors import ConfigError
+from vaekit.evaluation.latent import active_units, kl_per_dimension, mutual_information, perplexity
+from vaekit.evaluation.reconstruction import auroc, psnr, ssim
 from vaekit.models import LatentModel
 from vaekit.objectives import iwae_bound, iwae_log_weights, reconstruction_nll
+
+
+MI_SEED = 0  # the mutual-information estimate draws its own samples on the CPU, repeatably
 
 
 @dataclass(frozen=True)
 class Report:
     """Mean per-example metrics on one split (nats unless named otherwise).
 
-    ``elbo``, ``kl``, ``iwae_log_px``, ``nll``, ``bits_per_dim`` and ``active_units`` are None for
-    models without a prior (autoencoders): they have no likelihood of x, only reconstructions.
+    ``elbo``, ``kl``, ``iwae_log_px``, ``nll``, ``bits_per_dim``, ``active_units``,
+    ``mutual_information`` and ``kl_per_dimension`` are None for models without a prior
+    (autoencoders): they have no likelihood of x, only reconstructions.
     ``codebook_perplexity`` (VQ-VAE only) is exp(entropy) of the code usage: K when every code is
-    used equally.
+    used equally. ``ood_auroc`` is set when another dataset was given as outliers.
     """
 
     split: str
@@ -36,38 +42,66 @@ class Report:
     active_units: int | None
     mse: float
     codebook_perplexity: float | None = None
+    psnr: float | None = None
+    ssim: float | None = None
+    mutual_information: float | None = None
+    kl_per_dimension: list[float] | None = None
+    ood_auroc: float | None = None
 
-    def as_dict(self) -> dict[str, float | int | str | None]:
+    def as_dict(self) -> dict[str, float | int | str | list[float] | None]:
         return asdict(self)
 
 
 @torch.no_grad()
-def _autoencoder_sums(model: LatentModel, x: torch.Tensor, y: torch.Tensor | None, code_counts: torch.Tensor | None) -> dict[str, torch.Tensor]:
+def _autoencoder_terms(model: LatentModel, x: torch.Tensor, y: torch.Tensor | None, code_counts: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per-example reconstruction terms, (B,) each, from the code itself."""
     output = model(x, None, y)  # eval mode: the code itself, no corruption
     if output.quantized is not None:  # VQ-VAE: count how often each code is used
         code_counts += torch.bincount(output.quantized.codes.flatten().cpu(), minlength=code_counts.numel())
-    likelihood = output.likelihood  # (B, C, H, W)
-    return {"reconstruction_nll": reconstruction_nll(likelihood, x).sum(), "mse": ((likelihood.mean - x) ** 2).flatten(1).mean(1).sum()}
+    rec = reconstruction_nll(output.likelihood, x)  # (B,)
+    return {"reconstruction_nll": rec, "score": rec, **_image_terms(output.likelihood.mean, x)}
+
+
+def _image_terms(x_hat: torch.Tensor, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    terms = {"mse": ((x_hat - x) ** 2).flatten(1).mean(1)}  # (B,)
+    if x.dim() == 4:  # images: PSNR and SSIM too
+        terms |= {"psnr": psnr(x_hat, x), "ssim": ssim(x_hat, x)}
+    return terms
 
 
 @torch.no_grad()
-def _vae_sums(model: LatentModel, x: torch.Tensor, y: torch.Tensor | None, k: int, generator: torch.Generator | None,
-              max_rows: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+def _vae_terms(model: LatentModel, x: torch.Tensor, y: torch.Tensor | None, k: int, generator: torch.Generator | None,
+               max_rows: int) -> tuple[dict[str, torch.Tensor], DiagonalGaussian]:
+    """Per-example ELBO terms and the K-sample bound, (B,) each, and the posterior."""
     posterior = model.encode(x, y)  # (B, D)
     assert isinstance(posterior, DiagonalGaussian)
     prior = model.prior(x.shape[0], like=x)  # (B, D)
     log_w, log_pxz = iwae_log_weights(x, posterior, prior, lambda z: model.decode(z, y), k, generator, max_rows)  # (K, B)
     kl = posterior.kl(prior)  # (B,)
     rec = -log_pxz.mean(0)  # (B,)  Monte-Carlo over the same K samples
-    mean_x = model.decode(posterior.mode(), y).mean  # (B, C, H, W)
-    sums = {
-        "reconstruction_nll": rec.sum(),
-        "kl": kl.sum(),
-        "elbo": (-rec - kl).sum(),
-        "iwae_log_px": iwae_bound(log_w).sum(),
-        "mse": ((mean_x - x) ** 2).flatten(1).mean(1).sum(),
-    }
-    return sums, posterior.mu
+    elbo = -rec - kl
+    terms = {"reconstruction_nll": rec, "kl": kl, "elbo": elbo, "iwae_log_px": iwae_bound(log_w), "score": -elbo}
+    return terms | _image_terms(model.decode(posterior.mode(), y).mean, x), posterior
+
+
+def _per_example(model: LatentModel, data: InMemoryDataset, iw_samples: int, generator: torch.Generator | None, batch_size: int,
+                 max_rows: int, code_counts: torch.Tensor) -> tuple[dict[str, torch.Tensor], list[DiagonalGaussian]]:
+    """Every per-example term over the whole split (on the CPU), and the posteriors."""
+    parts: dict[str, list[torch.Tensor]] = {}
+    posteriors = []
+    with validation(True):
+        for start in range(0, len(data), batch_size):
+            index = slice(start, start + batch_size)
+            x = data.batch(index, generator)  # (B, C, H, W)
+            y = data.condition(index, model.conditioning, model.condition_dim)  # (B, Y) or None
+            if model.has_prior:
+                terms, posterior = _vae_terms(model, x, y, iw_samples, generator, max_rows)
+                posteriors.append(DiagonalGaussian(posterior.mu.cpu(), posterior.logvar.cpu()))
+            else:
+                terms = _autoencoder_terms(model, x, y, code_counts)
+            for key, value in terms.items():
+                parts.setdefault(key, []).append(value.cpu())
+    return {k: torch.cat(v) for k, v in parts.items()}, posteriors
 
 
 def evaluate(
@@ -78,13 +112,17 @@ def evaluate(
     generator: torch.Generator | None = None,
     batch_size: int = 100,
     max_rows: int = 4096,
+    outliers: InMemoryDataset | None = None,
+    mi_examples: int = 5000,
 ) -> Report:
-    """ELBO, reconstruction, KL, the K-sample importance-weighted log p(x), bits/dim, active units.
+    """ELBO, reconstruction, KL, the K-sample importance-weighted log p(x), bits/dim, posterior health
+    (active units, KL per dimension, mutual information), PSNR/SSIM, and optionally OOD AUROC.
 
     The ELBO's reconstruction term is averaged over the same K posterior samples as the IWAE
     bound, so ``iwae_log_px >= elbo`` holds per example up to float error, and both grow
-    tighter with K (Burda et al. 2016, Theorem 1). For a conditional model these are log p(x | y). ``bits_per_dim = nll / (D ln 2)``: for binary
-    data a code length; for continuous likelihoods a density on the [0, 1] scale.
+    tighter with K (Burda et al. 2016, Theorem 1). For a conditional model these are log p(x | y).
+    ``bits_per_dim = nll / (D ln 2)``: for binary data a code length; for continuous likelihoods a
+    density on the [0, 1] scale.
 
     Args:
         model: a trained model (put in eval mode here).
@@ -93,28 +131,25 @@ def evaluate(
         iw_samples: K, importance samples per example.
         generator: randomness for the posterior samples (pass a seeded one to repeat results).
         batch_size: examples per batch; the decoder sees at most ``max_rows`` latents at once.
+        outliers: another dataset's examples; ``ood_auroc`` is the AUROC of the per-example -ELBO
+            (the reconstruction NLL for autoencoders) at telling them from ``data``.
+        mi_examples: examples used for the mutual-information estimate (its cost grows as N^2).
     """
+    if outliers is not None and tuple(outliers.shape) != tuple(data.shape):  # before any work
+        raise ConfigError(f"--ood-data has examples of shape {tuple(outliers.shape)}, but the model's are {tuple(data.shape)}")
     model.eval()
     n, dims = len(data), math.prod(data.shape)
-    totals: dict[str, float] = {}
-    mus = []
     code_counts = torch.zeros(getattr(model, "codebook_size", 1))  # (K,)
-    with validation(True):
-        for start in range(0, n, batch_size):
-            index = slice(start, start + batch_size)
-            x = data.batch(index, generator)  # (B, C, H, W)
-            y = data.condition(index, model.conditioning, model.condition_dim)  # (B, Y) or None
-            if model.has_prior:
-                sums, mu = _vae_sums(model, x, y, iw_samples, generator, max_rows)
-                mus.append(mu.cpu())
-            else:
-                sums = _autoencoder_sums(model, x, y, code_counts)
-            for key, value in sums.items():
-                totals[key] = totals.get(key, 0.0) + float(value)
-    mean = {k: v / n for k, v in totals.items()}
+    terms, posteriors = _per_example(model, data, iw_samples, generator, batch_size, max_rows, code_counts)
+    mean = {k: float(v.double().mean()) for k, v in terms.items()}
+    ood = None
+    if outliers is not None:
+        ood = auroc(terms["score"], _per_example(model, outliers, iw_samples, generator, batch_size, max_rows, code_counts.clone())[0]["score"])
+    images = {"psnr": mean.get("psnr"), "ssim": mean.get("ssim"), "ood_auroc": ood}
     if not model.has_prior:
         codes = perplexity(code_counts) if hasattr(model, "codebook_size") else None
-        return Report(split, n, 0, None, mean["reconstruction_nll"], None, None, None, None, None, mean["mse"], codes)
+        return Report(split, n, 0, None, mean["reconstruction_nll"], None, None, None, None, None, mean["mse"], codes, **images)
+    mu, logvar = torch.cat([q.mu for q in posteriors]), torch.cat([q.logvar for q in posteriors])  # (N, D)
     nll = -mean["iwae_log_px"]
     return Report(
         split=split,
@@ -126,6 +161,9 @@ def evaluate(
         iwae_log_px=mean["iwae_log_px"],
         nll=nll,
         bits_per_dim=nll / (dims * math.log(2)),
-        active_units=active_units(torch.cat(mus)),
+        active_units=active_units(mu),
         mse=mean["mse"],
+        mutual_information=mutual_information(mu[:mi_examples].double(), logvar[:mi_examples].double(), torch.Generator().manual_seed(MI_SEED)),
+        kl_per_dimension=[round(v, 4) for v in kl_per_dimension(mu, logvar).tolist()],
+        **images,
     )

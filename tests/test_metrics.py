@@ -1,0 +1,62 @@
+"""Evaluation metrics against known answers."""
+
+import math
+
+import pytest
+import torch
+
+from vaekit.distributions import DiagonalGaussian, Gaussian
+from vaekit.evaluation import auroc, mutual_information, psnr, ssim
+from vaekit.evaluation.reconstruction import SSIM_C1
+from vaekit.objectives import iwae_bound, iwae_log_weights
+
+
+def test_ssim_of_an_image_with_itself_is_one_and_falls_with_noise():
+    x = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(ssim(x, x), torch.ones(3))
+    noisy = (x + 0.2 * torch.randn(x.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+    assert (ssim(x, noisy) < 0.9).all() and (ssim(x, noisy) > ssim(x, torch.rand_like(x))).all()
+    assert ssim(torch.rand(2, 1, 8, 8), torch.rand(2, 1, 8, 8)).shape == (2,)  # small images: a smaller window
+
+
+def test_ssim_of_constant_images_by_hand():
+    a, b = 0.3, 0.7  # no variance: SSIM = (2ab + C1) / (a^2 + b^2 + C1)
+    got = ssim(torch.full((1, 1, 16, 16), a, dtype=torch.float64), torch.full((1, 1, 16, 16), b, dtype=torch.float64)).item()  # float64: var = 0 exactly
+    assert got == pytest.approx((2 * a * b + SSIM_C1) / (a * a + b * b + SSIM_C1), rel=1e-4)
+
+
+def test_psnr_by_hand():
+    x = torch.zeros(2, 1, 4, 4)
+    torch.testing.assert_close(psnr(x, x + 0.1), torch.full((2,), 20.0))  # 10 log10(1 / 0.01)
+    assert psnr(x, x)[0].item() == pytest.approx(100.0)  # capped
+
+
+def test_auroc_known_answers():
+    assert auroc(torch.tensor([0.0, 1.0, 2.0]), torch.tensor([3.0, 4.0])) == 1.0
+    assert auroc(torch.tensor([3.0, 4.0]), torch.tensor([0.0, 1.0])) == 0.0
+    assert auroc(torch.ones(10), torch.ones(7)) == 0.5  # identical scores
+    assert auroc(torch.tensor([0.0, 2.0]), torch.tensor([1.0, 3.0])) == 0.75  # 3 of 4 pairs ordered
+
+
+def test_mutual_information_between_its_bounds():
+    n = 1000
+    g = torch.Generator().manual_seed(0)
+    spread = torch.randn(n, 2, generator=g, dtype=torch.float64) * 10
+    assert mutual_information(spread, torch.full_like(spread, -12.0), g) == pytest.approx(math.log(n), abs=0.05)  # z identifies x
+    same = torch.zeros(n, 2, dtype=torch.float64)
+    assert mutual_information(same, torch.zeros_like(same), g) == pytest.approx(0.0, abs=1e-9)  # z ignores x
+
+
+def test_iwae_matches_the_exact_log_likelihood_of_a_linear_gaussian_model():
+    # z ~ N(0, 1), x | z ~ N(2z, 0.5): p(x) = N(0, 4.5). The proposal is deliberately off.
+    x = torch.tensor([[-3.0], [0.2], [1.7]], dtype=torch.float64)
+    q = DiagonalGaussian(x / 2.5, torch.full_like(x, math.log(0.3)))
+    prior = DiagonalGaussian(torch.zeros_like(x), torch.zeros_like(x))
+
+    def decode(z):
+        return Gaussian(2 * z, torch.tensor(math.log(0.5), dtype=z.dtype), data_dims=1)
+
+    log_w, _ = iwae_log_weights(x, q, prior, decode, 5000, torch.Generator().manual_seed(0))
+    exact = -0.5 * (math.log(2 * math.pi * 4.5) + x[:, 0] ** 2 / 4.5)
+    torch.testing.assert_close(iwae_bound(log_w), exact, atol=0.01, rtol=0)  # Monte-Carlo error of K = 5000
+    assert (log_w.mean(0) < exact).all()  # the ELBO stays below
