@@ -96,7 +96,7 @@ def build_report(run_dir: Path, iw_samples: int = 100, limit: int = 2000, data_d
             return f"{v:.4f}" if isinstance(v, float) else "—" if v is None else str(v)
 
         rows = "".join(f"<tr><th>{k}</th><td>{cell(v)}</td></tr>" for k, v in report.as_dict().items())
-        return f"<table>{rows}</table><p>Nats per example; — marks metrics the model has no likelihood for.</p>"
+        return f"<table>{rows}</table><p>Nats per example; — marks metrics that do not apply to this model or were not asked for.</p>"
 
     def samples() -> str:
         if hasattr(model, "codebook_size"):
