@@ -211,3 +211,13 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "f.bin").stat().st_mode) == 0o644  # not mkstemp's 0600
+
+
+def test_the_cli_says_when_it_stopped_early(tmp_path, monkeypatch, capsys):
+    from vaekit.cli import main
+    from vaekit.training import trainer as trainer_module
+
+    scores = iter([5.0, 6.0, 7.0, 8.0])
+    monkeypatch.setattr(trainer_module, "mean_terms", lambda *a, **k: {"loss": next(scores)})
+    assert main(["train", "--epochs", "4", "--patience", "2", "--no-progress", "--no-images", "--out", str(tmp_path / "run")]) == 0
+    assert "stopped early: no better validation loss for 2 epochs (--patience)" in capsys.readouterr().err

@@ -310,6 +310,8 @@ def cmd_train(argv: list[str]) -> int:
     if result.interrupted:
         _echo(f"stopped at epoch {p.epoch + 1} step {p.step_in_epoch}; checkpoint saved. Continue with: vaekit train --resume {result.run_dir}")
         return 130
+    if result.stopped_early:
+        _echo(f"stopped early: no better validation loss for {result.progress.epoch - p.best_epoch} epochs (--patience)")
     metrics = result.last_metrics
     summary = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k.startswith(("train_loss", "valid_loss")))
     _echo(f"done: {p.epoch} epochs in {p.elapsed_s:.1f}s ({summary}); best validation loss {p.best_valid:.3f} nats at epoch {p.best_epoch}")
