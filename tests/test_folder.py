@@ -102,3 +102,16 @@ def test_attribute_vectors_from_a_folder_attribute_file(tmp_path, capsys):
         assert code == 0, err
     code, _, _ = run(capsys, "attribute", out, "--attribute", "Is_Cat", "--save-vector", tmp_path / "cat.npy", "--inputs", "0", "--out", tmp_path / "b.png")
     assert code == 0 and np.load(tmp_path / "cat.npy").shape == (3,)
+
+
+def test_encode_another_dataset_with_a_folder_attribute_run(tmp_path, capsys):
+    from test_cli import run
+
+    root = make_folder(tmp_path / "pets")
+    out = tmp_path / "run"
+    assert run(capsys, "train", "--data", f"folder:{root}", "--attributes", tmp_path / "attrs.csv", "--image-size", 8, "--hidden", 16,
+               "--latent-dim", 2, "--epochs", 1, "--no-progress", "--no-images", "--out", out)[0] == 0
+    np.save(tmp_path / "other.npy", np.random.default_rng(0).integers(0, 256, (20, 8, 8, 3), dtype=np.uint8))
+    code, _, err = run(capsys, "encode", out, "--data", f"npy:{tmp_path / 'other.npy'}", "--out", tmp_path / "z.npz")
+    assert code == 0, err  # the run's --attributes file does not follow to another dataset
+    assert np.load(tmp_path / "z.npz")["mu"].shape == (2, 2)  # its test split: the last tenth of 20

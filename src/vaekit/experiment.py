@@ -95,10 +95,8 @@ def _prepare(config: RunConfig, device: torch.device) -> tuple[DatasetSplits, Ru
         raise ConfigError("--sparsity kl needs codes in (0, 1): add --latent-activation sigmoid (or use --sparsity l1)")
     data = load_dataset(config.data)
     model_cfg = config.model.for_data(data.shape, config.preset)
-    if MODELS[model_cfg.kind].conditional:
-        dim = max(split.condition_dim(model_cfg.condition) for split in (data.train, data.valid, data.test))
-        if dim == 0:
-            data.train.condition(slice(0, 1), model_cfg.condition, 0)  # raises: says what the data lacks
+    if MODELS[model_cfg.kind].conditional:  # raises when the data have no labels / attributes
+        dim = max(split.condition_dim(model_cfg.condition) for split in (data.train, data.valid, data.test) if len(split))
         model_cfg = replace(model_cfg, condition_dim=dim)
     epochs = config.train.epochs or dataset_info(config.data.name).default_epochs
     config = replace(config, model=model_cfg, train=replace(config.train, epochs=epochs))
@@ -141,7 +139,7 @@ def train(config: RunConfig, out: Path | None = None, images: bool = True, stop_
         for note in data.notes:
             echo(f"note: {note}")
     out.mkdir(parents=True, exist_ok=True)
-    rundir.atomic_write_json(out / rundir.CONFIG, {"vaekit_version": _version(), **rundir.config_to_dict(config)})
+    _write_config(out, config)
     return _trainer(config, data, model, out, images).fit(stop_at_step=stop_at_step)
 
 
@@ -153,7 +151,7 @@ def resume(run_dir: Path, epochs: int | None = None, device: str | None = None, 
     changes = {k: v for k, v in (("epochs", epochs), ("device", device), ("progress", progress)) if v is not None}
     if changes:
         config = replace(config, train=replace(config.train, **changes))
-        rundir.atomic_write_json(run_dir / rundir.CONFIG, {"vaekit_version": _version(), **rundir.config_to_dict(config)})
+        _write_config(run_dir, config)
     data, config, model = _prepare(config, resolve_device(config.train.device))
     trainer = _trainer(config, data, model, run_dir, images)
     trainer.resume()
@@ -166,11 +164,15 @@ def resume(run_dir: Path, epochs: int | None = None, device: str | None = None, 
     return trainer.fit(stop_at_step=stop_at_step)
 
 
-def load_run_data(run_dir: Path, split: str, data_dir: Path | None = None, limit: int | None = None, device: str | torch.device = "cpu"):
-    """The split a run was trained on (same dataset, binarization and validation size)."""
+def load_run_data(run_dir: Path, split: str, data_dir: Path | None = None, limit: int | None = None, device: str | torch.device = "cpu",
+                  name: str | None = None):
+    """The split a run was trained on (same dataset, binarization and validation size), or the
+    same split of another dataset ``name`` loaded the same way (same binarization)."""
     config = read_run_config(run_dir).data
     if data_dir is not None:
         config = replace(config, data_dir=data_dir)
+    if name is not None and name != config.name:
+        config = replace(config, name=name, valid_size=None, attributes=None)
     data = load_dataset(replace(config, limit=None)).split(split)
     return (data.head(limit) if limit else data).to(device)
 
@@ -182,11 +184,7 @@ def evaluate_run(run_dir: Path, split: str = "test", iw_samples: int = 1000, lim
     dev = resolve_device(device)
     model = rundir.load(run_dir, weights=weights, device=dev)
     data = load_run_data(run_dir, split, data_dir, limit, dev)
-    outliers = None
-    if ood_data is not None:
-        config = replace(read_run_config(run_dir).data, name=ood_data, data_dir=data_dir, valid_size=None, limit=None, attributes=None)
-        outliers = load_dataset(config).test
-        outliers = (outliers.head(limit) if limit else outliers).to(dev)
+    outliers = None if ood_data is None else load_run_data(run_dir, "test", data_dir, limit, dev, name=ood_data)
     return evaluate(model, data, split, iw_samples, torch.Generator(device=dev).manual_seed(seed), outliers=outliers)
 
 
@@ -209,7 +207,7 @@ def sample_run(run_dir: Path, out: Path, n: int = 64, temperature: float = 1.0, 
     """``vaekit sample``: a PNG grid of n samples from the prior (of class ``label`` for a cvae)."""
     model = rundir.load(run_dir, weights=weights)
     generator = torch.Generator().manual_seed(seed)
-    if hasattr(model, "codebook_size"):  # VQ-VAE: draw codes from a prior fitted to the training codes
+    if model.codebook_size:  # VQ-VAE: draw codes from a prior fitted to the training codes
         log_prior = fit_code_prior(model, load_run_data(run_dir, "train", data_dir))
         return save_grid(sample_vq(model, log_prior, n, generator), out)
     examples = load_run_data(run_dir, "test", data_dir, n) if model.conditioning == "attributes" else None
@@ -224,6 +222,10 @@ def reconstruct_run(run_dir: Path, out: Path, n: int = 32, split: str = "test", 
     x = data.batch(slice(0, n))  # (n, C, H, W)
     y = data.condition(slice(0, n), model.conditioning, model.condition_dim)
     return save_grid(interleave_rows(x, reconstruct(model, x, y), 8), out, nrow=8)
+
+
+def _write_config(run_dir: Path, config: RunConfig) -> None:
+    rundir.atomic_write_json(run_dir / rundir.CONFIG, {"vaekit_version": _version(), **rundir.config_to_dict(config)})
 
 
 def _version() -> str:

@@ -90,7 +90,8 @@ def traverse_run(run_dir: Path, out: Path, dims: str | None = None, span: float 
                  input_file: Path | None = None) -> Path:
     """``vaekit traverse``: one row per latent dimension (default: the ``max_rows`` with most KL)."""
     model = _model(run_dir, weights)
-    data = load_run_data(run_dir, split, data_dir)
+    needs_data = not dims or input_index is not None
+    data = load_run_data(run_dir, split, data_dir) if needs_data else None
     order = _ints(dims, "dims") if dims else kl_order(model, data)[:max_rows]
     bad = [d for d in order if not 0 <= d < model.latent_dim]
     if bad:
@@ -136,12 +137,7 @@ def encode_run(run_dir: Path, out: Path, data: str | None = None, split: str = "
     means, or log2 K bits per VQ slot).
     """
     model = rundir.load(run_dir, weights=weights)
-    if data is None:
-        examples = load_run_data(run_dir, split, data_dir, limit)
-    else:
-        config = replace(read_run_config(run_dir).data, name=data, data_dir=data_dir, valid_size=None, limit=None)
-        examples = load_dataset(config).split(split)
-        examples = examples.head(limit) if limit else examples
+    examples = load_run_data(run_dir, split, data_dir, limit, name=data)
     if tuple(examples.shape) != tuple(rundir.model_config(run_dir).input_shape):
         raise DataError(f"the data have shape {tuple(examples.shape)} but the model takes {tuple(rundir.model_config(run_dir).input_shape)}")
     with torch.no_grad():
@@ -155,7 +151,7 @@ def encode_run(run_dir: Path, out: Path, data: str | None = None, split: str = "
     if examples.labels is not None:
         arrays["labels"] = examples.labels.numpy()
     input_bits = math.prod(examples.shape) * _bits_per_value(examples)
-    code_bits = model.slots * math.log2(model.codebook_size) if "codes" in arrays else 32.0 * model.latent_dim
+    code_bits = model.slots * math.log2(model.codebook_size) if model.codebook_size else 32.0 * model.latent_dim
     return save_arrays(out, **arrays), input_bits / code_bits
 
 

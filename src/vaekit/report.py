@@ -99,7 +99,7 @@ def build_report(run_dir: Path, iw_samples: int = 100, limit: int = 2000, data_d
         return f"<table>{rows}</table><p>Nats per example; — marks metrics that do not apply to this model or were not asked for.</p>"
 
     def samples() -> str:
-        if hasattr(model, "codebook_size"):
+        if model.codebook_size:
             return _img(png_bytes(sample_vq(model, fit_code_prior(model, load_run_data(run_dir, "train", data_dir)), 64, g), 8), "samples")
         condition = sample_conditions(model, test, 64, None) if model.conditioning else None
         return _img(png_bytes(sample(model, 64, g, condition=condition), 8), "samples")
@@ -131,7 +131,7 @@ def build_report(run_dir: Path, iw_samples: int = 100, limit: int = 2000, data_d
         _section("Training curves", lambda: _img(curves, "training curves") if curves else "<p>No epoch finished yet.</p>"),
         _section(f"Test metrics (K = {iw_samples}, first {len(test)} test examples)", metrics),
     ]
-    if model.has_prior or hasattr(model, "codebook_size"):
+    if model.has_prior or model.codebook_size:
         parts.append(_section("Samples", samples))
     parts += [_section("Reconstructions", reconstructions), _section("Interpolation", interpolation),
               _section("Traversal", traversal), _section("Latent map", latent_map),

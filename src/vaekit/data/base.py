@@ -50,19 +50,22 @@ class InMemoryDataset:
         """
         if kind is None:
             return None
-        source = self.labels if kind == "label" else self.attributes
-        if source is None:
-            what = "class labels" if kind == "label" else "attributes (use --data folder:PATH --attributes FILE.csv)"
-            raise DataError(f"a model conditioned on {kind}s needs data with {what}; this dataset has none")
+        source = self._condition_source(kind)
         if kind == "label":
             return torch.nn.functional.one_hot(source[index], dim).to(torch.float32)  # (B, Y)
         return source[index].to(torch.float32)  # (B, A)
 
     def condition_dim(self, kind: str) -> int:
         """Size of the condition vector: number of classes (largest label + 1) or attributes."""
-        if kind == "label":
-            return 0 if self.labels is None else int(self.labels.max()) + 1
-        return 0 if self.attributes is None else self.attributes.shape[1]
+        source = self._condition_source(kind)
+        return int(source.max()) + 1 if kind == "label" else source.shape[1]
+
+    def _condition_source(self, kind: str) -> torch.Tensor:
+        source = self.labels if kind == "label" else self.attributes
+        if source is None:
+            what = "class labels" if kind == "label" else "attributes (use --data folder:PATH --attributes FILE.csv)"
+            raise DataError(f"a model conditioned on {kind}s needs data with {what}; this dataset has none")
+        return source
 
     def _map(self, fn) -> InMemoryDataset:
         """Apply ``fn`` to x and to labels and attributes where present."""

@@ -139,7 +139,7 @@ def evaluate(
         raise ConfigError(f"--ood-data has examples of shape {tuple(outliers.shape)}, but the model's are {tuple(data.shape)}")
     model.eval()
     n, dims = len(data), math.prod(data.shape)
-    code_counts = torch.zeros(getattr(model, "codebook_size", 1))  # (K,)
+    code_counts = torch.zeros(max(model.codebook_size, 1))  # (K,)
     terms, posteriors = _per_example(model, data, iw_samples, generator, batch_size, max_rows, code_counts)
     mean = {k: float(v.double().mean()) for k, v in terms.items()}
     ood = None
@@ -147,7 +147,7 @@ def evaluate(
         ood = auroc(terms["score"], _per_example(model, outliers, iw_samples, generator, batch_size, max_rows, code_counts.clone())[0]["score"])
     images = {"psnr": mean.get("psnr"), "ssim": mean.get("ssim"), "ood_auroc": ood}
     if not model.has_prior:
-        codes = perplexity(code_counts) if hasattr(model, "codebook_size") else None
+        codes = perplexity(code_counts) if model.codebook_size else None
         return Report(split, n, 0, None, mean["reconstruction_nll"], None, None, None, None, None, mean["mse"], codes, **images)
     mu, logvar = torch.cat([q.mu for q in posteriors]), torch.cat([q.logvar for q in posteriors])  # (N, D)
     nll = -mean["iwae_log_px"]

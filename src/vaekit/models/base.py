@@ -20,6 +20,7 @@ class LatentModel(nn.Module, abc.ABC):
     needs_input_grad: bool = False  # hand the objective an encoder input it can differentiate (contractive AE)
     conditioning: str | None = None  # 'label' or 'attributes' for conditional models: what the data must supply
     condition_dim: int = 0  # size of the condition vector (classes, or attributes)
+    codebook_size: int = 0  # K of a vector-quantized latent (VQ-VAE); 0 for continuous latents
 
     @abc.abstractmethod
     def encode(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> DiagonalGaussian | PointMass:

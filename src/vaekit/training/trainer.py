@@ -206,8 +206,7 @@ class Trainer:
             self._check_data()
             self.checkpoint()  # a run directory is resumable from the first moment
         metrics: dict[str, float] = {}
-        steps = math.ceil(len(self.data.train) / self.config.batch_size)
-        bar = tqdm(total=steps * self.config.epochs, initial=self.progress.global_step, unit="step",
+        bar = tqdm(total=self.total_steps, initial=self.progress.global_step, unit="step",
                    disable=None if self.config.progress else True, leave=False)  # None: off when not a terminal
         with bar, self.stop.installed(), distributions.validation(False):
             while self.progress.epoch < self.config.epochs:
@@ -226,8 +225,12 @@ class Trainer:
         return patience is not None and p.epoch > 0 and p.epoch - p.best_epoch >= patience
 
     @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.data.train) / self.config.batch_size)
+
+    @property
     def total_steps(self) -> int:
-        return math.ceil(len(self.data.train) / self.config.batch_size) * self.config.epochs
+        return self.steps_per_epoch * self.config.epochs
 
     def _step(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> LossTerms:
         """One optimizer step on batch x (schedules evaluated at the current global step)."""
@@ -257,10 +260,8 @@ class Trainer:
 
     def _run_epoch(self, bar: tqdm, stop_at_step: int | None) -> bool:
         """Run the rest of the current epoch; False when stopped early (state is consistent)."""
-        cfg, p = self.config, self.progress
-        n = len(self.data.train)
-        steps = math.ceil(n / cfg.batch_size)
-        order = epoch_order(cfg.seed, p.epoch, n, self.device)
+        cfg, p, steps = self.config, self.progress, self.steps_per_epoch
+        order = epoch_order(cfg.seed, p.epoch, len(self.data.train), self.device)
         first_bad = torch.full((), -1, dtype=torch.long, device=self.device)
         started = time.perf_counter()
         bar.set_description(f"epoch {p.epoch + 1}/{cfg.epochs}", refresh=False)
