@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 import tyro
 
 from vaekit import experiment, explore, report
-from vaekit.data import DATASETS, PREFIXES, DataConfig
+from vaekit.data import DATASETS, PREFIXES, DataConfig, prefixed_names
 from vaekit.errors import ConfigError, VaekitError
 from vaekit.models import MODELS, PRESETS, ModelConfig, resolve_model_config
 from vaekit.objectives import ObjectiveConfig
@@ -71,6 +71,13 @@ class EvaluateArgs:
     """Where to evaluate."""
     ood_data: str | None = None
     """Also report ood_auroc: how well the per-example -ELBO tells this dataset's test split (outliers) from the run's."""
+    fid: bool = False
+    """Also report frechet_distance, precision and recall of samples against the split, in the features of a classifier
+    vaekit trains on the dataset's training split and caches (not Inception FID: no pretrained weights offline)."""
+    fid_samples: int = 10_000
+    """--fid: samples drawn, and examples of the split compared with them (at most the split's size)."""
+    disentanglement: bool = False
+    """Also report MIG, DCI, SAP, FactorVAE and β-VAE scores against the data's known factors (--data shapes)."""
 
 
 @dataclass(frozen=True)
@@ -323,8 +330,9 @@ def cmd_evaluate(argv: list[str]) -> int:
     args = tyro.cli(EvaluateArgs, args=argv, prog="vaekit evaluate")
     _positive("iw-samples", args.iw_samples)
     _positive("limit", args.limit)
+    _positive("fid-samples", args.fid_samples)
     report = experiment.evaluate_run(args.run_dir, args.split, args.iw_samples, args.limit, args.seed, args.data_dir, args.weights, args.device,
-                                     args.ood_data)
+                                     args.ood_data, fid=args.fid, fid_samples=args.fid_samples, disentanglement=args.disentanglement)
     values = report.as_dict()
     if args.json:
         print(json.dumps(values))
@@ -408,7 +416,7 @@ def cmd_report(argv: list[str]) -> int:
 
 def cmd_list(argv: list[str]) -> int:
     """Print the registered datasets, models and presets."""
-    sources = {**DATASETS, **{f"{prefix}:PATH": info for prefix, info in PREFIXES.items()}}
+    sources = {**DATASETS, **dict(zip(prefixed_names(), PREFIXES.values(), strict=True))}
     for title, registry in (("datasets", sources), ("models", MODELS), ("presets", PRESETS)):
         print(f"{title}:")
         for name, entry in registry.items():

@@ -16,10 +16,13 @@ from typing import Any
 import torch
 
 from vaekit import rundir
-from vaekit.data import DataConfig, DatasetSplits, dataset_info, load_dataset
+from vaekit.data import DataConfig, DatasetSplits, InMemoryDataset, dataset_info, load_dataset
+from vaekit.data.sources import cache_dir
 from vaekit.errors import ConfigError, RunDirError
 from vaekit.evaluation import Report, evaluate
-from vaekit.generation import fit_code_prior, interleave_rows, one_hot_labels, reconstruct, sample, sample_vq, save_grid
+from vaekit.evaluation.disentanglement import disentanglement_scores
+from vaekit.evaluation.fidelity import feature_extractor, sample_quality
+from vaekit.generation import posterior_means, fit_code_prior, interleave_rows, one_hot_labels, reconstruct, sample, sample_vq, save_grid
 from vaekit.models import MODELS, LatentModel, ModelConfig, build_model
 from vaekit.objectives import ObjectiveConfig, make_objective
 from vaekit.training import TrainConfig, Trainer, TrainResult, resolve_device
@@ -178,14 +181,66 @@ def load_run_data(run_dir: Path, split: str, data_dir: Path | None = None, limit
 
 
 def evaluate_run(run_dir: Path, split: str = "test", iw_samples: int = 1000, limit: int | None = None, seed: int = 0,
-                 data_dir: Path | None = None, weights: str = "best", device: str = "auto", ood_data: str | None = None) -> Report:
+                 data_dir: Path | None = None, weights: str = "best", device: str = "auto", ood_data: str | None = None,
+                 fid: bool = False, fid_samples: int = 10_000, disentanglement: bool = False) -> Report:
     """``vaekit evaluate``: the metrics of a run's model on one split (and OOD AUROC against the
-    test split of ``ood_data``, same shape, same ``limit``)."""
+    test split of ``ood_data``, same shape, same ``limit``; sample quality with ``fid``, against up to
+    ``fid_samples`` examples of the split; disentanglement scores on data with known factors)."""
     dev = resolve_device(device)
     model = rundir.load(run_dir, weights=weights, device=dev)
     data = load_run_data(run_dir, split, data_dir, limit, dev)
     outliers = None if ood_data is None else load_run_data(run_dir, "test", data_dir, limit, dev, name=ood_data)
-    return evaluate(model, data, split, iw_samples, torch.Generator(device=dev).manual_seed(seed), outliers=outliers)
+    report = evaluate(model, data, split, iw_samples, torch.Generator(device=dev).manual_seed(seed), outliers=outliers)
+    if fid:
+        report = replace(report, **_sample_quality(run_dir, model, data, data_dir, fid_samples, seed, dev))
+    if disentanglement:
+        report = replace(report, **_disentanglement(run_dir, model, data, seed))
+    return report
+
+
+def _disentanglement(run_dir: Path, model: LatentModel, data: InMemoryDataset, seed: int) -> dict[str, float]:
+    """MIG, DCI, SAP, FactorVAE and β-VAE scores of the posterior means against the data's factors."""
+    if model.conditioning is not None:
+        raise ConfigError("--disentanglement scores unconditional models; this run is conditional (cvae)")
+    if data.factors is None:
+        name = read_run_config(run_dir).data.name
+        raise ConfigError(f"--disentanglement needs data with known generative factors; '{name}' has none (train on --data shapes)")
+    codes = posterior_means(model, data).double().cpu().numpy()  # (N, D)
+    return disentanglement_scores(codes, data.factors.cpu().numpy(), seed)
+
+
+def _draw_samples(run_dir: Path, model: LatentModel, train: InMemoryDataset, n: int, generator: torch.Generator,
+                  chunk: int = 500) -> torch.Tensor:
+    """n samples of the model, (n, C, H, W), decoded ``chunk`` at a time (cvae: classes in turn)."""
+    log_prior = fit_code_prior(model, train) if model.codebook_size else None
+    parts = []
+    for start in range(0, n, chunk):
+        m = min(chunk, n - start)
+        if log_prior is not None:
+            parts.append(sample_vq(model, log_prior, m, generator))
+        else:
+            parts.append(sample(model, m, generator, condition=sample_conditions(model, train, m, None)))
+    return torch.cat(parts)
+
+
+def _sample_quality(run_dir: Path, model: LatentModel, real: InMemoryDataset, data_dir: Path | None, n: int, seed: int,
+                    device: torch.device) -> dict[str, float]:
+    """frechet_distance / precision / recall of n samples against n examples of ``real``; {} for
+    models that cannot sample (plain autoencoders)."""
+    if not model.has_prior and not model.codebook_size:
+        return {}
+    train = load_run_data(run_dir, "train", data_dir, device=device)
+    valid = load_run_data(run_dir, "valid", data_dir, device=device)
+    extractor = feature_extractor(read_run_config(run_dir).data.name, train, valid if len(valid) else real, cache_dir())
+    generator = torch.Generator(device=device).manual_seed(seed)
+    n = min(n, len(real))
+    x_real = real.batch(slice(0, n), generator)  # (n, C, H, W)
+    fake = _draw_samples(run_dir, model, train, n, generator)  # (n, C, H, W) means of p(x|z)
+    if bool(((x_real == 0) | (x_real == 1)).all()):  # binary data: compare binary draws from p(x|z), not grey means
+        fake = torch.bernoulli(fake.clamp(0, 1), generator=generator)
+    q = sample_quality(extractor, x_real, fake)
+    return {"frechet_distance": q.frechet_distance, "precision": q.precision, "recall": q.recall,
+            "fid_classifier_accuracy": q.feature_accuracy}
 
 
 def sample_conditions(model: LatentModel, examples, n: int, label: int | None) -> torch.Tensor | None:

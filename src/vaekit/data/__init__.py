@@ -21,6 +21,7 @@ from vaekit.data.digits import load_digits
 from vaekit.data.faces import load_frey_faces, load_olivetti_faces
 from vaekit.data.mnist import load_fashion_mnist, load_mnist
 from vaekit.data.folder import load_folder
+from vaekit.data.shapes import load_shapes, parse_spec
 from vaekit.data.raw import RawSplits, Split
 from vaekit.errors import ConfigError, DataError
 
@@ -48,6 +49,7 @@ DATASETS: dict[str, DatasetInfo] = {
     "binarized-mnist": DatasetInfo(_from_dir(load_binarized_mnist), "Larochelle & Murray's static binarization (50k/10k/10k)", 10_000, 10),
     "frey-faces": DatasetInfo(_from_dir(load_frey_faces), "Frey's 1965 face frames, 28x20 (Roweis's .mat)", 165, 200),
     "olivetti-faces": DatasetInfo(_from_dir(load_olivetti_faces), "Olivetti faces, 40 people x 10, 64x64 (Roweis's .mat)", 0, 300),
+    "shapes": DatasetInfo(lambda c: load_shapes(c.name), "generated 64x64 dSprites-like sprites with 5 known factors (no download)", 0.1, 20),
 }
 
 PREFIXES = {
@@ -55,7 +57,15 @@ PREFIXES = {
     "npy": DatasetInfo(lambda c: load_arrays(Path(c.name.partition(":")[2])), "an .npy array", 0.1, 50),
     "folder": DatasetInfo(lambda c: load_folder(Path(c.name.partition(":")[2]), c.image_size, c.channels, c.attributes),
                           "a directory of images (labels from sub-folders)", 0.1, 50),
+    "shapes": DatasetInfo(lambda c: load_shapes(c.name), "shapes:N[:SEED]: N sprites drawn from dSprites' factor grid", 0.1, 20),
 }
+
+PREFIX_ARGUMENT = {"shapes": "N[:SEED]"}  # what follows the colon, where it is not a PATH
+
+
+def prefixed_names() -> list[str]:
+    """How the prefixed datasets are written: npz:PATH, ..., shapes:N[:SEED]."""
+    return [f"{p}:{PREFIX_ARGUMENT.get(p, 'PATH')}" for p in PREFIXES]
 
 
 def dataset_info(name: str) -> DatasetInfo:
@@ -71,7 +81,8 @@ class DataConfig:
     """Which data to train and evaluate on."""
 
     name: Annotated[str, tyro.conf.arg(name="data")] = "digits"
-    """Dataset: digits (embedded), mnist, fashion-mnist, binarized-mnist, frey-faces, olivetti-faces, npz:PATH, npy:PATH, folder:PATH."""
+    """Dataset: digits (embedded), mnist, fashion-mnist, binarized-mnist, frey-faces, olivetti-faces, shapes (generated; shapes:N[:SEED]
+    for a random sample), npz:PATH, npy:PATH, folder:PATH."""
     data_dir: Path | None = None
     """Directory holding the dataset's files (searched before $VAEKIT_DATA and the cache)."""
     limit: int | None = None
@@ -90,7 +101,7 @@ class DataConfig:
     def __post_init__(self) -> None:
         prefix, colon, path = self.name.partition(":")
         if self.name not in DATASETS and not (colon and path and prefix in PREFIXES):
-            names = ", ".join([*DATASETS, *(f"{p}:PATH" for p in PREFIXES)])
+            names = ", ".join([*DATASETS, *prefixed_names()])
             raise ConfigError(f"unknown dataset '{self.name}'; choose one of: {names}")
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"--limit must be at least 1, got {self.limit}")
@@ -100,6 +111,8 @@ class DataConfig:
             raise ConfigError(f"{self.name} has a fixed validation split; drop --valid-size")
         if not 4 <= self.image_size <= 1024:
             raise ConfigError(f"--image-size must be between 4 and 1024, got {self.image_size}")
+        if prefix == "shapes":
+            parse_spec(self.name)  # a malformed shapes:N:SEED fails before anything is loaded
         if self.attributes is not None and prefix != "folder":
             raise ConfigError("--attributes goes with --data folder:PATH")
 
@@ -108,7 +121,8 @@ def _tensors(split: Split, scale: float, dynamic: bool) -> InMemoryDataset:
     def tensor(a):
         return None if a is None else torch.from_numpy(np.ascontiguousarray(a))
 
-    return InMemoryDataset(tensor(split.x), tensor(split.y), scale, dynamic_binarize=dynamic, attributes=tensor(split.attributes))
+    return InMemoryDataset(tensor(split.x), tensor(split.y), scale, dynamic_binarize=dynamic, attributes=tensor(split.attributes),
+                           factors=tensor(split.factors))
 
 
 def _split_train(raw: RawSplits, valid_size: int) -> tuple[Split, Split]:
@@ -143,7 +157,8 @@ def load_dataset(config: DataConfig) -> DatasetSplits:
     if len(splits["train"]) == 0:
         raise DataError(f"dataset '{config.name}' from {raw.location} has no training examples")
     return DatasetSplits(config.name, splits["train"], splits["valid"], splits["test"], source=raw.location,
-                         classes=raw.classes, attribute_names=raw.attribute_names, notes=raw.notes)
+                         classes=raw.classes, attribute_names=raw.attribute_names, notes=raw.notes,
+                         factor_names=raw.factor_names, factor_sizes=raw.factor_sizes)
 
 
-__all__ = ["DATASETS", "DataConfig", "DatasetInfo", "DatasetSplits", "InMemoryDataset", "dataset_info", "load_dataset"]
+__all__ = ["DATASETS", "DataConfig", "DatasetInfo", "DatasetSplits", "InMemoryDataset", "dataset_info", "load_dataset", "prefixed_names"]

@@ -20,6 +20,7 @@ class InMemoryDataset:
         dynamic_binarize: resample each batch as Bernoulli(x / scale) (the standard protocol for
             likelihoods on dynamically binarized MNIST).
         attributes: (N, A) binary attributes in {0, 1} (CelebA-style), or None.
+        factors: (N, F) int64 ground-truth factor indices (``shapes``), or None.
     """
 
     x: torch.Tensor
@@ -27,6 +28,7 @@ class InMemoryDataset:
     scale: float
     dynamic_binarize: bool = False
     attributes: torch.Tensor | None = None
+    factors: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -68,9 +70,11 @@ class InMemoryDataset:
         return source
 
     def _map(self, fn) -> InMemoryDataset:
-        """Apply ``fn`` to x and to labels and attributes where present."""
-        return replace(self, x=fn(self.x), labels=None if self.labels is None else fn(self.labels),
-                       attributes=None if self.attributes is None else fn(self.attributes))
+        """Apply ``fn`` to x and to labels, attributes and factors where present."""
+        def opt(t):
+            return None if t is None else fn(t)
+
+        return replace(self, x=fn(self.x), labels=opt(self.labels), attributes=opt(self.attributes), factors=opt(self.factors))
 
     def head(self, n: int) -> InMemoryDataset:
         """The first ``n`` examples."""
@@ -98,6 +102,8 @@ class DatasetSplits:
     classes: tuple[str, ...] | None = None
     attribute_names: tuple[str, ...] | None = None
     notes: tuple[str, ...] = ()
+    factor_names: tuple[str, ...] | None = None
+    factor_sizes: tuple[int, ...] | None = None
 
     @property
     def shape(self) -> tuple[int, ...]:

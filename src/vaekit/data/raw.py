@@ -15,11 +15,13 @@ class Split:
         x: examples, (N, C, H, W) images or (N, D) rows.
         y: integer class labels (N,), or None.
         attributes: binary attributes (N, A) in {0, 1} (CelebA-style), or None.
+        factors: ground-truth generative factors (N, F) as integer indices (``shapes``), or None.
     """
 
     x: np.ndarray
     y: np.ndarray | None = None
     attributes: np.ndarray | None = None
+    factors: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.x)
@@ -28,7 +30,7 @@ class Split:
         def pick(a):
             return None if a is None else a[index]
 
-        return Split(self.x[index], pick(self.y), pick(self.attributes))
+        return Split(self.x[index], pick(self.y), pick(self.attributes), pick(self.factors))
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class RawSplits:
         classes: names of the label values (folder names), or None.
         attribute_names: names of the attribute columns, or None.
         notes: things the user should know (files skipped...), printed by the CLI.
+        factor_names: names of the ground-truth factor columns, or None.
+        factor_sizes: number of values of each factor, or None.
     """
 
     train: Split
@@ -54,3 +58,5 @@ class RawSplits:
     classes: tuple[str, ...] | None = None
     attribute_names: tuple[str, ...] | None = None
     notes: tuple[str, ...] = ()
+    factor_names: tuple[str, ...] | None = None
+    factor_sizes: tuple[int, ...] | None = None

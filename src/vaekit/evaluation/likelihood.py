@@ -28,6 +28,9 @@ class Report:
     (autoencoders): they have no likelihood of x, only reconstructions.
     ``codebook_perplexity`` (VQ-VAE only) is exp(entropy) of the code usage: K when every code is
     used equally. ``ood_auroc`` is set when another dataset was given as outliers.
+    ``frechet_distance``, ``precision``, ``recall`` and ``fid_classifier_accuracy`` are set by
+    ``--fid`` (see ``evaluation.fidelity``), the disentanglement scores by ``--disentanglement``
+    (see ``evaluation.disentanglement``).
     """
 
     split: str
@@ -47,6 +50,17 @@ class Report:
     mutual_information: float | None = None
     kl_per_dimension: list[float] | None = None
     ood_auroc: float | None = None
+    frechet_distance: float | None = None
+    precision: float | None = None
+    recall: float | None = None
+    fid_classifier_accuracy: float | None = None
+    mig: float | None = None
+    dci_disentanglement: float | None = None
+    dci_completeness: float | None = None
+    dci_informativeness: float | None = None
+    sap: float | None = None
+    factor_vae_score: float | None = None
+    beta_vae_score: float | None = None
 
     def as_dict(self) -> dict[str, float | int | str | list[float] | None]:
         return asdict(self)
