@@ -18,7 +18,9 @@ from vaekit.cli import main
 from vaekit.data import mnist
 
 REPORT_KEYS = {"elbo", "reconstruction_nll", "kl", "iwae_log_px", "nll", "bits_per_dim", "active_units", "split", "n", "iw_samples", "mse",
-               "codebook_perplexity", "psnr", "ssim", "mutual_information", "kl_per_dimension", "ood_auroc"}
+               "codebook_perplexity", "psnr", "ssim", "mutual_information", "kl_per_dimension", "ood_auroc",
+               "frechet_distance", "precision", "recall", "fid_classifier_accuracy",  # --fid
+               "mig", "dci_disentanglement", "dci_completeness", "dci_informativeness", "sap", "factor_vae_score", "beta_vae_score"}
 TINY = ["--hidden", "32", "--latent-dim", "4", "--no-progress", "--no-images"]
 
 
@@ -67,6 +69,7 @@ def test_train_evaluate_sample_reconstruct(tmp_path, capsys):
     report = json.loads(stdout)  # exactly one JSON object
     assert code == 0 and set(report) == REPORT_KEYS and report["n"] == 40 and report["iw_samples"] == 5
     assert report["nll"] == -report["iwae_log_px"] and report["iwae_log_px"] >= report["elbo"] - 1.0
+    assert report["frechet_distance"] is None and report["mig"] is None  # not asked for: present, null
     code, stdout, _ = run(capsys, "evaluate", out, "--iw-samples", 5, "--limit", 40, "--split", "valid")
     assert code == 0 and "bits_per_dim" in stdout and "valid" in stdout
     code, stdout, _ = run(capsys, "sample", out, "--n", 16, "--out", tmp_path / "s.png")

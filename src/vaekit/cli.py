@@ -18,10 +18,10 @@ from typing import Annotated, Literal
 
 import tyro
 
-from vaekit import experiment, explore, report
+from vaekit import benchmark, experiment, explore, report
 from vaekit.data import DATASETS, PREFIXES, DataConfig, prefixed_names
 from vaekit.errors import ConfigError, VaekitError
-from vaekit.models import MODELS, PRESETS, ModelConfig, resolve_model_config
+from vaekit.models import MODELS, PRESETS, ModelConfig
 from vaekit.objectives import ObjectiveConfig
 from vaekit.training import TrainConfig
 
@@ -39,7 +39,7 @@ class TrainArgs:
     objective: Annotated[ObjectiveConfig, Flat] = ObjectiveConfig()
     train: Annotated[TrainConfig, Flat] = TrainConfig()
     preset: str | None = None
-    """Named model configuration (seed-ae, seed-vae); other options override its values."""
+    """Named configuration (seed-ae, seed-vae, binarized-vae, binarized-iwae; see `vaekit list`); other options override its values."""
     out: Path | None = None
     """Run directory to create (default: runs/<model>-<data>-<time>)."""
     resume: Path | None = None
@@ -271,6 +271,16 @@ def _echo(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+@dataclass(frozen=True)
+class BenchmarkArgs:
+    """Train and evaluate every model x dataset of a TOML config; write a Markdown leaderboard."""
+
+    config: tyro.conf.Positional[Path]
+    """The benchmark's TOML file (see bench/leaderboard.toml)."""
+    out: Path = Path("benchmark")
+    """Directory for the runs, results.jsonl and leaderboard.md; running again skips finished cells."""
+
+
 def _positive(name: str, value: int | None) -> None:
     if value is not None and value < 1:
         raise ConfigError(f"--{name} must be at least 1, got {value}")
@@ -282,8 +292,8 @@ def _train_defaults(argv: list[str]) -> TrainArgs:
     pre.add_argument("--model")
     pre.add_argument("--preset")
     known, _ = pre.parse_known_args(argv)
-    model = resolve_model_config(known.model, known.preset)
-    return TrainArgs(model=model, objective=ObjectiveConfig(**MODELS[model.kind].objective_defaults), preset=known.preset)
+    config = experiment.preset_run_config(known.model, known.preset)
+    return TrainArgs(data=config.data, model=config.model, objective=config.objective, train=config.train, preset=known.preset)
 
 
 RESUMABLE = {"epochs", "device", "progress"}
@@ -414,6 +424,14 @@ def cmd_report(argv: list[str]) -> int:
     return 0
 
 
+def cmd_benchmark(argv: list[str]) -> int:
+    args = tyro.cli(BenchmarkArgs, args=argv, prog="vaekit benchmark")
+    bench = benchmark.load_benchmark(args.config)
+    command = " ".join(["vaekit", "benchmark", *argv])
+    print(benchmark.run_benchmark(bench, args.out, command, echo=_echo))
+    return 0
+
+
 def cmd_list(argv: list[str]) -> int:
     """Print the registered datasets, models and presets."""
     sources = {**DATASETS, **dict(zip(prefixed_names(), PREFIXES.values(), strict=True))}
@@ -436,6 +454,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "decode": cmd_decode,
     "latent-map": cmd_latent_map,
     "report": cmd_report,
+    "benchmark": cmd_benchmark,
     "list": cmd_list,
 }
 
@@ -453,6 +472,7 @@ commands:
   decode       decode latent codes back to images
   latent-map   the latent space in 2-D, coloured by label (and the decoded manifold of a 2-D latent)
   report       one self-contained HTML page about a run
+  benchmark    train and evaluate models x datasets from a TOML file into a Markdown leaderboard
   list         the registered datasets, models and presets
 
 Run `vaekit COMMAND --help` for a command's options. --debug shows tracebacks."""

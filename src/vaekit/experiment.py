@@ -23,8 +23,8 @@ from vaekit.evaluation import Report, evaluate
 from vaekit.evaluation.disentanglement import disentanglement_scores
 from vaekit.evaluation.fidelity import feature_extractor, sample_quality
 from vaekit.generation import posterior_means, fit_code_prior, interleave_rows, one_hot_labels, reconstruct, sample, sample_vq, save_grid
-from vaekit.models import MODELS, LatentModel, ModelConfig, build_model
-from vaekit.objectives import ObjectiveConfig, make_objective
+from vaekit.models import MODELS, PRESETS, LatentModel, ModelConfig, build_model, resolve_model_config
+from vaekit.objectives import ObjectiveConfig, check_options, make_objective
 from vaekit.training import TrainConfig, Trainer, TrainResult, resolve_device
 
 IMAGE_SEED = 2024  # the same latents and examples every epoch, so image grids are comparable
@@ -40,6 +40,17 @@ class RunConfig:
     objective: ObjectiveConfig = ObjectiveConfig()
     train: TrainConfig = TrainConfig()
     preset: str | None = None
+
+
+def preset_run_config(model: str | None = None, preset: str | None = None) -> RunConfig:
+    """The starting point of ``--model`` and/or ``--preset``: the family's objective defaults, and a
+    recipe preset's dataset, objective and training settings."""
+    model_config = resolve_model_config(model, preset)
+    recipe = PRESETS[preset] if preset is not None else None
+    objective = ObjectiveConfig(**(MODELS[model_config.kind].objective_defaults | (recipe.objective if recipe else {})))
+    train = TrainConfig(**(recipe.train if recipe else {}))
+    data = DataConfig(name=recipe.data) if recipe is not None and recipe.data is not None else DataConfig()
+    return RunConfig(data, model_config, objective, train, preset)
 
 
 def _run_config_from_dict(values: dict[str, Any], where: Path) -> RunConfig:
@@ -135,6 +146,8 @@ def train(config: RunConfig, out: Path | None = None, images: bool = True, stop_
     """
     out = Path(out) if out is not None else default_run_dir(config)
     _check_new_run_dir(out)
+    spec = MODELS[config.model.kind]
+    check_options(spec.objective, config.objective, ObjectiveConfig(**spec.objective_defaults))
     device = resolve_device(config.train.device)
     data, config, model = _prepare(config, device)
     if echo:

@@ -27,11 +27,12 @@ from vaekit.errors import DataError, VaekitError
 from vaekit.models.networks import ConvEncoder, mlp
 
 FEATURES = 128
-VERSION = "1"  # bump when the network or its training changes: cached classifiers are keyed on it
+VERSION = "2"  # bump when the network or its training changes: cached classifiers are keyed on it
 EPOCHS = 3
 MIN_STEPS = 1000  # small training splits (digits, shapes) get more passes
 BATCH = 128
 SEED = 0
+MAX_SIDE = 32
 PR_NEIGHBOURS = 3  # k of the k-NN manifolds (Kynkäänniemi et al. 2019)
 
 
@@ -41,7 +42,11 @@ class FeatureNet(nn.Module):
     def __init__(self, shape: tuple[int, ...], classes: int):
         super().__init__()
         if len(shape) == 3:
-            self.body = nn.Sequential(ConvEncoder(shape, FEATURES, width=32, depth=None, activation="relu"), nn.ReLU())
+            # Images larger than 32x32 are average-pooled to at most 32x32 first: cheap, and enough to tell classes apart.
+            pool = max(1, math.ceil(max(shape[1:]) / MAX_SIDE))
+            pooled = (shape[0], shape[1] // pool, shape[2] // pool)
+            self.body = nn.Sequential(nn.AvgPool2d(pool) if pool > 1 else nn.Identity(),
+                                      ConvEncoder(pooled, FEATURES, width=32, depth=None, activation="relu"), nn.ReLU())
         else:
             self.body = mlp([math.prod(shape), 256, FEATURES], "relu", final_activation="relu")
         self.head = nn.Linear(FEATURES, classes)
@@ -100,7 +105,7 @@ def _accuracy(net: FeatureNet, data: InMemoryDataset) -> float:
     return correct / max(len(data), 1)
 
 
-def train_feature_net(train: InMemoryDataset, check: InMemoryDataset, epochs: int = EPOCHS, min_steps: int = MIN_STEPS) -> FeatureExtractor:
+def train_feature_net(train: InMemoryDataset, check: InMemoryDataset, epochs: int = EPOCHS, min_steps: int | None = None) -> FeatureExtractor:
     """Train the classifier on ``train`` (labels, or flips without them) for ``epochs`` passes or
     ``min_steps`` steps, whichever is more; its accuracy is measured on ``check``."""
     if train.labels is None and len(train.shape) != 3:
@@ -111,7 +116,7 @@ def train_feature_net(train: InMemoryDataset, check: InMemoryDataset, epochs: in
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
     generator = torch.Generator(device=train.x.device).manual_seed(SEED)
     steps_per_epoch = math.ceil(len(train) / BATCH)
-    for _ in range(max(epochs, math.ceil(min_steps / steps_per_epoch))):
+    for _ in range(max(epochs, math.ceil((MIN_STEPS if min_steps is None else min_steps) / steps_per_epoch))):
         net.train()
         order = torch.randperm(len(train), generator=generator, device=train.x.device)  # (N,)
         for start in range(0, len(train), BATCH):

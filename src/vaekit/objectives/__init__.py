@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Literal
 
 import torch
@@ -78,6 +78,26 @@ OBJECTIVES: dict[str, Callable[..., LossTerms]] = {
     "vq": vq_loss,
 }
 
+KL_OPTIONS = {"beta", "kl_warmup_steps", "kl_cycles", "kl_cycle_ratio", "free_bits", "capacity", "capacity_steps", "capacity_gamma"}
+# The ObjectiveConfig fields each objective reads; any other field set away from its default is ignored.
+READS: dict[str, set[str]] = {
+    "elbo": KL_OPTIONS,
+    "iwae": set(),  # the bound has no KL weight to warm up or scale
+    "tcvae": {"beta"},
+    "reconstruction": set(),
+    "sparse": {"sparsity", "sparsity_weight", "sparsity_target"},
+    "contractive": {"contractive_weight"},
+    "vq": {"commitment"},
+}
+
+
+def check_options(name: str, config: ObjectiveConfig, defaults: ObjectiveConfig) -> None:
+    """Raise if ``config`` sets options that objective ``name`` would silently ignore."""
+    ignored = [f.name for f in fields(config) if f.name not in READS[name] and getattr(config, f.name) != getattr(defaults, f.name)]
+    if ignored:
+        flags = ", ".join("--" + n.replace("_", "-") for n in ignored)
+        raise ConfigError(f"the {name} objective does not use {flags}; drop them or pick a model family that does")
+
 
 def make_objective(name: str, config: ObjectiveConfig) -> Objective:
     """The objective ``name`` with the config bound: ``f(output, x, step=None) -> LossTerms``."""
@@ -92,6 +112,8 @@ def make_objective(name: str, config: ObjectiveConfig) -> Objective:
 
 __all__ = [
     "OBJECTIVES",
+    "READS",
+    "check_options",
     "KLDecomposition",
     "contractive_loss",
     "decompose_kl",
