@@ -97,3 +97,20 @@ def test_options_an_objective_would_ignore_are_refused(tmp_path, capsys):
     assert "does not use --kl-warmup-steps" in capsys.readouterr().err
     assert main(["train", "--model", "ae", "--beta", "2", "--out", str(tmp_path / "r")]) == 2
     assert not (tmp_path / "r").exists()
+
+
+def test_a_changed_cell_does_not_reuse_the_old_run(tmp_path, capsys):
+    config = tmp_path / "bench.toml"
+    config.write_text("epochs = 1\niw_samples = 2\nfid = false\n[[data]]\nname = 'digits'\n[[model]]\nmodel = 'ae'\noptions = { hidden = [16] }\n")
+    out = tmp_path / "out"
+    assert main(["benchmark", str(config), "--out", str(out)]) == 0
+    (out / "results.jsonl").unlink()  # as if interrupted before the result was written
+    config.write_text(config.read_text().replace("[16]", "[24]"))
+    assert main(["benchmark", str(config), "--out", str(out)]) == 0
+    assert "holds a run with other settings" in capsys.readouterr().err
+    row = json.loads((out / "results.jsonl").read_text())
+    assert "other settings" in row["error"]
+    config.write_text(config.read_text().replace("[24]", "[16]").replace("epochs = 1", "epochs = 2"))
+    assert main(["benchmark", str(config), "--out", str(out)]) == 0  # same settings, more epochs: the run continues
+    row = json.loads((out / "results.jsonl").read_text())
+    assert "error" not in row and row["epochs"] == 2

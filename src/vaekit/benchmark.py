@@ -149,10 +149,20 @@ def _done(out: Path) -> dict[str, dict[str, Any]]:
     return {row["key"]: row for row in rows}
 
 
+def _comparable(config: experiment.RunConfig, shape: tuple[int, ...], condition_dim: int) -> dict[str, Any]:
+    """A config as saved after training starts ('auto' choices resolved), minus the epochs."""
+    model = replace(config.model.for_data(shape, config.preset), condition_dim=condition_dim)
+    return rundir.config_to_dict(replace(config, model=model, train=replace(config.train, epochs=None)))
+
+
 def _train(cell: Cell, run: Path, echo: Callable[[str], None]) -> tuple[float, int]:
     """Train (or finish training) the cell's run; (training seconds, examples seen)."""
     if (run / rundir.CONFIG).exists():
-        result = experiment.resume(run, images=False)
+        saved = experiment.read_run_config(run)
+        shape, condition_dim = saved.model.input_shape, saved.model.condition_dim
+        if _comparable(saved, shape, condition_dim) != _comparable(cell.config, shape, condition_dim):
+            raise ConfigError(f"{run} holds a run with other settings than this cell's; move it away to train the cell afresh")
+        result = experiment.resume(run, epochs=cell.config.train.epochs, images=False)
     else:
         result = experiment.train(cell.config, run, images=False)
     if result.interrupted:
