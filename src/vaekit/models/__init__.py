@@ -166,18 +166,18 @@ PRESETS: dict[str, Preset] = {
         ModelConfig(kind="vae", hidden=(400,), latent_dim=20, likelihood="bernoulli", input_shape=(1, 28, 28)),
         "the seed's VariationalAutoencoder: 784-400-(2x20) / 20-400-784, Bernoulli decoder",
     ),
-    # Recipes for statically binarized MNIST, each under an hour of a 2-core CPU (bench/leaderboard.md):
+    # Recipes for statically binarized MNIST, each under an hour of a 2-core CPU (bench/README.md):
     # conv encoder/decoder (32-64-128 channels), 32 latents, cosine LR; the VAE warms its KL up over 10 epochs.
     "binarized-vae": Preset(
         ModelConfig(kind="vae", arch="conv", width=32, latent_dim=32, likelihood="bernoulli", input_shape=(1, 28, 28)),
-        "conv VAE for static binarized MNIST: 100 epochs, batch 100, KL warm-up, cosine LR",
+        "conv VAE for static binarized MNIST: 100 epochs, batch 100, KL warm-up, cosine LR (test -log p(x) 86.18, 51 CPU-min)",
         data="binarized-mnist",
         objective={"kl_warmup_steps": 5000},
         train={"epochs": 100, "batch_size": 100, "lr": 1e-3, "lr_schedule": "cosine"},
     ),
     "binarized-iwae": Preset(
         ModelConfig(kind="iwae", arch="conv", width=32, latent_dim=32, samples=5, likelihood="bernoulli", input_shape=(1, 28, 28)),
-        "conv IWAE (K = 5) for static binarized MNIST: 30 epochs, batch 100, cosine LR",
+        "conv IWAE (K = 5) for static binarized MNIST: 30 epochs, batch 100, cosine LR (test -log p(x) 87.04, 55 CPU-min)",
         data="binarized-mnist",
         train={"epochs": 30, "batch_size": 100, "lr": 1e-3, "lr_schedule": "cosine"},
     ),
