@@ -156,7 +156,7 @@ def _comparable(config: experiment.RunConfig, shape: tuple[int, ...], condition_
 
 
 def _train(cell: Cell, run: Path, echo: Callable[[str], None]) -> tuple[float, int]:
-    """Train (or finish training) the cell's run; (training seconds, examples seen)."""
+    """Train (or finish training) the cell's run; (training seconds, epochs trained)."""
     if (run / rundir.CONFIG).exists():
         saved = experiment.read_run_config(run)
         shape, condition_dim = saved.model.input_shape, saved.model.condition_dim
@@ -167,10 +167,8 @@ def _train(cell: Cell, run: Path, echo: Callable[[str], None]) -> tuple[float, i
         result = experiment.train(cell.config, run, images=False)
     if result.interrupted:
         raise KeyboardInterrupt
-    saved = experiment.read_run_config(run)
-    n_train = len(experiment.load_run_data(run, "train")) if saved.data.limit is None else saved.data.limit
     echo(f"  trained in {result.progress.elapsed_s:.1f}s")
-    return result.progress.elapsed_s, n_train * result.progress.epoch
+    return result.progress.elapsed_s, result.progress.epoch
 
 
 def run_cell(bench: Benchmark, cell: Cell, out: Path, echo: Callable[[str], None]) -> dict[str, Any]:
@@ -178,9 +176,11 @@ def run_cell(bench: Benchmark, cell: Cell, out: Path, echo: Callable[[str], None
     run = out / "runs" / cell.key
     row: dict[str, Any] = {"key": cell.key, "model": cell.label, "data": cell.data_label, "epochs": cell.config.train.epochs}
     try:
-        train_s, examples = _train(cell, run, echo)
+        train_s, epochs = _train(cell, run, echo)
         start = time.perf_counter()
-        factors = experiment.load_run_data(run, "test", limit=1).factors is not None
+        data = experiment.load_run_splits(run)
+        examples = min(len(data.train), cell.config.data.limit or len(data.train)) * epochs
+        factors = data.test.factors is not None
         report = experiment.evaluate_run(run, "test", bench.iw_samples, bench.eval_limit, bench.seed, fid=bench.fid,
                                          fid_samples=bench.fid_samples,
                                          disentanglement=factors and not MODELS[cell.config.model.kind].conditional)

@@ -180,16 +180,21 @@ def resume(run_dir: Path, epochs: int | None = None, device: str | None = None, 
     return trainer.fit(stop_at_step=stop_at_step)
 
 
-def load_run_data(run_dir: Path, split: str, data_dir: Path | None = None, limit: int | None = None, device: str | torch.device = "cpu",
-                  name: str | None = None):
-    """The split a run was trained on (same dataset, binarization and validation size), or the
-    same split of another dataset ``name`` loaded the same way (same binarization)."""
+def load_run_splits(run_dir: Path, data_dir: Path | None = None, name: str | None = None) -> DatasetSplits:
+    """All splits of the dataset a run was trained on (same binarization and validation size, every
+    training example), or of another dataset ``name`` loaded the same way (same binarization)."""
     config = read_run_config(run_dir).data
     if data_dir is not None:
         config = replace(config, data_dir=data_dir)
     if name is not None and name != config.name:
         config = replace(config, name=name, valid_size=None, attributes=None)
-    data = load_dataset(replace(config, limit=None)).split(split)
+    return load_dataset(replace(config, limit=None))
+
+
+def load_run_data(run_dir: Path, split: str, data_dir: Path | None = None, limit: int | None = None, device: str | torch.device = "cpu",
+                  name: str | None = None):
+    """One split of ``load_run_splits``, its first ``limit`` examples, on ``device``."""
+    data = load_run_splits(run_dir, data_dir, name).split(split)
     return (data.head(limit) if limit else data).to(device)
 
 
@@ -242,8 +247,8 @@ def _sample_quality(run_dir: Path, model: LatentModel, real: InMemoryDataset, da
     models that cannot sample (plain autoencoders)."""
     if not model.has_prior and not model.codebook_size:
         return {}
-    train = load_run_data(run_dir, "train", data_dir, device=device)
-    valid = load_run_data(run_dir, "valid", data_dir, device=device)
+    splits = load_run_splits(run_dir, data_dir).to(device)  # one load for both splits
+    train, valid = splits.train, splits.valid
     extractor = feature_extractor(read_run_config(run_dir).data.name, train, valid if len(valid) else real, cache_dir())
     generator = torch.Generator(device=device).manual_seed(seed)
     n = min(n, len(real))
