@@ -141,3 +141,14 @@ def test_evaluate_fid_and_disentanglement_from_the_cli(tmp_path, capsys, monkeyp
     assert main(["evaluate", str(shapes), "--iw-samples", "2", "--split", "train", "--disentanglement", "--json"]) == 0
     values = json.loads(capsys.readouterr().out)
     assert all(0 <= values[k] <= 1 for k in ("mig", "dci_disentanglement", "sap", "factor_vae_score", "beta_vae_score"))
+
+
+def test_fid_of_conditional_and_vq_models_draws_across_chunks(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("VAEKIT_CACHE", str(tmp_path / "cache"))
+    for model in ("cvae", "vq-vae"):
+        run = tmp_path / model
+        assert main(["train", "--data", "digits", "--model", model, "--epochs", "2", "--out", str(run), "--no-progress", "--no-images"]) == 0
+        capsys.readouterr()
+        assert main(["evaluate", str(run), "--iw-samples", "2", "--fid", "--fid-samples", "700", "--split", "train", "--json"]) == 0
+        values = json.loads(capsys.readouterr().out)  # 700 samples: two chunks of draws, conditions sliced per chunk
+        assert values["frechet_distance"] > 0 and 0 <= values["precision"] <= 1 and 0 <= values["recall"] <= 1

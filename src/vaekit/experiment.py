@@ -227,17 +227,18 @@ def _disentanglement(run_dir: Path, model: LatentModel, data: InMemoryDataset, s
     return disentanglement_scores(codes, data.factors.cpu().numpy(), seed)
 
 
-def _draw_samples(run_dir: Path, model: LatentModel, train: InMemoryDataset, n: int, generator: torch.Generator,
-                  chunk: int = 500) -> torch.Tensor:
-    """n samples of the model, (n, C, H, W), decoded ``chunk`` at a time (cvae: classes in turn)."""
+def _draw_samples(model: LatentModel, train: InMemoryDataset, n: int, generator: torch.Generator, chunk: int = 500) -> torch.Tensor:
+    """n samples of the model, (n, C, H, W), decoded ``chunk`` at a time (cvae: classes in turn, or
+    the training examples' attribute vectors in order)."""
     log_prior = fit_code_prior(model, train) if model.codebook_size else None
+    condition = None if log_prior is not None else sample_conditions(model, train, n, None)  # (n, Y) or None
     parts = []
     for start in range(0, n, chunk):
         m = min(chunk, n - start)
         if log_prior is not None:
             parts.append(sample_vq(model, log_prior, m, generator))
         else:
-            parts.append(sample(model, m, generator, condition=sample_conditions(model, train, m, None)))
+            parts.append(sample(model, m, generator, condition=None if condition is None else condition[start:start + m]))
     return torch.cat(parts)
 
 
@@ -253,7 +254,7 @@ def _sample_quality(run_dir: Path, model: LatentModel, real: InMemoryDataset, da
     generator = torch.Generator(device=device).manual_seed(seed)
     n = min(n, len(real))
     x_real = real.batch(slice(0, n), generator)  # (n, C, H, W)
-    fake = _draw_samples(run_dir, model, train, n, generator)  # (n, C, H, W) means of p(x|z)
+    fake = _draw_samples(model, train, n, generator)  # (n, C, H, W) means of p(x|z)
     if bool(((x_real == 0) | (x_real == 1)).all()):  # binary data: compare binary draws from p(x|z), not grey means
         fake = torch.bernoulli(fake.clamp(0, 1), generator=generator)
     q = sample_quality(extractor, x_real, fake)

@@ -203,7 +203,6 @@ class SampleQuality:
     frechet_distance: float
     precision: float
     recall: float
-    feature_task: str  # labels or flips
     feature_accuracy: float  # of the classifier on the held-out split
 
 
@@ -211,4 +210,4 @@ def sample_quality(extractor: FeatureExtractor, real: torch.Tensor, fake: torch.
     """Compare samples (M, C, H, W) with real examples (N, C, H, W), all in [0, 1]."""
     f_real, f_fake = extractor(real), extractor(fake)  # (N, F), (M, F)
     precision, recall = precision_recall(f_real, f_fake)
-    return SampleQuality(frechet_distance(f_real, f_fake), precision, recall, extractor.task, extractor.accuracy)
+    return SampleQuality(frechet_distance(f_real, f_fake), precision, recall, extractor.accuracy)
