@@ -186,3 +186,17 @@ def test_no_mirror_reachable_says_what_to_do(isolated_cache, monkeypatch):
     monkeypatch.setitem(mnist.SYSTEM_DIRS, "fashion-mnist", ())
     with pytest.raises(DataError, match="could not download .* put the file in .* or pass --data-dir DIR"):
         load_dataset(DataConfig(name="fashion-mnist"))
+
+
+def test_batch_by_index_tensor_equals_slicing_and_never_writes_to_the_data():
+    from vaekit.data.base import InMemoryDataset
+
+    images = torch.randint(0, 256, (50, 1, 4, 4), dtype=torch.uint8)
+    split = InMemoryDataset(images, None, 255.0)
+    index = torch.tensor([7, 3, 3, 49])
+    torch.testing.assert_close(split.batch(index), images[index].float() / 255)
+    torch.testing.assert_close(split.batch(slice(2, 5)), images[2:5].float() / 255)
+    floats = torch.rand(10, 3)  # float data: a slice is a view of the dataset itself
+    before = floats.clone()
+    InMemoryDataset(floats, None, 2.0).batch(slice(0, 10))
+    assert torch.equal(floats, before)

@@ -154,3 +154,19 @@ def test_discretized_logistic_is_a_distribution_over_the_256_levels():
     by_hand = torch.sigmoid(torch.tensor((x + h - m) / s)) - torch.sigmoid(torch.tensor((x - h - m) / s))
     got = DiscretizedLogistic(torch.tensor([[m]]), torch.tensor(math.log(s)), data_dims=1).log_prob(torch.tensor([[x]])).exp()
     assert got.item() == pytest.approx(by_hand.item(), rel=1e-5)
+
+
+def test_bernoulli_log_prob_and_gradient_equal_torch_bce_with_logits_under_broadcasting():
+    # log_prob is written as x l - softplus(l) for speed; it must stay the BCE, value and gradient.
+    import torch.nn.functional as F
+
+    logits = (torch.randn(6, 4, 1, 5, 5) * 8).requires_grad_(True)  # (K, B, C, H, W), some confident
+    logits.data[0, 0, 0, 0, :2] = torch.tensor([60.0, -60.0])
+    x = torch.rand(4, 1, 5, 5)  # (B, C, H, W), broadcast over K
+    ours = Bernoulli(logits, data_dims=3).log_prob(x)
+    (g_ours,) = torch.autograd.grad(ours.sum(), logits)
+    ref = -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none").sum((2, 3, 4))
+    (g_ref,) = torch.autograd.grad(ref.sum(), logits)
+    torch.testing.assert_close(ours, ref, rtol=1e-6, atol=1e-4)
+    torch.testing.assert_close(g_ours, g_ref)
+    torch.testing.assert_close(g_ours, x - torch.sigmoid(logits.detach()))

@@ -1,5 +1,6 @@
 """vaekit: autoencoders and variational autoencoders on real data, with honest likelihoods."""
 
+from vaekit.allocator import tune_allocator
 from vaekit.data import DATASETS, DataConfig, load_dataset
 from vaekit.distributions import Bernoulli, DiagonalGaussian, Gaussian, PointMass
 from vaekit.errors import ConfigError, DataError, RunDirError, TrainingDiverged, VaekitError
@@ -45,4 +46,5 @@ __all__ = [
     "sample",
     "sample_run",
     "train",
+    "tune_allocator",
 ]

@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 import tyro
 
 from vaekit import benchmark, experiment, explore, report
+from vaekit.allocator import tune_allocator
 from vaekit.data import DATASETS, PREFIXES, DataConfig, prefixed_names
 from vaekit.errors import ConfigError, VaekitError
 from vaekit.models import MODELS, PRESETS, ModelConfig
@@ -489,6 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     if command is None:
         print(f"vaekit: error: unknown command '{argv[0]}'; choose one of: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
+    tune_allocator()  # reuse freed tensor memory instead of faulting in fresh pages (allocator.py)
     try:
         return command(argv[1:])
     except VaekitError as e:
