@@ -105,7 +105,7 @@ def main() -> None:
             report = vaekit.evaluate(model, test, iw_samples=k, generator=torch.Generator().manual_seed(0))
             seconds = time.perf_counter() - started
             rows.append((seconds, rate, flops / rate))
-        print(f"| examples | K | wall s | examples/s | matrix-product FLOPs | GEMM rate | GEMM-bound s | wall / GEMM-bound | -log p(x) |")
+        print("| examples | K | wall s | examples/s | matrix-product FLOPs | GEMM rate | GEMM-bound s | wall / GEMM-bound | -log p(x) |")
         print("|---|---|---|---|---|---|---|---|---|")
         for seconds, rate, bound in rows:
             print(f"| {len(test)} | {k} | {seconds:.1f} | {len(test) / seconds:,.0f} | {flops / 1e12:.2f} T | {rate / 1e9:.0f} GFLOP/s "

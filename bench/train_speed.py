@@ -200,7 +200,7 @@ def main() -> None:
                 trainer = pythae_loop(images, batch_size)
                 if trainer is not None:
                     contestants["pythae"] = lambda r, t=trainer: timed(lambda: t.train_step(r))
-            for name, run in contestants.items():  # warm-up epoch, not counted
+            for run in contestants.values():  # warm-up epoch, not counted
                 run(-1)
             times: dict[str, list[float]] = {name: [] for name in contestants}
             rates = []
@@ -211,14 +211,14 @@ def main() -> None:
                 print(f"batch {batch_size} round {r + 1}: GEMM {rates[-1] / 1e9:.0f} GFLOP/s, "
                       + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()), flush=True)
             rows.append((batch_size, flops, rates, times))
-    print(f"\nmatrix-product FLOPs per epoch (forward + backward, flop_counter): "
+    print("\nmatrix-product FLOPs per epoch (forward + backward, flop_counter): "
           + ", ".join(f"batch {bs}: {f / 1e9:.1f} G" for bs, f, _, _ in rows) + "\n")
     print("| batch | loop | s/epoch (median) | examples/s | of GEMM rate | vaekit / this loop |")
     print("|---|---|---|---|---|---|")
     for batch_size, flops, rates, times in rows:
         for name, t in times.items():
-            share = statistics.median(flops / ti / g for ti, g in zip(t, rates))
-            ratio = statistics.median(v / ti for v, ti in zip(times["vaekit"], t))
+            share = statistics.median(flops / ti / g for ti, g in zip(t, rates, strict=True))
+            ratio = statistics.median(v / ti for v, ti in zip(times["vaekit"], t, strict=True))
             print(f"| {batch_size} | {name} | {statistics.median(t):.2f} | {n / statistics.median(t):,.0f} | {share:.0%} "
                   f"| {'—' if name == 'vaekit' else f'{ratio:.2f}'} |")
     print(f"\nGEMM rate over all rounds: {min(r for *_, rs, _ in rows for r in rs) / 1e9:.0f}-"
