@@ -3,10 +3,11 @@
 PyTorch's CPU tensors come straight from malloc. By default glibc returns a freed block of more
 than a few MiB to the kernel at once (munmap, or trimming the heap top), so the next tensor of
 that size faults in fresh zeroed pages: importance-weighted evaluation, which decodes 4096 latents
-into 12.8 MB buffers again and again, spent about a fifth of its time in page faults (600,000 per
-100 test images at K = 5000). Serving blocks of up to 64 MiB from the heap and keeping up to
-256 MiB of free heap removes those faults (bench/README.md, "Evaluation speed"). The cost: up to
-256 MiB of freed memory stays with the process instead of going back to the system.
+into 12.8 MB buffers again and again, spent a fifth to a quarter of its time in page faults
+(600,000 per 100 test images at K = 5000). Serving blocks of up to 64 MiB from the heap and
+keeping up to 256 MiB of free heap removes 90 % of those faults (bench/README.md, "Evaluation
+throughput"). The cost: up to 256 MiB of freed memory stays with the process instead of going
+back to the system.
 
 The ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` environment variables, when set,
 win: this then changes nothing.

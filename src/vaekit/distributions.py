@@ -174,7 +174,7 @@ class Bernoulli:
         self.check_support(x)
         # BCE(l, x) = softplus(l) - x l, written out: binary_cross_entropy_with_logits fills three
         # constant tensors per call and needs x broadcast to the (K, B, ...) logits first, which
-        # made it 2-3x slower than these two passes (bench/README.md, "Training speed").
+        # made it 2-3x slower than these two passes (bench/README.md, "Training throughput").
         nll = F.softplus(self.logits).addcmul_(x, self.logits, value=-1.0)  # (..., B, *event); x broadcasts
         return -_sum_event(nll, self.event_dims)
 

@@ -41,7 +41,7 @@ class InMemoryDataset:
     def batch(self, index: torch.Tensor | slice, generator: torch.Generator | None = None) -> torch.Tensor:
         """Examples ``index`` as float32 in [0, 1], (B, C, H, W); binarized if dynamic."""
         # index_select, not x[index]: advanced indexing of a 4-d uint8 tensor costs 20x more (1.2 ms
-        # for 512 MNIST rows; bench/README.md, "Training speed").
+        # for 512 MNIST rows; bench/README.md, "Training throughput").
         listed = isinstance(index, torch.Tensor) and index.dim() == 1 and not index.dtype.is_floating_point and index.dtype != torch.bool
         rows = self.x.index_select(0, index) if listed else self.x[index]
         x = rows.to(torch.float32) / self.scale  # (B, C, H, W); never in place: float data may be a view

@@ -57,7 +57,8 @@ def iwae_log_weights(
     chunk = max(1, max_rows // x.shape[0])
     # Written into buffers allocated up front: small per-chunk results kept in a list sit between
     # the chunks' large temporaries on the heap, and glibc then never reuses those holes, so the
-    # process grew by about one decoded chunk per chunk (1.3 GB at K = 5000; bench/README.md).
+    # process grew by about one decoded chunk per chunk (1.2 GB for 100 images at K = 5000;
+    # bench/README.md, "Evaluation throughput").
     log_w = torch.empty(k, x.shape[0], dtype=x.dtype, device=x.device)  # (K, B)
     log_pxz = torch.empty_like(log_w)  # (K, B)
     for start in range(0, k, chunk):
