@@ -14,19 +14,19 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.flop_counter import FlopCounterMode
 
 import vaekit
 from vaekit.data.mnist import load_mnist
-from vaekit.models import MODELS
-from vaekit.objectives import make_objective
-from vaekit.types import Step
+
+sys.path.insert(0, str(Path(__file__).parent))
+from train_speed import flops_per_example  # noqa: E402
 
 
 def epoch_seconds(config: vaekit.RunConfig, out: Path, epochs: int = 2) -> float:
@@ -36,18 +36,6 @@ def epoch_seconds(config: vaekit.RunConfig, out: Path, epochs: int = 2) -> float
         result = vaekit.train(config, out / str(e), images=False)
         best = min(best, result.progress.elapsed_s)
     return best
-
-
-def step_flops(model_config: vaekit.ModelConfig, shape: tuple[int, ...], batch: int) -> float:
-    """Matrix-product and convolution FLOPs of one forward + backward step, per example."""
-    config = model_config.for_data(shape)
-    model = vaekit.build_model(config)
-    objective = make_objective(MODELS[config.kind].objective, vaekit.ObjectiveConfig())
-    x = torch.rand(batch, *shape)
-    counter = FlopCounterMode(display=False)
-    with counter:
-        objective(model(x, torch.Generator().manual_seed(0)), x, Step(0, 1)).loss.mean().backward()
-    return counter.get_total_flops() / batch
 
 
 def dataset_sizes(data_dir: Path, out: Path) -> None:
@@ -80,7 +68,7 @@ def image_sizes(data_dir: Path, out: Path, n: int = 1024, batch: int = 32) -> No
         )
         n_train = n - n // 10  # npy data keep the last tenth as the test split
         s = epoch_seconds(config, out / f"s{size}")
-        flops = step_flops(model, (1, size, size), batch)
+        flops = flops_per_example(batch, model, (1, size, size), preset=None)
         print(f"| {size}x{size} | {s:.2f} | {s / n_train * 1e3:.2f} | {flops / 1e9:.3f} | {flops * n_train / s / 1e9:.0f} |", flush=True)
 
 

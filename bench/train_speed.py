@@ -165,12 +165,13 @@ def vaekit_epoch(data_dir: Path, batch_size: int, out: Path) -> float:
     return result.progress.elapsed_s
 
 
-def flops_per_example(batch_size: int) -> float:
-    """Matrix-product FLOPs of one forward + backward step of vaekit's seed VAE, per example."""
-    config = vaekit.PRESETS["seed-vae"].model.for_data((1, 28, 28), "seed-vae")
+def flops_per_example(batch_size: int, model_config: vaekit.ModelConfig | None = None, shape: tuple[int, ...] = (1, 28, 28),
+                      preset: str | None = "seed-vae") -> float:
+    """Matrix-product and convolution FLOPs of one forward + backward step, per example (seed VAE by default)."""
+    config = (model_config or vaekit.PRESETS["seed-vae"].model).for_data(shape, preset)
     model = vaekit.build_model(config)
     objective = make_objective(MODELS[config.kind].objective, vaekit.ObjectiveConfig())
-    x = torch.rand(batch_size, 1, 28, 28)
+    x = torch.rand(batch_size, *shape)
     counter = FlopCounterMode(display=False)
     with counter:
         objective(model(x, torch.Generator().manual_seed(0)), x, Step(0, 1)).loss.mean().backward()
