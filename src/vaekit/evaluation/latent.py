@@ -32,7 +32,7 @@ def perplexity(code_counts: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def mutual_information(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None, chunk: int = 2048) -> float:
+def mutual_information(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None, chunk: int = 1024) -> float:
     """Estimate of I(x; z) under q(x, z) = p_data(x) q(z|x) (Hoffman & Johnson 2016), in nats.
 
     I = E[log q(z|x)] - E[log q(z)] with z_i ~ q(z|x_i) and the aggregate posterior
