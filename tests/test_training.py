@@ -221,3 +221,13 @@ def test_the_cli_says_when_it_stopped_early(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(trainer_module, "mean_terms", lambda *a, **k: {"loss": next(scores)})
     assert main(["train", "--epochs", "4", "--patience", "2", "--no-progress", "--no-images", "--out", str(tmp_path / "run")]) == 0
     assert "stopped early: no better validation loss for 2 epochs (--patience)" in capsys.readouterr().err
+
+
+def test_resuming_a_run_checkpointed_on_another_device_type_says_which_device(tmp_path):
+    experiment.train(tiny_run_config(epochs=2), tmp_path / "run", images=False, stop_at_step=3)
+    path = tmp_path / "run" / rundir.STATE
+    tensors, metadata = rundir.load_tensors(path)
+    rundir.save_tensors(path, tensors, {**metadata, "rng_device": "cuda"})  # as a GPU run would have written it
+    with pytest.raises(RunDirError, match="checkpointed on cuda .* resume it with --device cuda"):
+        experiment.resume(tmp_path / "run", device="cpu", images=False)
+    assert rundir.load(tmp_path / "run").training is False  # its weights still load here

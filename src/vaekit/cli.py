@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 
 import tyro
 
-from vaekit import benchmark, experiment, explore, report
+from vaekit import benchmark, distributed, experiment, explore, report
 from vaekit.allocator import tune_allocator
 from vaekit.data import DATASETS, PREFIXES, DataConfig, prefixed_names
 from vaekit.errors import ConfigError, VaekitError
@@ -325,8 +325,11 @@ def cmd_train(argv: list[str]) -> int:
         config = experiment.RunConfig(args.data, args.model, args.objective, args.train, args.preset)
         result = experiment.train(config, args.out, images=args.images, echo=_echo)
     p = result.progress
+    if not distributed.current().is_main:  # under torchrun rank 0 reports for all
+        return 130 if result.interrupted else 0
     if result.interrupted:
-        _echo(f"stopped at epoch {p.epoch + 1} step {p.step_in_epoch}; checkpoint saved. Continue with: vaekit train --resume {result.run_dir}")
+        resume = "vaekit train" if distributed.current().size == 1 else f"torchrun --nproc_per_node {distributed.current().size} -m vaekit train"
+        _echo(f"stopped at epoch {p.epoch + 1} step {p.step_in_epoch}; checkpoint saved. Continue with: {resume} --resume {result.run_dir}")
         return 130
     if result.stopped_early:
         _echo(f"stopped early: no better validation loss for {result.progress.epoch - p.best_epoch} epochs (--patience)")
@@ -344,6 +347,8 @@ def cmd_evaluate(argv: list[str]) -> int:
     _positive("fid-samples", args.fid_samples)
     report = experiment.evaluate_run(args.run_dir, args.split, args.iw_samples, args.limit, args.seed, args.data_dir, args.weights, args.device,
                                      args.ood_data, fid=args.fid, fid_samples=args.fid_samples, disentanglement=args.disentanglement)
+    if not distributed.current().is_main:  # under torchrun rank 0 prints the report
+        return 0
     values = report.as_dict()
     if args.json:
         print(json.dumps(values))
@@ -501,6 +506,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vaekit: interrupted", file=sys.stderr)
         return 130
+    finally:
+        distributed.shutdown()  # leave torchrun's process group, if this command joined one
 
 
 if __name__ == "__main__":

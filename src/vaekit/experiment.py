@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from vaekit import rundir
+from vaekit import distributed, rundir
 from vaekit.data import DataConfig, DatasetSplits, InMemoryDataset, dataset_info, load_dataset
 from vaekit.data.sources import cache_dir
 from vaekit.errors import ConfigError, RunDirError
@@ -144,18 +144,22 @@ def train(config: RunConfig, out: Path | None = None, images: bool = True, stop_
         VaekitError: unknown names, missing or corrupt data, a non-empty ``out`` (checked before
             anything is written), or a diverged loss (the last good checkpoint is kept).
     """
-    out = Path(out) if out is not None else default_run_dir(config)
+    device = distributed.setup(resolve_device(config.train.device))  # joins torchrun's processes, if any
+    world = distributed.current()
+    out = Path(out) if out is not None else distributed.from_main(default_run_dir(config))  # rank 0's clock names it
     _check_new_run_dir(out)
     spec = MODELS[config.model.kind]
     check_options(spec.objective, config.objective, ObjectiveConfig(**spec.objective_defaults))
-    device = resolve_device(config.train.device)
     data, config, model = _prepare(config, device)
+    echo = echo if world.is_main else None
     if echo:
-        echo(_describe(config, data, model, out))
+        echo(_describe(config, data, model, out) + (f" on {world.size} processes" if world.active else ""))
         for note in data.notes:
             echo(f"note: {note}")
-    out.mkdir(parents=True, exist_ok=True)
-    _write_config(out, config)
+    distributed.barrier()  # every rank has checked --out before rank 0 creates it
+    if world.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        _write_config(out, config, world.size)
     return _trainer(config, data, model, out, images).fit(stop_at_step=stop_at_step)
 
 
@@ -165,12 +169,18 @@ def resume(run_dir: Path, epochs: int | None = None, device: str | None = None, 
     run_dir = Path(run_dir)
     config = read_run_config(run_dir)
     changes = {k: v for k, v in (("epochs", epochs), ("device", device), ("progress", progress)) if v is not None}
-    if changes:
-        config = replace(config, train=replace(config.train, **changes))
-        _write_config(run_dir, config)
-    data, config, model = _prepare(config, resolve_device(config.train.device))
+    config = replace(config, train=replace(config.train, **changes))
+    dev = distributed.setup(resolve_device(config.train.device))
+    world, trained_on = distributed.current(), rundir.read_config(run_dir).get("world_size", 1)
+    if world.size != trained_on:  # the data order and each step's examples depend on it
+        how = f"torchrun --nproc_per_node {trained_on} -m vaekit train --resume {run_dir}" if trained_on > 1 else f"vaekit train --resume {run_dir} (one process)"
+        raise ConfigError(f"{run_dir} was trained by {trained_on} process(es) and this is {world.size}; resume it the same way: {how}")
+    if changes and world.is_main:
+        _write_config(run_dir, config, world.size)
+    data, config, model = _prepare(config, dev)
     trainer = _trainer(config, data, model, run_dir, images)
     trainer.resume()
+    echo = echo if world.is_main else None
     if echo:
         p = trainer.progress
         if p.epoch >= config.train.epochs:
@@ -204,11 +214,13 @@ def evaluate_run(run_dir: Path, split: str = "test", iw_samples: int = 1000, lim
     """``vaekit evaluate``: the metrics of a run's model on one split (and OOD AUROC against the
     test split of ``ood_data``, same shape, same ``limit``; sample quality with ``fid``, against up to
     ``fid_samples`` examples of the split; disentanglement scores on data with known factors)."""
-    dev = resolve_device(device)
+    dev = distributed.setup(resolve_device(device))  # under torchrun the split's batches are spread over the processes
     model = rundir.load(run_dir, weights=weights, device=dev)
     data = load_run_data(run_dir, split, data_dir, limit, dev)
     outliers = None if ood_data is None else load_run_data(run_dir, "test", data_dir, limit, dev, name=ood_data)
-    report = evaluate(model, data, split, iw_samples, torch.Generator(device=dev).manual_seed(seed), outliers=outliers)
+    report = evaluate(model, data, split, iw_samples, torch.Generator(device=dev).manual_seed(distributed.rank_seed(seed)), outliers=outliers)
+    if not distributed.current().is_main:
+        return report  # sample quality and disentanglement are computed by rank 0 alone
     if fid:
         report = replace(report, **_sample_quality(run_dir, model, data, data_dir, fid_samples, seed, dev))
     if disentanglement:
@@ -298,8 +310,9 @@ def reconstruct_run(run_dir: Path, out: Path, n: int = 32, split: str = "test", 
     return save_grid(interleave_rows(x, reconstruct(model, x, y), 8), out, nrow=8)
 
 
-def _write_config(run_dir: Path, config: RunConfig) -> None:
-    rundir.atomic_write_json(run_dir / rundir.CONFIG, {"vaekit_version": _version(), **rundir.config_to_dict(config)})
+def _write_config(run_dir: Path, config: RunConfig, world_size: int) -> None:
+    """config.json: the configuration, the vaekit version and the number of processes that train (torchrun)."""
+    rundir.atomic_write_json(run_dir / rundir.CONFIG, {"vaekit_version": _version(), "world_size": world_size, **rundir.config_to_dict(config)})
 
 
 def _version() -> str:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from vaekit import distributed
 from vaekit.data import InMemoryDataset
 from vaekit.distributions import DiagonalGaussian, validation
 from vaekit.errors import ConfigError
@@ -100,11 +101,21 @@ def _vae_terms(model: LatentModel, x: torch.Tensor, y: torch.Tensor | None, k: i
 
 def _per_example(model: LatentModel, data: InMemoryDataset, iw_samples: int, generator: torch.Generator | None, batch_size: int,
                  max_rows: int, code_counts: torch.Tensor) -> tuple[dict[str, torch.Tensor], list[DiagonalGaussian]]:
-    """Every per-example term over the whole split (on the CPU), and the posteriors."""
+    """Every per-example term over the whole split (on the CPU), and the posteriors.
+
+    Under torchrun each rank takes every world-size-th batch and the results are summed into
+    full-size tables on every rank (each row is written by exactly one rank).
+    """
+    world = distributed.current()
+    if world.active:
+        if len(data) < world.size:
+            raise ConfigError(f"{len(data)} examples cannot be spread over {world.size} processes; evaluate with fewer (or one)")
+        batch_size = min(batch_size, math.ceil(len(data) / world.size))  # a batch for every rank
     parts: dict[str, list[torch.Tensor]] = {}
     posteriors = []
+    starts = list(range(0, len(data), batch_size))
     with validation(True):
-        for start in range(0, len(data), batch_size):
+        for start in starts[world.rank::world.size]:
             index = slice(start, start + batch_size)
             x = data.batch(index, generator)  # (B, C, H, W)
             y = data.condition(index, model.conditioning, model.condition_dim)  # (B, Y) or None
@@ -115,7 +126,23 @@ def _per_example(model: LatentModel, data: InMemoryDataset, iw_samples: int, gen
                 terms = _autoencoder_terms(model, x, y, code_counts)
             for key, value in terms.items():
                 parts.setdefault(key, []).append(value.cpu())
-    return {k: torch.cat(v) for k, v in parts.items()}, posteriors
+    if not world.active:
+        return {k: torch.cat(v) for k, v in parts.items()}, posteriors
+    distributed.all_reduce(code_counts)
+    mine = [slice(s, min(s + batch_size, len(data))) for s in starts[world.rank::world.size]]
+    full = {k: _assemble(v, mine, len(data)) for k, v in sorted(parts.items())}
+    if not posteriors:
+        return full, []
+    mu, logvar = (_assemble([getattr(q, f) for q in posteriors], mine, len(data)) for f in ("mu", "logvar"))
+    return full, [DiagonalGaussian(mu, logvar)]
+
+
+def _assemble(pieces: list[torch.Tensor], rows: list[slice], n: int) -> torch.Tensor:
+    """This rank's per-batch results placed at their rows of an (n, ...) table, summed over ranks."""
+    table = torch.zeros(n, *pieces[0].shape[1:], dtype=pieces[0].dtype)
+    for piece, where in zip(pieces, rows, strict=True):
+        table[where] = piece
+    return distributed.all_reduce(table)
 
 
 def evaluate(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -38,8 +39,13 @@ class LatentModel(nn.Module, abc.ABC):
     def has_prior(self) -> bool:
         return type(self).prior is not LatentModel.prior
 
-    def after_step(self, output: ModelOutput) -> None:
-        """Called by the trainer after each optimizer step (the VQ-VAE updates its codebook here)."""
+    def after_step(self, output: ModelOutput, reduce: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+        """Called by the trainer after each optimizer step (the VQ-VAE updates its codebook here).
+
+        Args:
+            reduce: sums a tensor over all training processes in place (under torchrun); batch
+                statistics go through it so every process makes the same update.
+        """
 
     def corrupt(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """The encoder's input during training: x itself, or a corrupted copy (denoising AE)."""

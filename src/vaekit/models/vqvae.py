@@ -5,6 +5,7 @@ straight-through estimator and the commitment loss."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
@@ -68,13 +69,17 @@ class VQVAE(LatentModel):
         return ModelOutput(posterior=PointMass(z), z=z, likelihood=self.decode(z), quantized=quantized)
 
     @torch.no_grad()
-    def after_step(self, output: ModelOutput) -> None:
+    def after_step(self, output: ModelOutput, reduce: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         """EMA codebook update from the batch's assignments (called by the trainer after each step)."""
         q = output.quantized
         flat = q.z_e.detach().view(-1, self.code_dim)  # (B*M, d)
         onehot = torch.nn.functional.one_hot(q.codes.reshape(-1), self.codebook_size).to(flat.dtype)  # (B*M, K)
-        self.ema_count.mul_(self.decay).add_(onehot.sum(0), alpha=1 - self.decay)
-        self.ema_sum.mul_(self.decay).add_(onehot.T @ flat, alpha=1 - self.decay)
+        counts, sums = onehot.sum(0), onehot.T @ flat  # (K,), (K, d)
+        if reduce is not None:  # every process's batch: the update of one step over all of them
+            reduce(counts)
+            reduce(sums)
+        self.ema_count.mul_(self.decay).add_(counts, alpha=1 - self.decay)
+        self.ema_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
         n = self.ema_count.sum()
         smoothed = (self.ema_count + EMA_EPS) / (n + self.codebook_size * EMA_EPS) * n  # (K,)
         self.codebook.copy_(self.ema_sum / smoothed.unsqueeze(-1))

@@ -1,7 +1,8 @@
 """Training state for --resume: one safetensors file, written atomically, so it is always whole.
 
-Holds the model weights, the optimizer state, the training RNG and the running sums of the
-current epoch, plus progress counters as JSON metadata. Nothing is pickled.
+Holds the model weights, the optimizer state, the training RNG of every rank and the running sums
+of the current epoch (summed over ranks), plus progress counters and the fp16 gradient scaler as
+JSON metadata. Nothing is pickled.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -37,22 +39,35 @@ class Progress:
     elapsed_s: float = 0.0
 
 
+def _rng_key(rank: int) -> str:
+    return "rng.train" if rank == 0 else f"rng.train.{rank}"
+
+
 def save_state(
     run_dir: Path,
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
-    generator: torch.Generator,
+    rng_states: list[torch.Tensor],
     sums: dict[str, torch.Tensor],
     progress: Progress,
+    scaler: dict[str, Any] | None = None,
+    rng_device: str = "cpu",
 ) -> None:
-    """Write ``training_state.safetensors`` atomically."""
+    """Write ``training_state.safetensors`` atomically.
+
+    Args:
+        rng_states: the training generator's state on each rank, rank 0 first.
+        scaler: the fp16 gradient scaler's state, when there is one.
+        rng_device: the device type of the generators (a CUDA generator's state means nothing to a CPU one).
+    """
     opt = optimizer.state_dict()
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     for pid, state in opt["state"].items():
         tensors.update({f"optim.{pid}.{k}": torch.as_tensor(v) for k, v in state.items()})
     tensors.update({f"sums.{k}": v for k, v in sums.items()})
-    tensors["rng.train"] = generator.get_state()
-    metadata = {"progress": json.dumps(asdict(progress)), "param_groups": json.dumps(opt["param_groups"])}
+    tensors.update({_rng_key(rank): state for rank, state in enumerate(rng_states)})
+    metadata = {"progress": json.dumps(asdict(progress)), "param_groups": json.dumps(opt["param_groups"]), "scaler": json.dumps(scaler or {}),
+                "rng_device": rng_device}
     save_tensors(run_dir / STATE, tensors, metadata)
 
 
@@ -62,12 +77,21 @@ def load_state(
     optimizer: torch.optim.Optimizer,
     generator: torch.Generator,
     device: torch.device,
-) -> tuple[Progress, dict[str, torch.Tensor]]:
-    """Restore model, optimizer and RNG in place; returns the progress and the epoch's running sums."""
+    rank: int = 0,
+) -> tuple[Progress, dict[str, torch.Tensor], dict[str, Any]]:
+    """Restore model, optimizer and ``rank``'s RNG in place.
+
+    Returns:
+        The progress, the epoch's running sums (all ranks' together) and the gradient scaler's state.
+    """
     path = run_dir / STATE
     if not path.is_file():
         raise RunDirError(f"{run_dir}: has no {STATE}, so it cannot be resumed; start a new run instead")
     tensors, metadata = load_tensors(path)
+    saved_on = metadata.get("rng_device", "cpu")
+    if saved_on != generator.device.type:
+        raise RunDirError(f"{run_dir} was checkpointed on {saved_on} and its training noise cannot continue on {generator.device.type}; "
+                          f"resume it with --device {saved_on} (its weights load on any device, e.g. vaekit evaluate --device {generator.device.type})")
     try:
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         state: dict[int, dict[str, torch.Tensor]] = {}
@@ -76,9 +100,10 @@ def load_state(
                 _, pid, name = key.split(".", 2)
                 state.setdefault(int(pid), {})[name] = value
         optimizer.load_state_dict({"state": state, "param_groups": json.loads(metadata["param_groups"])})
-        generator.set_state(tensors["rng.train"])
+        generator.set_state(tensors[_rng_key(rank)])
         progress = Progress(**json.loads(metadata["progress"]))
+        scaler = json.loads(metadata.get("scaler", "{}"))
     except (KeyError, ValueError, RuntimeError) as e:
         raise RunDirError(f"{path}: does not match this run's model or optimizer ({e}); the file is damaged") from None
     sums = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("sums.")}
-    return progress, sums
+    return progress, sums, scaler

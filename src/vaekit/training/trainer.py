@@ -20,14 +20,16 @@ from pathlib import Path
 from typing import Literal
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from vaekit import distributions
+from vaekit import distributed, distributions
 from vaekit.data import DatasetSplits, InMemoryDataset
 from vaekit.errors import ConfigError, TrainingDiverged
 from vaekit.objectives import Objective, learning_rate
 from vaekit.rundir import BEST, METRICS, WEIGHTS, atomic_write_bytes, save_tensors
 from vaekit.training.checkpoint import Progress, load_state, save_state
+from vaekit.training.precision import Precision, widen
 from vaekit.types import LossTerms, Step
 
 VALID_SEED = 12345  # validation noise is the same every epoch, so epochs are comparable
@@ -41,13 +43,16 @@ class TrainConfig:
     epochs: int | None = None
     """Epochs to train (total, also with --resume); default per dataset (digits 200, MNIST family 10)."""
     batch_size: int = 128
-    """Examples per optimizer step."""
+    """Examples per optimizer step (under torchrun: per process; a step then sees batch-size x processes examples)."""
     lr: float = 1e-3
     """Adam learning rate."""
     seed: int = 0
     """Seed for initialisation, data order and all sampling."""
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    """Where to train: auto picks cuda, then mps, then cpu."""
+    """Where to train: auto picks cuda, then mps, then cpu (under torchrun: each process's own GPU)."""
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    """Arithmetic of the model's forward pass: fp32, or bf16 / fp16 autocast (losses and weights stay float32; fp16 adds
+    a gradient scaler). Faster on GPUs; numbers differ from fp32 by the rounding."""
     log_every: int = 50
     """Steps between reading the loss back from the device (progress bar, NaN check)."""
     progress: bool = True
@@ -107,20 +112,28 @@ def epoch_order(seed: int, epoch: int, n: int, device: torch.device) -> torch.Te
 
 @torch.no_grad()
 def mean_terms(model: torch.nn.Module, objective: Objective, data: InMemoryDataset, seed: int) -> dict[str, float]:
-    """Mean of each loss term over a whole split, with fixed noise."""
+    """Mean of each loss term over a whole split, with fixed noise, spread over the ranks.
+
+    Batch b draws its noise from a generator seeded with ``seed + b``, so the result does not depend
+    on how many processes share the batches.
+    """
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    generator = torch.Generator(device=device).manual_seed(seed)
+    world = distributed.current()
     sums: dict[str, torch.Tensor] = {}
-    for start in range(0, len(data), EVAL_BATCH):
+    starts = list(range(0, len(data), EVAL_BATCH))
+    mine = starts[world.rank::world.size] or [len(data)]  # a rank with no batch runs an empty one: the same terms on every rank
+    for start in mine:
         index = slice(start, start + EVAL_BATCH)
+        generator = torch.Generator(device=device).manual_seed(seed + start // EVAL_BATCH)
         x = data.batch(index, generator)  # (B, C, H, W)
         condition = data.condition(index, model.conditioning, model.condition_dim)  # (B, Y) or None
         for k, v in objective(model(x, generator, condition), x, None).named().items():  # None: end-of-schedule weights
             sums[k] = sums.get(k, 0) + v.sum()
     model.train(was_training)
-    return {k: float(v) / len(data) for k, v in sums.items()}
+    total = distributed.all_reduce(torch.stack([torch.as_tensor(v, dtype=torch.float32, device=device) for v in sums.values()]))
+    return {k: float(v) / len(data) for k, v in zip(sums, total.tolist(), strict=True)}
 
 
 class _StopFlag:
@@ -167,8 +180,13 @@ class Trainer:
         self.model, self.objective, self.data, self.config = model, objective, data, config
         self.run_dir, self.on_epoch_end = Path(run_dir), on_epoch_end
         self.device = next(model.parameters()).device
+        self.world = distributed.current()
+        # Under torchrun: gradients are averaged over ranks by DDP, which starts every rank from rank 0's weights.
+        self.step_model = DistributedDataParallel(model, device_ids=[self.device] if self.device.type == "cuda" else None) if self.world.active else model
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=self.device.type in ("cpu", "cuda", "mps"))
-        self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
+        self.precision = Precision(config.precision, self.device)
+        # Each rank its own noise; rank 0's stream is the single-process one.
+        self.generator = torch.Generator(device=self.device).manual_seed(distributed.rank_seed(config.seed))
         self.progress = Progress()
         self.saved = self.progress  # progress of the last checkpoint on disk
         self.sums: dict[str, torch.Tensor] = {}
@@ -178,10 +196,12 @@ class Trainer:
 
     def resume(self) -> None:
         """Load ``training_state.safetensors`` and forget metric lines past its last epoch."""
-        self.progress, self.sums = load_state(self.run_dir, self.model, self.optimizer, self.generator, self.device)
+        self.progress, sums, scaler = load_state(self.run_dir, self.model, self.optimizer, self.generator, self.device, self.world.rank)
+        self.sums = sums if self.world.is_main else {k: torch.zeros_like(v) for k, v in sums.items()}  # all ranks' sums, counted once
+        self.precision.load_state(scaler)
         self.saved = self.progress
         path = self.run_dir / METRICS
-        if path.is_file():
+        if self.world.is_main and path.is_file():
             kept = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["epoch"] <= self.progress.epoch]
             atomic_write_bytes(path, "".join(ln + "\n" for ln in kept).encode())
 
@@ -189,15 +209,20 @@ class Trainer:
         """Write the latest and best weights, then the training state (each file atomically).
 
         The state is written last: a run killed in between resumes from the previous state, whose
-        epoch is at or before the weights on disk, and redoes the same steps bit for bit.
+        epoch is at or before the weights on disk, and redoes the same steps bit for bit. Every rank
+        calls this at the same step; only rank 0 writes.
         """
+        rng_states = distributed.gather_states(self.generator.get_state())
+        sums = {k: distributed.all_reduce(v.clone()) for k, v in sorted(self.sums.items())}  # the same key order on every rank
+        self.last_checkpoint = time.monotonic()
+        self.saved = self.progress
+        if not self.world.is_main:
+            return
         save_tensors(self.run_dir / WEIGHTS, self.model.state_dict())
         if self.best_weights is not None:
             save_tensors(self.run_dir / BEST, self.best_weights, {"epoch": str(self.progress.best_epoch)})
             self.best_weights = None
-        save_state(self.run_dir, self.model, self.optimizer, self.generator, self.sums, self.progress)
-        self.last_checkpoint = time.monotonic()
-        self.saved = self.progress
+        save_state(self.run_dir, self.model, self.optimizer, rng_states, sums, self.progress, self.precision.state(), self.device.type)
 
     def fit(self, stop_at_step: int | None = None) -> TrainResult:
         """Train until ``config.epochs`` (or a stop request, or ``stop_at_step`` global steps)."""
@@ -207,7 +232,7 @@ class Trainer:
             self.checkpoint()  # a run directory is resumable from the first moment
         metrics: dict[str, float] = {}
         bar = tqdm(total=self.total_steps, initial=self.progress.global_step, unit="step",
-                   disable=None if self.config.progress else True, leave=False)  # None: off when not a terminal
+                   disable=None if self.config.progress and self.world.is_main else True, leave=False)  # None: off when not a terminal
         with bar, self.stop.installed(), distributions.validation(False):
             while self.progress.epoch < self.config.epochs:
                 if self._patience_exhausted():
@@ -225,27 +250,43 @@ class Trainer:
         return patience is not None and p.epoch > 0 and p.epoch - p.best_epoch >= patience
 
     @property
+    def global_batch(self) -> int:
+        """Examples per optimizer step over all ranks."""
+        return self.config.batch_size * self.world.size
+
+    @property
     def steps_per_epoch(self) -> int:
-        return math.ceil(len(self.data.train) / self.config.batch_size)
+        return math.ceil(len(self.data.train) / self.global_batch)
 
     @property
     def total_steps(self) -> int:
         return self.steps_per_epoch * self.config.epochs
 
-    def _step(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> LossTerms:
-        """One optimizer step on batch x (schedules evaluated at the current global step)."""
+    def _step(self, x: torch.Tensor, condition: torch.Tensor | None = None, step_examples: int | None = None) -> LossTerms:
+        """One optimizer step on this rank's batch x, one of the step's ``step_examples`` over all
+        ranks (default: x.shape[0] on each rank); schedules at the current global step."""
+        step_examples = step_examples or x.shape[0] * self.world.size
         cfg, step = self.config, self.progress.global_step
         lr = learning_rate(step, self.total_steps, cfg.lr, cfg.lr_schedule, cfg.lr_warmup_steps)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        output = self.model(x, self.generator, condition)
+        with self.precision.autocast():
+            output = self.step_model(x, self.generator, condition)
+        if self.precision.name != "fp32":
+            output = widen(output)  # losses in float32 (training/precision.py)
         terms = self.objective(output, x, Step(step, self.total_steps))
+        # The mean over the whole step's examples: DDP averages the ranks' gradients, so each rank
+        # contributes its sum x ranks / examples (exact also when the last step splits unevenly).
+        loss = terms.loss.sum() * (self.world.size / step_examples) if self.world.active else terms.loss.mean()
         self.optimizer.zero_grad(set_to_none=True)
-        terms.loss.mean().backward()
+        scaler = self.precision.scaler
+        scaler.scale(loss).backward()
         if cfg.grad_clip is not None:
+            scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)  # stays on device
-        self.optimizer.step()
-        self.model.after_step(output)  # e.g. the VQ-VAE's codebook moving averages
+        scaler.step(self.optimizer)
+        scaler.update()
+        self.model.after_step(output, distributed.all_reduce)  # e.g. the VQ-VAE's codebook moving averages, from all ranks' batches
         return terms
 
     def _check_data(self) -> None:
@@ -260,35 +301,46 @@ class Trainer:
 
     def _run_epoch(self, bar: tqdm, stop_at_step: int | None) -> bool:
         """Run the rest of the current epoch; False when stopped early (state is consistent)."""
-        cfg, p, steps = self.config, self.progress, self.steps_per_epoch
+        cfg, p, steps, world = self.config, self.progress, self.steps_per_epoch, self.world
         order = epoch_order(cfg.seed, p.epoch, len(self.data.train), self.device)
         first_bad = torch.full((), -1, dtype=torch.long, device=self.device)
         started = time.perf_counter()
         bar.set_description(f"epoch {p.epoch + 1}/{cfg.epochs}", refresh=False)
         try:
             for i in range(p.step_in_epoch, steps):
-                index = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+                step_index = order[i * self.global_batch:(i + 1) * self.global_batch]
+                index = step_index.tensor_split(world.size)[world.rank] if world.active else step_index  # this rank's shard
                 x = self.data.train.batch(index, self.generator)  # (B, C, H, W)
-                terms = self._step(x, self.data.train.condition(index, self.model.conditioning, self.model.condition_dim))
+                terms = self._step(x, self.data.train.condition(index, self.model.conditioning, self.model.condition_dim), len(step_index))
                 with torch.no_grad():  # accumulate on the device; read back only at log points
                     for k, v in terms.named().items():
                         self.sums[k] = self.sums.get(k, torch.zeros((), device=self.device)) + v.detach().sum()
                     self.sums["count"] = self.sums.get("count", torch.zeros((), device=self.device)) + x.shape[0]
                     first_bad = torch.where((first_bad < 0) & ~torch.isfinite(terms.loss).all(), p.global_step + 1, first_bad)
                 p = self.progress = replace(p, step_in_epoch=i + 1, global_step=p.global_step + 1)
-                if (i + 1) % cfg.log_every == 0 or i + 1 == steps:
-                    self._check_finite(first_bad, steps)
+                log_point = (i + 1) % cfg.log_every == 0 or i + 1 == steps
+                if log_point:
+                    stop = self._agree(first_bad, steps)
                     bar.set_postfix(loss=f"{float(self.sums['loss'] / self.sums['count']):.2f}", refresh=False)
                     bar.update(p.global_step - bar.n)
-                if self.stop.requested or (stop_at_step is not None and p.global_step >= stop_at_step):
-                    self._check_finite(first_bad, steps)
+                else:  # several ranks stop only at log points, where they agree on it
+                    stop = self.stop.requested and not world.active
+                if stop or (stop_at_step is not None and p.global_step >= stop_at_step):
+                    self._agree(first_bad, steps)
                     return False
         finally:
             self.progress = replace(self.progress, elapsed_s=self.progress.elapsed_s + time.perf_counter() - started)
         return True
 
-    def _check_finite(self, first_bad: torch.Tensor, steps: int) -> None:
-        bad = int(first_bad)
+    def _agree(self, first_bad: torch.Tensor, steps: int) -> bool:
+        """Raise if any rank's loss went non-finite; True if any rank was asked to stop."""
+        never = torch.iinfo(torch.long).max
+        flags = torch.stack([torch.where(first_bad < 0, never, first_bad), torch.tensor(-int(self.stop.requested), device=self.device)])
+        bad, stop = distributed.all_reduce(flags, "min").tolist()  # the first bad step of any rank; -1 if any rank stops
+        self._check_finite(-1 if bad == never else bad, steps)
+        return stop < 0
+
+    def _check_finite(self, bad: int, steps: int) -> None:
         if bad >= 0:
             raise TrainingDiverged(
                 f"the loss became NaN or infinite at step {bad} (epoch {self.progress.epoch + 1}, {steps} steps per epoch); "
@@ -303,8 +355,10 @@ class Trainer:
     def _end_epoch(self) -> dict[str, float]:
         """Validate, log a metrics line, save weights (best too), checkpoint, call back."""
         p = self.progress
-        count = float(self.sums.pop("count"))
-        train = {f"train_{k}": float(v) / count for k, v in self.sums.items()}
+        totals = distributed.all_reduce(torch.stack([v for _, v in sorted(self.sums.items())]))  # all ranks' examples
+        sums = dict(zip(sorted(self.sums), totals.tolist(), strict=True))
+        count = sums.pop("count")
+        train = {f"train_{k}": v / count for k, v in sums.items()}
         valid = {f"valid_{k}": v for k, v in mean_terms(self.model, self.objective, self.data.valid, VALID_SEED).items()} if len(self.data.valid) else {}
         epoch = p.epoch + 1
         score = valid.get("valid_loss", train["train_loss"])
@@ -313,14 +367,15 @@ class Trainer:
         improved = score < p.best_valid
         self.progress = p = replace(p, epoch=epoch, step_in_epoch=0, best_valid=min(score, p.best_valid), best_epoch=epoch if improved else p.best_epoch)
         metrics = {"epoch": epoch, "step": p.global_step, "elapsed_s": round(p.elapsed_s, 3), **train, **valid}
-        with open(self.run_dir / METRICS, "a") as f:
-            f.write(json.dumps(metrics) + "\n")
         self.sums = {}
-        if improved:
-            self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        due = time.monotonic() - self.last_checkpoint >= self.config.checkpoint_every_s
-        if due or epoch == self.config.epochs:
+        if self.world.is_main:
+            with open(self.run_dir / METRICS, "a") as f:
+                f.write(json.dumps(metrics) + "\n")
+            if improved:
+                self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        due = torch.tensor(float(time.monotonic() - self.last_checkpoint >= self.config.checkpoint_every_s), device=self.device)
+        if distributed.broadcast(due).item() or epoch == self.config.epochs:  # rank 0's clock decides for all
             self.checkpoint()
-        if self.on_epoch_end is not None:
+        if self.on_epoch_end is not None and self.world.is_main:
             self.on_epoch_end(epoch, self.model)
         return metrics

@@ -1,0 +1,121 @@
+"""Two CPU processes launched by torchrun (gloo) against one process with both ranks' batches."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from vaekit import cli, experiment
+from vaekit.data import DataConfig
+from vaekit.models import ModelConfig
+from vaekit.rundir import WEIGHTS, load_tensors
+from vaekit.training import TrainConfig
+
+DATA = ["--data", "mnist", "--limit", "1024", "--valid-size", "500"]
+SMALL = ["--hidden", "64", "--latent-dim", "8"]
+
+
+def torchrun(*args: str, n: int = 2) -> subprocess.CompletedProcess:
+    """``torchrun --standalone --nproc_per_node n`` (through this interpreter), checked."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}", *args]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def weights(run: Path) -> dict[str, torch.Tensor]:
+    return load_tensors(run / WEIGHTS)[0]
+
+
+def test_two_ranks_train_resume_and_evaluate_like_one_process_with_both_batches(tmp_path, data_dir, capsys):
+    two, one = tmp_path / "two", tmp_path / "one"
+    common = ["--model", "ae", *SMALL, *DATA, "--data-dir", str(data_dir), "--no-progress", "--no-images"]
+    torchrun("-m", "vaekit", "train", *common, "--epochs", "1", "--batch-size", "32", "--out", str(two))
+    config = json.loads((two / "config.json").read_text())
+    assert config["world_size"] == 2 and config["train"]["batch_size"] == 32
+    torchrun("-m", "vaekit", "train", "--resume", str(two), "--epochs", "2", "--no-progress")
+    lines = [json.loads(ln) for ln in (two / "metrics.jsonl").read_text().splitlines()]
+    assert [m["epoch"] for m in lines] == [1, 2] and lines[1]["step"] == 2 * 16  # rank 0 alone writes; 1024 / (2 x 32) steps
+
+    assert cli.main(["train", *common, "--epochs", "2", "--batch-size", "64", "--out", str(one)]) == 0
+    ours, theirs = weights(two), weights(one)
+    assert ours.keys() == theirs.keys()
+    for key in ours:  # the same examples in every step; only the order of sums differs
+        torch.testing.assert_close(ours[key], theirs[key], rtol=0, atol=1e-5)
+    single = [json.loads(ln) for ln in (one / "metrics.jsonl").read_text().splitlines()]
+    assert lines[1]["valid_loss"] == pytest.approx(single[1]["valid_loss"], rel=1e-5)
+    assert lines[1]["train_loss"] == pytest.approx(single[1]["train_loss"], rel=1e-5)  # reduced over both ranks
+
+    evaluated = torchrun("-m", "vaekit", "evaluate", str(two), "--limit", "700", "--data-dir", str(data_dir), "--json")
+    spread = json.loads(evaluated.stdout)  # one report, printed by rank 0
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(two), "--limit", "700", "--data-dir", str(data_dir), "--json"]) == 0
+    alone = json.loads(capsys.readouterr().out)
+    for key in ("reconstruction_nll", "mse", "psnr", "ssim"):
+        assert spread[key] == pytest.approx(alone[key], rel=1e-6), key
+
+    capsys.readouterr()
+    assert cli.main(["train", "--resume", str(two), "--epochs", "3"]) == 2  # a 2-process run resumed by one process
+    assert "torchrun --nproc_per_node 2" in capsys.readouterr().err
+
+
+SCRIPT = """
+import json, sys
+from pathlib import Path
+import torch
+from vaekit import distributed, experiment
+from vaekit.data import DataConfig
+from vaekit.models import ModelConfig
+from vaekit.rundir import WEIGHTS, load_tensors
+from vaekit.training import TrainConfig
+
+out, data_dir = Path(sys.argv[1]), Path(sys.argv[2])
+config = experiment.RunConfig(
+    data=DataConfig(name="mnist", limit=8192, valid_size=1000, data_dir=data_dir),
+    model=ModelConfig(kind="vae", hidden=(64,), latent_dim=8),
+    train=TrainConfig(epochs=5, batch_size=32, progress=False, checkpoint_every_s=0),
+)
+experiment.train(config, out / "stopped", images=False, stop_at_step=150)  # mid-epoch 2 (128 steps an epoch)
+experiment.resume(out / "stopped", images=False)
+experiment.train(config, out / "straight", images=False)
+if distributed.current().is_main:
+    a, b = (load_tensors(out / name / WEIGHTS)[0] for name in ("stopped", "straight"))
+    same = all(torch.equal(a[k], b[k]) for k in a)
+    lines = [(out / name / "metrics.jsonl").read_text() for name in ("stopped", "straight")]
+    (out / "result.json").write_text(json.dumps({"same_weights": same, "same_metrics": lines[0].split("elapsed")[0] == lines[1].split("elapsed")[0]}))
+"""
+
+
+def test_two_vae_ranks_resume_bitwise_and_reach_the_single_process_elbo(tmp_path, data_dir):
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent(SCRIPT))
+    torchrun(str(script), str(tmp_path), str(data_dir))
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result == {"same_weights": True, "same_metrics": True}  # stopped mid-epoch, resumed: every rank's RNG and sums restored
+
+    def elbo(run: Path) -> float:
+        return experiment.evaluate_run(run, iw_samples=10, limit=2000, data_dir=data_dir).elbo
+
+    singles = []
+    for seed in range(3):
+        config = experiment.RunConfig(
+            data=DataConfig(name="mnist", limit=8192, valid_size=1000, data_dir=data_dir),
+            model=ModelConfig(kind="vae", hidden=(64,), latent_dim=8),
+            train=TrainConfig(epochs=5, batch_size=64, progress=False, seed=seed),
+        )
+        experiment.train(config, tmp_path / f"single{seed}", images=False)
+        singles.append(elbo(tmp_path / f"single{seed}"))
+    # Within noise: runs that differ only in their seed spread by about 1.2 nats (sd) at this budget
+    # (measured over 4 seeds: 155.1-158.0 valid nats); 3 sd of the spread, and never under 3 nats.
+    mean, spread = statistics.mean(singles), statistics.stdev(singles)
+    two = elbo(tmp_path / "straight")
+    assert abs(two - mean) <= max(3 * spread, 3.0), (two, singles)
