@@ -231,3 +231,14 @@ def test_resuming_a_run_checkpointed_on_another_device_type_says_which_device(tm
     with pytest.raises(RunDirError, match="checkpointed on cuda .* resume it with --device cuda"):
         experiment.resume(tmp_path / "run", device="cpu", images=False)
     assert rundir.load(tmp_path / "run").training is False  # its weights still load here
+
+
+def test_device_auto_prefers_cuda_then_mps_then_cpu(monkeypatch):
+    from vaekit.training import resolve_device
+
+    for cuda, mps, expected in ((True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda cuda=cuda: cuda)
+        monkeypatch.setattr(torch.backends.mps, "is_available", lambda mps=mps: mps)
+        assert resolve_device("auto").type == expected
+    with pytest.raises(ConfigError, match="--device cuda is not available on this machine"):
+        resolve_device("cuda")  # none of them here now

@@ -497,7 +497,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     tune_allocator()  # reuse freed tensor memory instead of faulting in fresh pages (allocator.py)
     try:
-        return command(argv[1:])
+        status = command(argv[1:])
+        distributed.shutdown(wait=True)  # under torchrun: every rank is done before any leaves
+        return status
     except VaekitError as e:
         if debug:
             raise
@@ -507,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
         print("vaekit: interrupted", file=sys.stderr)
         return 130
     finally:
-        distributed.shutdown()  # leave torchrun's process group, if this command joined one
+        distributed.shutdown()  # after an error: leave torchrun's process group without waiting for the others
 
 
 if __name__ == "__main__":

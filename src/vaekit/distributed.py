@@ -85,9 +85,17 @@ def setup(device: torch.device) -> torch.device:
     return device
 
 
-def shutdown() -> None:
-    """Leave the process group (at the end of a command)."""
+def shutdown(wait: bool = False) -> None:
+    """Leave the process group (at the end of a command).
+
+    Args:
+        wait: first wait for every rank to get here (after a command that succeeded on all of
+            them). A rank that tears gloo down while another is still busy (rank 0 writing the
+            last checkpoint) could abort at exit with "terminate called without an active exception".
+    """
     if dist.is_available() and dist.is_initialized():
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()
 
 
