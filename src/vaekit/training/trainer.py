@@ -123,8 +123,7 @@ def mean_terms(model: torch.nn.Module, objective: Objective, data: InMemoryDatas
     world = distributed.current()
     sums: dict[str, torch.Tensor] = {}
     starts = list(range(0, len(data), EVAL_BATCH))
-    mine = starts[world.rank::world.size] or [len(data)]  # a rank with no batch runs an empty one: the same terms on every rank
-    for start in mine:
+    for start in starts[world.rank::world.size]:
         index = slice(start, start + EVAL_BATCH)
         generator = torch.Generator(device=device).manual_seed(seed + start // EVAL_BATCH)
         x = data.batch(index, generator)  # (B, C, H, W)
@@ -132,8 +131,9 @@ def mean_terms(model: torch.nn.Module, objective: Objective, data: InMemoryDatas
         for k, v in objective(model(x, generator, condition), x, None).named().items():  # None: end-of-schedule weights
             sums[k] = sums.get(k, 0) + v.sum()
     model.train(was_training)
-    total = distributed.all_reduce(torch.stack([torch.as_tensor(v, dtype=torch.float32, device=device) for v in sums.values()]))
-    return {k: float(v) / len(data) for k, v in zip(sums, total.tolist(), strict=True)}
+    names = distributed.from_main(list(sums))  # rank 0 always has a batch; a rank without one adds zeros
+    total = distributed.all_reduce(torch.stack([torch.as_tensor(sums.get(k, 0.0), dtype=torch.float32, device=device) for k in names]))
+    return {k: float(v) / len(data) for k, v in zip(names, total.tolist(), strict=True)}
 
 
 class _StopFlag:
@@ -181,6 +181,8 @@ class Trainer:
         self.run_dir, self.on_epoch_end = Path(run_dir), on_epoch_end
         self.device = next(model.parameters()).device
         self.world = distributed.current()
+        if len(data.train) < self.world.size:
+            raise ConfigError(f"{len(data.train)} training examples cannot be spread over {self.world.size} processes; use fewer processes")
         # Under torchrun: gradients are averaged over ranks by DDP, which starts every rank from rank 0's weights.
         self.step_model = DistributedDataParallel(model, device_ids=[self.device] if self.device.type == "cuda" else None) if self.world.active else model
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=self.device.type in ("cpu", "cuda", "mps"))
@@ -256,7 +258,10 @@ class Trainer:
 
     @property
     def steps_per_epoch(self) -> int:
-        return math.ceil(len(self.data.train) / self.global_batch)
+        """Full steps, and a last partial one if it can give every rank an example (with N ranks up
+        to N - 1 examples of an epoch's order are left out; one process leaves none)."""
+        full, rest = divmod(len(self.data.train), self.global_batch)
+        return full + (rest >= self.world.size)
 
     @property
     def total_steps(self) -> int:
