@@ -87,7 +87,9 @@ config = experiment.RunConfig(
 experiment.train(config, out / "stopped", images=False, stop_at_step=150)  # mid-epoch 2 (128 steps an epoch)
 experiment.resume(out / "stopped", images=False)
 experiment.train(config, out / "straight", images=False)
+spread = experiment.evaluate_run(out / "straight", iw_samples=10, limit=501, data_dir=data_dir)  # 501 test images over 2 ranks
 if distributed.current().is_main:
+    (out / "spread.json").write_text(json.dumps(spread.as_dict()))
     a, b = (load_tensors(out / name / WEIGHTS)[0] for name in ("stopped", "straight"))
     same = all(torch.equal(a[k], b[k]) for k in a)
     lines = [(out / name / "metrics.jsonl").read_text() for name in ("stopped", "straight")]
@@ -102,6 +104,14 @@ def test_two_vae_ranks_resume_bitwise_and_reach_the_single_process_elbo(tmp_path
     torchrun(str(script), str(tmp_path), str(data_dir))
     result = json.loads((tmp_path / "result.json").read_text())
     assert result == {"same_weights": True, "same_metrics": True}  # stopped mid-epoch, resumed: every rank's RNG and sums restored
+
+    spread = json.loads((tmp_path / "spread.json").read_text())
+    alone = experiment.evaluate_run(tmp_path / "straight", iw_samples=10, limit=501, data_dir=data_dir).as_dict()
+    assert spread["n"] == alone["n"] == 501 and spread["active_units"] == alone["active_units"]
+    for key in ("kl", "mse", "mutual_information"):  # no sampling in these: every row in its place
+        assert spread[key] == pytest.approx(alone[key], rel=1e-5), key
+    for key in ("elbo", "iwae_log_px"):  # the ranks draw other posterior samples: Monte-Carlo noise only
+        assert spread[key] == pytest.approx(alone[key], abs=0.5), key
 
     def elbo(run: Path) -> float:
         return experiment.evaluate_run(run, iw_samples=10, limit=2000, data_dir=data_dir).elbo

@@ -110,7 +110,7 @@ def _per_example(model: LatentModel, data: InMemoryDataset, iw_samples: int, gen
     if world.active:
         if len(data) < world.size:
             raise ConfigError(f"{len(data)} examples cannot be spread over {world.size} processes; evaluate with fewer (or one)")
-        batch_size = min(batch_size, math.ceil(len(data) / world.size))  # a batch for every rank
+        batch_size = min(batch_size, len(data) // world.size)  # at least world-size batches: one for every rank
     parts: dict[str, list[torch.Tensor]] = {}
     posteriors = []
     starts = list(range(0, len(data), batch_size))
