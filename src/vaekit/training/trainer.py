@@ -184,7 +184,7 @@ class Trainer:
         if len(data.train) < self.world.size:
             raise ConfigError(f"{len(data.train)} training examples cannot be spread over {self.world.size} processes; use fewer processes")
         # Under torchrun: gradients are averaged over ranks by DDP, which starts every rank from rank 0's weights.
-        self.step_model = DistributedDataParallel(model, device_ids=[self.device] if self.device.type == "cuda" else None) if self.world.active else model
+        self.step_model = DistributedDataParallel(model, device_ids=[self.device] if self.device.type == "cuda" else None, gradient_as_bucket_view=True) if self.world.active else model
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=self.device.type in ("cpu", "cuda", "mps"))
         self.precision = Precision(config.precision, self.device)
         # Each rank its own noise; rank 0's stream is the single-process one.
@@ -212,19 +212,20 @@ class Trainer:
 
         The state is written last: a run killed in between resumes from the previous state, whose
         epoch is at or before the weights on disk, and redoes the same steps bit for bit. Every rank
-        calls this at the same step; only rank 0 writes.
+        calls this at the same step; only rank 0 writes, and no rank returns before the files are
+        there (a script that evaluates the run next must not read the previous weights).
         """
         rng_states = distributed.gather_states(self.generator.get_state())
         sums = {k: distributed.all_reduce(v.clone()) for k, v in sorted(self.sums.items())}  # the same key order on every rank
+        if self.world.is_main:
+            save_tensors(self.run_dir / WEIGHTS, self.model.state_dict())
+            if self.best_weights is not None:
+                save_tensors(self.run_dir / BEST, self.best_weights, {"epoch": str(self.progress.best_epoch)})
+                self.best_weights = None
+            save_state(self.run_dir, self.model, self.optimizer, rng_states, sums, self.progress, self.precision.state(), self.device.type)
+        distributed.barrier()
         self.last_checkpoint = time.monotonic()
         self.saved = self.progress
-        if not self.world.is_main:
-            return
-        save_tensors(self.run_dir / WEIGHTS, self.model.state_dict())
-        if self.best_weights is not None:
-            save_tensors(self.run_dir / BEST, self.best_weights, {"epoch": str(self.progress.best_epoch)})
-            self.best_weights = None
-        save_state(self.run_dir, self.model, self.optimizer, rng_states, sums, self.progress, self.precision.state(), self.device.type)
 
     def fit(self, stop_at_step: int | None = None) -> TrainResult:
         """Train until ``config.epochs`` (or a stop request, or ``stop_at_step`` global steps)."""
