@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from conftest import tiny_run_config
-from test_training import _assert_same_run, _weights
+from test_training import _assert_same_run, _trainer, _weights
 from vaekit import experiment, rundir
 from vaekit.distributions import Bernoulli, DiagonalGaussian
 from vaekit.errors import ConfigError
@@ -33,6 +33,19 @@ def test_widen_makes_every_half_tensor_of_an_output_float32_and_keeps_the_rest()
     torch.testing.assert_close(wide.z, z.float())
     already = ModelOutput(output.posterior, mu, Bernoulli(torch.randn(3, 4)))
     assert widen(already) is already  # fp32 training is untouched
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_the_forward_pass_runs_in_low_precision_and_the_loss_in_float32(tmp_path, precision):
+    _supported(precision)
+    trainer = _trainer(tmp_path, precision=precision)
+    seen = []
+    first = next(m for m in trainer.model.modules() if isinstance(m, torch.nn.Linear))
+    first.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    terms = trainer._step(trainer.data.train.batch(slice(0, 64)))
+    assert seen == [{"bf16": torch.bfloat16, "fp16": torch.float16}[precision]]  # autocast ran the layer
+    assert all(t.dtype == torch.float32 for t in terms.named().values())  # the nats are float32 sums
+    assert all(p.dtype == torch.float32 and p.grad.dtype == torch.float32 for p in trainer.model.parameters())
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
