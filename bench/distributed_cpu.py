@@ -1,11 +1,10 @@
 """Benchmark: one process against torchrun's processes on this machine's CPU cores (gloo).
 
-Trains the seed VAE on MNIST for ``--epochs`` epochs three ways, each from a fresh `vaekit train`
-command: one process with all cores (batch B), ``torchrun --nproc_per_node N`` with one thread
-each (batch B / N per process, the same B examples per step), and reports the training-loop time
-(metrics.jsonl's elapsed_s), the final validation loss and, for the deterministic ``ae``, the largest
-weight difference to the single process. On a GPU node the same command with --device cuda puts
-one process on each GPU.
+Trains the seed VAE and a 784-400-20 ``ae`` on MNIST for ``--epochs`` epochs two ways each, each
+from a fresh `vaekit train` command: one process with all cores (batch B), and ``torchrun
+--nproc_per_node N`` with cores / N threads each (batch B / N per process, the same B examples per
+step). It reports the training-loop time (metrics.jsonl's elapsed_s), the final validation loss
+and, for the deterministic ``ae``, the largest weight difference to the single process. CPU only.
 
     python bench/distributed_cpu.py --data-dir ../shared/data
 """

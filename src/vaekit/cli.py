@@ -324,11 +324,11 @@ def cmd_train(argv: list[str]) -> int:
     else:
         config = experiment.RunConfig(args.data, args.model, args.objective, args.train, args.preset)
         result = experiment.train(config, args.out, images=args.images, echo=_echo)
-    p = result.progress
-    if not distributed.current().is_main:  # under torchrun rank 0 reports for all
+    p, world = result.progress, distributed.current()
+    if not world.is_main:  # under torchrun rank 0 reports for all
         return 130 if result.interrupted else 0
     if result.interrupted:
-        resume = "vaekit train" if distributed.current().size == 1 else f"torchrun --nproc_per_node {distributed.current().size} -m vaekit train"
+        resume = f"torchrun --nproc_per_node {world.size} -m vaekit train" if world.active else "vaekit train"
         _echo(f"stopped at epoch {p.epoch + 1} step {p.step_in_epoch}; checkpoint saved. Continue with: {resume} --resume {result.run_dir}")
         return 130
     if result.stopped_early:

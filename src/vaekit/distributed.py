@@ -133,13 +133,13 @@ def from_main(value: T) -> T:
     return box[0]
 
 
-def gather_states(state: torch.Tensor) -> list[torch.Tensor]:
-    """Every rank's copy of a same-sized uint8 tensor (e.g. an RNG state), on every rank, on the CPU."""
+def gather(t: torch.Tensor) -> list[torch.Tensor]:
+    """Every rank's ``t`` (same shape and dtype on all, e.g. an RNG state), rank 0 first, on the CPU."""
     world = current()
     if not world.active:
-        return [state]
-    parts = [torch.empty_like(state, device=_comm_device()) for _ in range(world.size)]
-    dist.all_gather(parts, state.to(_comm_device()))
+        return [t]
+    parts = [torch.empty_like(t, device=_comm_device()) for _ in range(world.size)]
+    dist.all_gather(parts, t.to(_comm_device()))
     return [p.cpu() for p in parts]
 
 

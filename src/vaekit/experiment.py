@@ -167,11 +167,12 @@ def resume(run_dir: Path, epochs: int | None = None, device: str | None = None, 
            images: bool = True, stop_at_step: int | None = None, echo: Echo | None = None) -> TrainResult:
     """Continue a run where its last checkpoint stopped, optionally to a new total of ``epochs``."""
     run_dir = Path(run_dir)
-    config = read_run_config(run_dir)
+    saved = rundir.read_config(run_dir)
+    config = _run_config_from_dict(saved, run_dir / rundir.CONFIG)
     changes = {k: v for k, v in (("epochs", epochs), ("device", device), ("progress", progress)) if v is not None}
     config = replace(config, train=replace(config.train, **changes))
     dev = distributed.setup(resolve_device(config.train.device))
-    world, trained_on = distributed.current(), rundir.read_config(run_dir).get("world_size", 1)
+    world, trained_on = distributed.current(), saved.get("world_size", 1)
     if world.size != trained_on:  # the data order and each step's examples depend on it
         how = f"torchrun --nproc_per_node {trained_on} -m vaekit train --resume {run_dir}" if trained_on > 1 else f"vaekit train --resume {run_dir} (one process)"
         raise ConfigError(f"{run_dir} was trained by {trained_on} process(es) and this is {world.size}; resume it the same way: {how}")

@@ -1,8 +1,8 @@
 """Training state for --resume: one safetensors file, written atomically, so it is always whole.
 
-Holds the model weights, the optimizer state, the training RNG of every rank and the running sums
-of the current epoch (summed over ranks), plus progress counters and the fp16 gradient scaler as
-JSON metadata. Nothing is pickled.
+Holds the model weights, the optimizer state, and each rank's training RNG and running sums of the
+current epoch, plus progress counters and the fp16 gradient scaler as JSON metadata. Nothing is
+pickled.
 """
 
 from __future__ import annotations
@@ -43,12 +43,16 @@ def _rng_key(rank: int) -> str:
     return "rng.train" if rank == 0 else f"rng.train.{rank}"
 
 
+def _sums_prefix(rank: int) -> str:
+    return "sums." if rank == 0 else f"sums.{rank}."  # term names have no dots
+
+
 def save_state(
     run_dir: Path,
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     rng_states: list[torch.Tensor],
-    sums: dict[str, torch.Tensor],
+    sums: list[dict[str, torch.Tensor]],
     progress: Progress,
     scaler: dict[str, Any] | None = None,
     rng_device: str = "cpu",
@@ -57,6 +61,7 @@ def save_state(
 
     Args:
         rng_states: the training generator's state on each rank, rank 0 first.
+        sums: each rank's running sums of the epoch so far, rank 0 first.
         scaler: the fp16 gradient scaler's state, when there is one.
         rng_device: the device type of the generators (a CUDA generator's state means nothing to a CPU one).
     """
@@ -64,7 +69,8 @@ def save_state(
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     for pid, state in opt["state"].items():
         tensors.update({f"optim.{pid}.{k}": torch.as_tensor(v) for k, v in state.items()})
-    tensors.update({f"sums.{k}": v for k, v in sums.items()})
+    for rank, rank_sums in enumerate(sums):
+        tensors.update({f"{_sums_prefix(rank)}{k}": v for k, v in rank_sums.items()})
     tensors.update({_rng_key(rank): state for rank, state in enumerate(rng_states)})
     metadata = {"progress": json.dumps(asdict(progress)), "param_groups": json.dumps(opt["param_groups"]), "scaler": json.dumps(scaler or {}),
                 "rng_device": rng_device}
@@ -82,7 +88,7 @@ def load_state(
     """Restore model, optimizer and ``rank``'s RNG in place.
 
     Returns:
-        The progress, the epoch's running sums (all ranks' together) and the gradient scaler's state.
+        The progress, ``rank``'s running sums of the epoch and the gradient scaler's state.
     """
     path = run_dir / STATE
     if not path.is_file():
@@ -105,5 +111,6 @@ def load_state(
         scaler = json.loads(metadata.get("scaler", "{}"))
     except (KeyError, ValueError, RuntimeError) as e:
         raise RunDirError(f"{path}: does not match this run's model or optimizer ({e}); the file is damaged") from None
-    sums = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("sums.")}
+    prefix = _sums_prefix(rank)
+    sums = {k[len(prefix):]: v.to(device) for k, v in tensors.items() if k.startswith(prefix) and "." not in k[len(prefix):]}
     return progress, sums, scaler

@@ -198,8 +198,7 @@ class Trainer:
 
     def resume(self) -> None:
         """Load ``training_state.safetensors`` and forget metric lines past its last epoch."""
-        self.progress, sums, scaler = load_state(self.run_dir, self.model, self.optimizer, self.generator, self.device, self.world.rank)
-        self.sums = sums if self.world.is_main else {k: torch.zeros_like(v) for k, v in sums.items()}  # all ranks' sums, counted once
+        self.progress, self.sums, scaler = load_state(self.run_dir, self.model, self.optimizer, self.generator, self.device, self.world.rank)
         self.precision.load_state(scaler)
         self.saved = self.progress
         path = self.run_dir / METRICS
@@ -215,8 +214,10 @@ class Trainer:
         calls this at the same step; only rank 0 writes, and no rank returns before the files are
         there (a script that evaluates the run next must not read the previous weights).
         """
-        rng_states = distributed.gather_states(self.generator.get_state())
-        sums = {k: distributed.all_reduce(v.clone()) for k, v in sorted(self.sums.items())}  # the same key order on every rank
+        # Each rank's own RNG and sums, so a resumed run adds up in the same order as an uninterrupted one.
+        rng_states = distributed.gather(self.generator.get_state())
+        per_rank = [distributed.gather(v) for _, v in sorted(self.sums.items())]  # the same key order on every rank
+        sums = [dict(zip(sorted(self.sums), values, strict=True)) for values in zip(*per_rank, strict=True)] if per_rank else [{}]
         if self.world.is_main:
             save_tensors(self.run_dir / WEIGHTS, self.model.state_dict())
             if self.best_weights is not None:
@@ -332,7 +333,8 @@ class Trainer:
                 else:  # several ranks stop only at log points, where they agree on it
                     stop = self.stop.requested and not world.active
                 if stop or (stop_at_step is not None and p.global_step >= stop_at_step):
-                    self._agree(first_bad, steps)
+                    if not log_point:  # a log point has just checked
+                        self._agree(first_bad, steps)
                     return False
         finally:
             self.progress = replace(self.progress, elapsed_s=self.progress.elapsed_s + time.perf_counter() - started)
