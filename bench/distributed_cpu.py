@@ -19,7 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from vaekit.rundir import WEIGHTS, load_tensors
+from vaekit.run.layout import WEIGHTS
+from vaekit.runtime.files import load_tensors
 
 
 def run(command: list[str], threads: int) -> None:

@@ -25,7 +25,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import vaekit
-from vaekit import experiment
+from vaekit import run as runs
 
 sys.path.insert(0, str(Path(__file__).parent))
 from train_speed import gemm_rate, vaekit_config  # noqa: E402
@@ -40,7 +40,7 @@ def status_bytes(field: str) -> int:
 def memory_probe(run: Path, data_dir: Path, k: int, n: int) -> None:
     """Child process: evaluate n test images at K=k and print the peak memory rise as JSON."""
     model = vaekit.load(run)
-    data = experiment.load_run_data(run, "test", data_dir, n)
+    data = runs.load_split(run, "test", data_dir, n)
     before = status_bytes("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:  # reset the peak (VmHWM) to the current size
         f.write("5")
@@ -91,7 +91,7 @@ def main() -> None:
         run = Path(tmp) / "seed-vae"
         vaekit.train(vaekit_config(args.data_dir, 128), run, images=False)
         model = vaekit.load(run)
-        test = experiment.load_run_data(run, "test", args.data_dir)
+        test = runs.load_split(run, "test", args.data_dir)
         k = args.iw_samples
 
         counter = FlopCounterMode(display=False)

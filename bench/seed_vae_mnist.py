@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 import vaekit
-from vaekit import experiment
+from vaekit import run as runs
 
 
 def main() -> None:
@@ -52,7 +52,7 @@ def main() -> None:
         print("| max_rows | wall s | log p(x) |")
         print("|---|---|---|")
         model = vaekit.load(out)
-        data = experiment.load_run_data(out, "test", args.data_dir, 500)
+        data = runs.load_split(out, "test", args.data_dir, 500)
         for rows in (2048, 4096, 16384, 65536):
             started = time.perf_counter()
             rep = vaekit.evaluate(model, data, iw_samples=args.iw_samples, generator=torch.Generator().manual_seed(0), max_rows=rows)

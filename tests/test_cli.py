@@ -4,7 +4,6 @@ import gzip
 import json
 import math
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,32 +12,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vaekit import rundir
 from vaekit.cli import main
 from vaekit.data import mnist
+from conftest import assert_user_error, cli
+from vaekit import run
+from vaekit.run import layout
 
 REPORT_KEYS = {"elbo", "reconstruction_nll", "kl", "iwae_log_px", "nll", "bits_per_dim", "active_units", "split", "n", "iw_samples", "mse",
                "codebook_perplexity", "psnr", "ssim", "mutual_information", "kl_per_dimension", "ood_auroc",
                "frechet_distance", "precision", "recall", "fid_classifier_accuracy",  # --fid
                "mig", "dci_disentanglement", "dci_completeness", "dci_informativeness", "sap", "factor_vae_score", "beta_vae_score"}
 TINY = ["--hidden", "32", "--latent-dim", "4", "--no-progress", "--no-images"]
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_user_error(capsys, argv, pattern):
-    """Exit status 2, one line on stderr starting 'vaekit: error:', matching ``pattern``, no traceback."""
-    code, out, err = run(capsys, *argv)
-    assert code == 2, (out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("vaekit: error: "), err
-    assert "Traceback" not in err
-    assert re.search(pattern, lines[0]), lines[0]
-    return lines[0]
 
 
 def test_train_with_no_arguments_in_a_fresh_directory(tmp_path, monkeypatch):
@@ -49,8 +33,8 @@ def test_train_with_no_arguments_in_a_fresh_directory(tmp_path, monkeypatch):
     done = subprocess.run([sys.executable, "-m", "vaekit", "train"], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     run_dir = Path(done.stdout.strip())
-    assert run_dir.parent == Path("runs") and (run_dir / rundir.BEST).is_file()
-    assert (run_dir / rundir.IMAGES / "samples_0200.png").is_file()
+    assert run_dir.parent == Path("runs") and (run_dir / layout.BEST).is_file()
+    assert (run_dir / layout.IMAGES / "samples_0200.png").is_file()
     assert "best validation loss" in done.stderr
 
 
@@ -63,33 +47,33 @@ def test_console_script_is_installed():
 
 def test_train_evaluate_sample_reconstruct(tmp_path, capsys):
     out = tmp_path / "run"
-    code, stdout, err = run(capsys, "train", "--limit", 300, "--epochs", 2, *TINY, "--out", out)
+    code, stdout, err = cli(capsys, "train", "--limit", 300, "--epochs", 2, *TINY, "--out", out)
     assert code == 0 and stdout.strip() == str(out) and "training vae" in err
-    code, stdout, _ = run(capsys, "evaluate", out, "--iw-samples", 5, "--limit", 40, "--json")
+    code, stdout, _ = cli(capsys, "evaluate", out, "--iw-samples", 5, "--limit", 40, "--json")
     report = json.loads(stdout)  # exactly one JSON object
     assert code == 0 and set(report) == REPORT_KEYS and report["n"] == 40 and report["iw_samples"] == 5
     assert report["nll"] == -report["iwae_log_px"] and report["iwae_log_px"] >= report["elbo"] - 1.0
     assert report["frechet_distance"] is None and report["mig"] is None  # not asked for: present, null
-    code, stdout, _ = run(capsys, "evaluate", out, "--iw-samples", 5, "--limit", 40, "--split", "valid")
+    code, stdout, _ = cli(capsys, "evaluate", out, "--iw-samples", 5, "--limit", 40, "--split", "valid")
     assert code == 0 and "bits_per_dim" in stdout and "valid" in stdout
-    code, stdout, _ = run(capsys, "sample", out, "--n", 16, "--out", tmp_path / "s.png")
+    code, stdout, _ = cli(capsys, "sample", out, "--n", 16, "--out", tmp_path / "s.png")
     assert code == 0 and Image.open(tmp_path / "s.png").size == (4 * 34 + 2, 4 * 34 + 2)  # 8x8 upscaled x4, 2 px gaps
-    code, _, _ = run(capsys, "reconstruct", out, "--n", 16, "--out", tmp_path / "r.png")
+    code, _, _ = cli(capsys, "reconstruct", out, "--n", 16, "--out", tmp_path / "r.png")
     assert code == 0 and Image.open(tmp_path / "r.png").size == (8 * 34 + 2, 4 * 34 + 2)  # 2 rows of originals + 2 of reconstructions
 
 
 def test_seed_ae_preset_on_mnist_and_resume(tmp_path, capsys, data_dir):
     out = tmp_path / "ae"
-    code, _, err = run(capsys, "train", "--preset", "seed-ae", "--data", "mnist", "--data-dir", data_dir, "--limit", 500,
+    code, _, err = cli(capsys, "train", "--preset", "seed-ae", "--data", "mnist", "--data-dir", data_dir, "--limit", 500,
                        "--epochs", 1, "--no-progress", "--out", out)
     assert code == 0 and "seed-ae (" in err
-    code, _, err = run(capsys, "train", "--resume", out, "--epochs", 2)
+    code, _, err = cli(capsys, "train", "--resume", out, "--epochs", 2)
     assert code == 0 and "resuming" in err
-    assert [json.loads(ln)["epoch"] for ln in (out / rundir.METRICS).read_text().splitlines()] == [1, 2]
-    code, stdout, _ = run(capsys, "evaluate", out, "--limit", 100, "--json")
+    assert [json.loads(ln)["epoch"] for ln in (out / layout.METRICS).read_text().splitlines()] == [1, 2]
+    code, stdout, _ = cli(capsys, "evaluate", out, "--limit", 100, "--json")
     report = json.loads(stdout)
     assert report["elbo"] is None and report["mse"] < 0.2
-    code, stdout, _ = run(capsys, "evaluate", out, "--limit", 100)
+    code, stdout, _ = cli(capsys, "evaluate", out, "--limit", 100)
     assert "no prior, hence no likelihood: reconstruction metrics only" in stdout
     assert_user_error(capsys, ["sample", out, "--out", tmp_path / "x.png"], "has no prior to sample from")
 
@@ -97,10 +81,10 @@ def test_seed_ae_preset_on_mnist_and_resume(tmp_path, capsys, data_dir):
 def test_seed_vae_on_mnist_shortened(tmp_path, capsys, data_dir):
     """A shortened version of the 10-epoch check (the full one is marked slow)."""
     out = tmp_path / "vae"
-    code, _, _ = run(capsys, "train", "--preset", "seed-vae", "--data", "mnist", "--data-dir", data_dir, "--limit", 20_000,
+    code, _, _ = cli(capsys, "train", "--preset", "seed-vae", "--data", "mnist", "--data-dir", data_dir, "--limit", 20_000,
                      "--epochs", 3, "--no-progress", "--no-images", "--out", out)
     assert code == 0
-    code, stdout, _ = run(capsys, "evaluate", out, "--iw-samples", 50, "--limit", 500, "--json", "--data-dir", data_dir)
+    code, stdout, _ = cli(capsys, "evaluate", out, "--iw-samples", 50, "--limit", 500, "--json", "--data-dir", data_dir)
     r = json.loads(stdout)
     # measured on 2 CPU cores: elbo -126.2, iwae_log_px -120.9 (K=50), 20 active units
     assert 120 < -r["elbo"] < 132 and r["iwae_log_px"] > r["elbo"] + 2 and r["active_units"] >= 15
@@ -110,10 +94,10 @@ def test_seed_vae_on_mnist_shortened(tmp_path, capsys, data_dir):
 def test_seed_vae_on_mnist_ten_epochs_matches_pytorch_examples(tmp_path, capsys, data_dir):
     """pytorch/examples' VAE (same network) reaches a test loss of about 105-106 nats in 10 epochs."""
     out = tmp_path / "vae"
-    code, _, _ = run(capsys, "train", "--preset", "seed-vae", "--data", "mnist", "--data-dir", data_dir, "--epochs", 10,
+    code, _, _ = cli(capsys, "train", "--preset", "seed-vae", "--data", "mnist", "--data-dir", data_dir, "--epochs", 10,
                      "--valid-size", 0, "--no-progress", "--no-images", "--out", out)
     assert code == 0
-    code, stdout, _ = run(capsys, "evaluate", out, "--iw-samples", 1000, "--json", "--data-dir", data_dir)
+    code, stdout, _ = cli(capsys, "evaluate", out, "--iw-samples", 1000, "--json", "--data-dir", data_dir)
     r = json.loads(stdout)
     assert 104 < -r["elbo"] < 107 and -r["iwae_log_px"] < -r["elbo"]
 
@@ -193,18 +177,18 @@ def test_not_a_run_directory(tmp_path, capsys):
 
 def test_run_directory_misuse(tmp_path, capsys):
     out = tmp_path / "run"
-    assert run(capsys, "train", "--limit", 200, "--epochs", 1, *TINY, "--out", out)[0] == 0
-    before = (out / rundir.STATE).read_bytes()
+    assert cli(capsys, "train", "--limit", 200, "--epochs", 1, *TINY, "--out", out)[0] == 0
+    before = (out / layout.STATE).read_bytes()
     assert_user_error(capsys, ["train", "--out", out], r"already holds a run; continue it with `vaekit train --resume")
     assert_user_error(capsys, ["train", "--resume", out, "--lr", "0.1"], r"drop --lr \(only --epochs, --device, --progress may be given\)")
     assert_user_error(capsys, ["train", "--resume", out, "--data", "mnist", "--model", "ae"], r"drop --data, --model \(only")
-    code, _, err = run(capsys, "train", "--resume", out)
+    code, _, err = cli(capsys, "train", "--resume", out)
     assert code == 0 and "has already trained 1 epochs; pass --epochs N" in err
     assert_user_error(capsys, ["sample", out, "--out", tmp_path / "nodir" / "s.png"], r"nodir: no such directory")
     assert_user_error(capsys, ["sample", out, "--out", tmp_path / "s.jpg"], r"images are written as .png; give a file name ending in .png")
-    (out / rundir.BEST).write_bytes(b"\x00" * 20)
+    (out / layout.BEST).write_bytes(b"\x00" * 20)
     assert_user_error(capsys, ["evaluate", out], r"best.safetensors: cannot read .* damaged")
-    assert (out / rundir.STATE).read_bytes() == before
+    assert (out / layout.STATE).read_bytes() == before
 
 
 def test_debug_shows_the_traceback(capsys):
@@ -218,14 +202,14 @@ def test_debug_shows_the_traceback(capsys):
 
 def test_conv_vae_trains_on_olivetti_faces(tmp_path, capsys, data_dir):
     out = tmp_path / "faces"
-    code, _, err = run(capsys, "train", "--data", "olivetti-faces", "--data-dir", data_dir, "--arch", "conv", "--width", "16",
+    code, _, err = cli(capsys, "train", "--data", "olivetti-faces", "--data-dir", data_dir, "--arch", "conv", "--width", "16",
                        "--latent-dim", "16", "--epochs", 20, "--batch-size", 32, "--no-progress", "--out", out)
     assert code == 0, err
-    lines = [json.loads(ln) for ln in (out / rundir.METRICS).read_text().splitlines()]
+    lines = [json.loads(ln) for ln in (out / layout.METRICS).read_text().splitlines()]
     assert lines[-1]["valid_loss"] < lines[0]["valid_loss"] - 100  # nats: it learns, not just runs
-    code, stdout, _ = run(capsys, "evaluate", out, "--iw-samples", 10, "--json")
+    code, stdout, _ = cli(capsys, "evaluate", out, "--iw-samples", 10, "--json")
     assert code == 0 and json.loads(stdout)["n"] == 40
-    assert run(capsys, "sample", out, "--n", 4, "--out", tmp_path / "s.png")[0] == 0
+    assert cli(capsys, "sample", out, "--n", 4, "--out", tmp_path / "s.png")[0] == 0
     assert Image.open(tmp_path / "s.png").size == (2 * 66 + 2, 2 * 66 + 2)  # 64 px faces, no upscaling
 
 
@@ -241,12 +225,12 @@ def test_seed_face_example_256x256_to_32_numbers_trains(tmp_path, capsys):
         faces.append(np.stack([face * 200, face * 160 - eyes * 120, face * 120], -1).clip(0, 255).astype(np.uint8))
     np.save(tmp_path / "faces.npy", np.stack(faces))
     out = tmp_path / "run"
-    code, _, err = run(capsys, "train", "--data", f"npy:{tmp_path / 'faces.npy'}", "--arch", "conv", "--width", "8", "--latent-dim", "32",
+    code, _, err = cli(capsys, "train", "--data", f"npy:{tmp_path / 'faces.npy'}", "--arch", "conv", "--width", "8", "--latent-dim", "32",
                        "--epochs", 3, "--batch-size", 4, "--no-progress", "--no-images", "--out", out)
     assert code == 0, err
-    config = json.loads((out / rundir.CONFIG).read_text())
+    config = json.loads((out / layout.CONFIG).read_text())
     assert config["model"]["input_shape"] == [3, 256, 256] and config["model"]["latent_dim"] == 32
-    lines = [json.loads(ln) for ln in (out / rundir.METRICS).read_text().splitlines()]
+    lines = [json.loads(ln) for ln in (out / layout.METRICS).read_text().splitlines()]
     assert lines[-1]["train_loss"] < lines[0]["train_loss"]
 
 
@@ -256,12 +240,12 @@ def test_tabular_npz_gets_a_gaussian_likelihood(tmp_path, capsys):
     x = z @ rng.normal(size=(2, 6)) + 3.0 + 0.1 * rng.normal(size=(400, 6))  # 2 factors in 6 columns
     np.savez(tmp_path / "tab.npz", x=x)
     out = tmp_path / "run"
-    code, _, err = run(capsys, "train", "--data", f"npz:{tmp_path / 'tab.npz'}", "--latent-dim", 2, "--hidden", 32, "--epochs", 300,
+    code, _, err = cli(capsys, "train", "--data", f"npz:{tmp_path / 'tab.npz'}", "--latent-dim", 2, "--hidden", 32, "--epochs", 300,
                        "--no-progress", "--out", out)
     assert code == 0, err
-    model = json.loads((out / rundir.CONFIG).read_text())["model"]
+    model = json.loads((out / layout.CONFIG).read_text())["model"]
     assert (model["likelihood"], model["output_activation"], model["input_shape"]) == ("gaussian", "identity", [6])
-    code, stdout, _ = run(capsys, "evaluate", out, "--iw-samples", 20, "--json")
+    code, stdout, _ = cli(capsys, "evaluate", out, "--iw-samples", 20, "--json")
     report = json.loads(stdout)
     assert code == 0 and report["mse"] < 0.5 * x.var(0).mean() and report["active_units"] == 2  # measured: mse 0.23, variance 0.49
     assert_user_error(capsys, ["sample", out, "--out", tmp_path / "s.png"], r"image grids need \(N, C, H, W\) images .* not images")
@@ -270,12 +254,12 @@ def test_tabular_npz_gets_a_gaussian_likelihood(tmp_path, capsys):
 @pytest.mark.parametrize("model", ["vae", "beta-vae", "beta-tcvae", "iwae", "cvae", "ae", "dae", "sparse-ae", "contractive-ae", "vq-vae"])
 def test_every_model_trains_on_an_mnist_subset(model, tmp_path, capsys, data_dir):
     out = tmp_path / model
-    code, _, err = run(capsys, "train", "--model", model, "--data", "mnist", "--data-dir", data_dir, "--limit", 10_000, "--valid-size", 1000,
+    code, _, err = cli(capsys, "train", "--model", model, "--data", "mnist", "--data-dir", data_dir, "--limit", 10_000, "--valid-size", 1000,
                        "--hidden", 128, "--latent-dim", 8, "--epochs", 3, "--no-progress", "--no-images", "--out", out)
     assert code == 0, err
-    lines = [json.loads(ln) for ln in (out / rundir.METRICS).read_text().splitlines()]
+    lines = [json.loads(ln) for ln in (out / layout.METRICS).read_text().splitlines()]
     assert lines[-1]["valid_reconstruction"] < lines[0]["valid_reconstruction"]
-    code, stdout, _ = run(capsys, "evaluate", out, "--iw-samples", 10, "--limit", 200, "--json")
+    code, stdout, _ = cli(capsys, "evaluate", out, "--iw-samples", 10, "--limit", 200, "--json")
     report = json.loads(stdout)
     # it uses its code: far better than the best constant, the mean training image (MSE 0.067)
     from vaekit.data import DataConfig, load_dataset
@@ -287,8 +271,8 @@ def test_every_model_trains_on_an_mnist_subset(model, tmp_path, capsys, data_dir
     assert code == 0 and (report["iwae_log_px"] is None) == (model in {"ae", "dae", "sparse-ae", "contractive-ae", "vq-vae"})
     assert (report["codebook_perplexity"] is not None) == (model == "vq-vae")
     if model in ("vq-vae", "vae"):  # generation from the prior (a prior fitted to the codes for the VQ-VAE)
-        assert run(capsys, "sample", out, "--n", 16, "--data-dir", data_dir, "--out", tmp_path / "s.png")[0] == 0
-    config = json.loads((out / rundir.CONFIG).read_text())
+        assert cli(capsys, "sample", out, "--n", 16, "--data-dir", data_dir, "--out", tmp_path / "s.png")[0] == 0
+    config = json.loads((out / layout.CONFIG).read_text())
     assert config["objective"]["beta"] == {"beta-vae": 4.0, "beta-tcvae": 6.0}.get(model, 1.0)
     assert config["model"]["samples"] == (5 if model == "iwae" else 1)
 
@@ -296,25 +280,24 @@ def test_every_model_trains_on_an_mnist_subset(model, tmp_path, capsys, data_dir
 def test_cvae_samples_the_class_it_is_asked_for(tmp_path, capsys):
     import torch
 
-    from vaekit import experiment
     from vaekit.generation import one_hot_labels, sample
 
     out = tmp_path / "cvae"
-    code, _, err = run(capsys, "train", "--model", "cvae", "--hidden", 128, "--latent-dim", 4, "--epochs", 100, "--no-progress", "--out", out)
+    code, _, err = cli(capsys, "train", "--model", "cvae", "--hidden", 128, "--latent-dim", 4, "--epochs", 100, "--no-progress", "--out", out)
     assert code == 0, err
-    assert json.loads((out / rundir.CONFIG).read_text())["model"]["condition_dim"] == 10
-    model = rundir.load(out)
-    train = experiment.load_run_data(out, "train")
+    assert json.loads((out / layout.CONFIG).read_text())["model"]["condition_dim"] == 10
+    model = run.load(out)
+    train = run.load_split(out, "train")
     class_means = torch.stack([train.batch(train.labels == k).mean(0) for k in range(10)])  # (10, 1, 8, 8)
     hits = 0
     for k in range(10):
         images = sample(model, 50, torch.Generator().manual_seed(k), condition=one_hot_labels([k] * 50, 10)).mean(0)
         hits += int(((class_means - images) ** 2).flatten(1).sum(1).argmin()) == k
     assert hits >= 9  # the label, not chance (1 in 10), decides what is drawn
-    code, _, _ = run(capsys, "sample", out, "--label", 7, "--n", 8, "--out", tmp_path / "sevens.png")
+    code, _, _ = cli(capsys, "sample", out, "--label", 7, "--n", 8, "--out", tmp_path / "sevens.png")
     assert code == 0 and (tmp_path / "sevens.png").is_file()
-    assert_user_error(capsys, ["sample", out, "--label", 12, "--out", tmp_path / "x.png"], r"labels must be in 0..9")
-    code, stdout, _ = run(capsys, "evaluate", out, "--iw-samples", 10, "--json")
+    assert_user_error(capsys, ["sample", out, "--label", 12, "--out", tmp_path / "x.png"], r"labels must be integers in 0..9")
+    code, stdout, _ = cli(capsys, "evaluate", out, "--iw-samples", 10, "--json")
     assert code == 0 and json.loads(stdout)["iwae_log_px"] > json.loads(stdout)["elbo"]  # log p(x | y)
 
 
@@ -322,7 +305,7 @@ def test_conditional_runs_need_conditions(tmp_path, capsys, data_dir):
     assert_user_error(capsys, ["train", "--model", "cvae", "--data", "frey-faces", "--data-dir", data_dir, "--out", tmp_path / "r"],
                       r"a model conditioned on labels needs data with class labels; this dataset has none")
     assert not (tmp_path / "r").exists()
-    assert run(capsys, "train", "--epochs", 1, *TINY, "--out", tmp_path / "vae")[0] == 0
+    assert cli(capsys, "train", "--epochs", 1, *TINY, "--out", tmp_path / "vae")[0] == 0
     assert_user_error(capsys, ["sample", tmp_path / "vae", "--label", 3, "--out", tmp_path / "x.png"], r"--label needs a run of a label-conditioned model")
 
 
@@ -331,19 +314,19 @@ def test_cvae_conditioned_on_folder_attributes(tmp_path, capsys):
 
     root = make_folder(tmp_path / "pets")
     out = tmp_path / "run"
-    code, _, err = run(capsys, "train", "--model", "cvae", "--condition", "attributes", "--data", f"folder:{root}", "--image-size", 8,
+    code, _, err = cli(capsys, "train", "--model", "cvae", "--condition", "attributes", "--data", f"folder:{root}", "--image-size", 8,
                        "--attributes", tmp_path / "attrs.csv", "--hidden", 32, "--latent-dim", 2, "--epochs", 3, "--no-progress", "--out", out)
     assert code == 0, err
-    assert json.loads((out / rundir.CONFIG).read_text())["model"]["condition_dim"] == 2  # Smiling, Is_Cat
-    assert run(capsys, "sample", out, "--n", 4, "--out", tmp_path / "s.png")[0] == 0
-    assert run(capsys, "reconstruct", out, "--n", 4, "--out", tmp_path / "r.png")[0] == 0
+    assert json.loads((out / layout.CONFIG).read_text())["model"]["condition_dim"] == 2  # Smiling, Is_Cat
+    assert cli(capsys, "sample", out, "--n", 4, "--out", tmp_path / "s.png")[0] == 0
+    assert cli(capsys, "reconstruct", out, "--n", 4, "--out", tmp_path / "r.png")[0] == 0
 
 
 def test_evaluate_health_reconstruction_and_ood(tmp_path, capsys, data_dir):
     out = tmp_path / "vae"
-    assert run(capsys, "train", "--data", "mnist", "--data-dir", data_dir, "--limit", 10_000, "--hidden", 128, "--latent-dim", 8,
+    assert cli(capsys, "train", "--data", "mnist", "--data-dir", data_dir, "--limit", 10_000, "--hidden", 128, "--latent-dim", 8,
                "--epochs", 2, "--no-progress", "--no-images", "--out", out)[0] == 0
-    code, stdout, err = run(capsys, "evaluate", out, "--iw-samples", 10, "--limit", 500, "--ood-data", "fashion-mnist", "--data-dir", data_dir, "--json")
+    code, stdout, err = cli(capsys, "evaluate", out, "--iw-samples", 10, "--limit", 500, "--ood-data", "fashion-mnist", "--data-dir", data_dir, "--json")
     assert code == 0, err
     r = json.loads(stdout)
     assert 0 < r["mutual_information"] <= math.log(500) and len(r["kl_per_dimension"]) == 8

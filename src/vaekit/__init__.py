@@ -1,50 +1,75 @@
-"""vaekit: autoencoders and variational autoencoders on real data, with honest likelihoods."""
+"""vaekit: autoencoders and variational autoencoders on real data, with honest likelihoods.
 
-from vaekit.allocator import tune_allocator
-from vaekit.data import DATASETS, DataConfig, load_dataset
-from vaekit.distributions import Bernoulli, DiagonalGaussian, Gaussian, PointMass
-from vaekit.errors import ConfigError, DataError, RunDirError, TrainingDiverged, VaekitError
-from vaekit.evaluation import Report, evaluate
-from vaekit.experiment import RunConfig, evaluate_run, read_run_config, reconstruct_run, resume, sample_run, train
-from vaekit.generation import reconstruct, sample
-from vaekit.models import MODELS, PRESETS, ModelConfig, build_model
-from vaekit.objectives import ObjectiveConfig, elbo_loss, iwae_bound, kl_divergence
-from vaekit.rundir import load
-from vaekit.training import TrainConfig
+The public API, one name per line. Names are imported when first used, so ``import vaekit.types``
+(or any one module) does not import the whole package.
+"""
 
-__all__ = [
-    "DATASETS",
-    "MODELS",
-    "PRESETS",
-    "Bernoulli",
-    "ConfigError",
-    "DataConfig",
-    "DataError",
-    "DiagonalGaussian",
-    "Gaussian",
-    "ModelConfig",
-    "ObjectiveConfig",
-    "PointMass",
-    "Report",
-    "RunConfig",
-    "RunDirError",
-    "TrainConfig",
-    "TrainingDiverged",
-    "VaekitError",
-    "build_model",
-    "elbo_loss",
-    "evaluate",
-    "evaluate_run",
-    "iwae_bound",
-    "kl_divergence",
-    "load",
-    "load_dataset",
-    "read_run_config",
-    "reconstruct",
-    "reconstruct_run",
-    "resume",
-    "sample",
-    "sample_run",
-    "train",
-    "tune_allocator",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {  # name -> the module that defines it
+    "DATASETS": "vaekit.data",
+    "MODELS": "vaekit.models",
+    "PRESETS": "vaekit.models",
+    "Bernoulli": "vaekit.distributions",
+    "ConfigError": "vaekit.errors",
+    "DataConfig": "vaekit.data",
+    "DataError": "vaekit.errors",
+    "DiagonalGaussian": "vaekit.distributions",
+    "Gaussian": "vaekit.distributions",
+    "ModelConfig": "vaekit.models",
+    "ObjectiveConfig": "vaekit.objectives",
+    "PointMass": "vaekit.distributions",
+    "Report": "vaekit.evaluation",
+    "RunConfig": "vaekit.commands",
+    "RunDirError": "vaekit.errors",
+    "TrainConfig": "vaekit.training",
+    "TrainingDiverged": "vaekit.errors",
+    "VaekitError": "vaekit.errors",
+    "attribute_run": "vaekit.commands",
+    "benchmark_run": "vaekit.commands",
+    "build_model": "vaekit.models",
+    "decode_run": "vaekit.commands",
+    "elbo_loss": "vaekit.objectives",
+    "encode_run": "vaekit.commands",
+    "evaluate": "vaekit.evaluation",
+    "evaluate_run": "vaekit.commands",
+    "interpolate_run": "vaekit.commands",
+    "iwae_bound": "vaekit.objectives",
+    "kl_divergence": "vaekit.objectives",
+    "latent_map_run": "vaekit.commands",
+    "load": "vaekit.run",
+    "load_dataset": "vaekit.data",
+    "read_run_config": "vaekit.commands",
+    "reconstruct": "vaekit.generation",
+    "reconstruct_run": "vaekit.commands",
+    "report_run": "vaekit.commands",
+    "resume": "vaekit.commands",
+    "sample": "vaekit.generation",
+    "sample_run": "vaekit.commands",
+    "train": "vaekit.commands",
+    "traverse_run": "vaekit.commands",
+    "tune_allocator": "vaekit.runtime.allocator",
+}
+_MODULES = {  # modules reachable as attributes: vaekit.distributed.shutdown(wait=True) in a torchrun script
+    "distributed": "vaekit.runtime.distributed",
+}
+
+__all__ = [*_EXPORTS, *_MODULES]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        value = importlib.import_module(_MODULES[name])
+    elif name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    else:
+        raise AttributeError(f"module 'vaekit' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,329 +1,278 @@
-"""The ``vaekit`` command: parses arguments (tyro, from the config dataclasses), calls library
-functions, prints. No logic of its own.
+"""The ``vaekit`` command: every subcommand is generated from a ``vaekit.commands`` function's
+signature and docstring (tyro), so an option is defined once, where the library defines it. This
+module parses, calls and prints; it has no logic of its own.
 
-A ``VaekitError`` is printed on one line with exit status 2; ``--debug`` shows the traceback.
+A ``VaekitError`` (and any parse error) is printed on one line with exit status 2, a warning on one
+line; ``--debug`` shows tracebacks.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import ast
+import contextlib
+import functools
+import inspect
+import io
 import json
 import os
+import re
 import sys
+import textwrap
+import typing
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any
 
 import tyro
 
-from vaekit import benchmark, distributed, experiment, explore, report
-from vaekit.allocator import tune_allocator
+from vaekit import commands
+from vaekit.commands.fit import next_steps
+from vaekit.commands.runconfig import preset_run_config
 from vaekit.data import DATASETS, PREFIXES, DataConfig, prefixed_names
-from vaekit.errors import ConfigError, VaekitError
+from vaekit.errors import VaekitError
+from vaekit.evaluation import UNITS, Report
 from vaekit.models import MODELS, PRESETS, ModelConfig
-from vaekit.objectives import ObjectiveConfig
-from vaekit.training import TrainConfig
+from vaekit.models.registry import FAMILY_OPTIONS
+from vaekit.objectives import READS, ObjectiveConfig
+from vaekit.runtime import distributed
+from vaekit.runtime.allocator import tune_allocator
+from vaekit.training import TrainConfig, TrainResult
 
-Flat = tyro.conf.OmitArgPrefixes
-Device = Literal["auto", "cpu", "cuda", "mps"]
-Weights = Literal["best", "last"]
-
-
-@dataclass(frozen=True)
-class TrainArgs:
-    """Train a model and write a run directory (config, weights, metrics, images)."""
-
-    data: Annotated[DataConfig, Flat] = DataConfig()
-    model: Annotated[ModelConfig, Flat] = ModelConfig()
-    objective: Annotated[ObjectiveConfig, Flat] = ObjectiveConfig()
-    train: Annotated[TrainConfig, Flat] = TrainConfig()
-    preset: str | None = None
-    """Named configuration (seed-ae, seed-vae, binarized-vae, binarized-iwae; see `vaekit list`); other options override its values."""
-    out: Path | None = None
-    """Run directory to create (default: runs/<model>-<data>-<time>)."""
-    resume: Path | None = None
-    """Continue this run directory where it stopped (with --epochs for a new total)."""
-    images: bool = True
-    """Write sample and reconstruction grids to RUN/images/ during training."""
-
-
-@dataclass(frozen=True)
-class EvaluateArgs:
-    """Report ELBO, reconstruction, KL, importance-weighted log p(x), bits/dim and active units."""
-
-    run_dir: tyro.conf.Positional[Path]
-    split: Literal["test", "valid", "train"] = "test"
-    """Which split to evaluate."""
-    iw_samples: int = 1000
-    """K, importance samples per example for log p(x) (Burda et al. 2016)."""
-    limit: int | None = None
-    """Evaluate only the first N examples of the split."""
-    json: bool = False
-    """Print exactly one JSON object instead of a table."""
-    seed: int = 0
-    """Seed of the posterior samples."""
-    data_dir: Path | None = None
-    """Look for the run's dataset here first."""
-    weights: Weights = "best"
-    """best (best validation loss) or last."""
-    device: Device = "auto"
-    """Where to evaluate."""
-    ood_data: str | None = None
-    """Also report ood_auroc: how well the per-example -ELBO tells this dataset's test split (outliers) from the run's."""
-    fid: bool = False
-    """Also report frechet_distance, precision and recall of samples against the split, in the features of a classifier
-    vaekit trains on the dataset's training split and caches (not Inception FID: no pretrained weights offline)."""
-    fid_samples: int = 10_000
-    """--fid: samples drawn, and examples of the split compared with them (at most the split's size)."""
-    disentanglement: bool = False
-    """Also report MIG, DCI, SAP, FactorVAE and β-VAE scores against the data's known factors (--data shapes)."""
-
-
-@dataclass(frozen=True)
-class SampleArgs:
-    """Decode samples of the prior into a PNG grid."""
-
-    run_dir: tyro.conf.Positional[Path]
-    out: Path
-    """PNG file to write."""
-    n: int = 64
-    """Number of samples."""
-    temperature: float = 1.0
-    """Scale of the prior's standard deviation (below 1: more typical samples)."""
-    seed: int = 0
-    """Seed of the prior samples."""
-    weights: Weights = "best"
-    """best or last."""
-    label: int | None = None
-    """cvae: the class to generate (default: the classes in turn)."""
-    data_dir: Path | None = None
-    """Look for the run's dataset here first (attribute-conditioned models read conditions from it)."""
-
-
-@dataclass(frozen=True)
-class ReconstructArgs:
-    """Write a PNG of test examples (rows of originals above rows of reconstructions)."""
-
-    run_dir: tyro.conf.Positional[Path]
-    out: Path
-    """PNG file to write."""
-    n: int = 32
-    """Number of examples."""
-    split: Literal["test", "valid", "train"] = "test"
-    """Split the examples come from."""
-    data_dir: Path | None = None
-    """Look for the run's dataset here first."""
-    weights: Weights = "best"
-    """best or last."""
-
-
-Split = Literal["test", "valid", "train"]
-
-
-@dataclass(frozen=True)
-class InterpolateArgs:
-    """Decode a path from a to b (dataset indices or image files), extended past both ends."""
-
-    run_dir: tyro.conf.Positional[Path]
-    out: Path
-    """PNG file to write (one row)."""
-    a: int | None = None
-    """Index of the start example in --split."""
-    b: int | None = None
-    """Index of the end example in --split."""
-    a_file: Path | None = None
-    """An image file as the start (resized to the model's input)."""
-    b_file: Path | None = None
-    """An image file as the end."""
-    steps: int = 9
-    """Points from a to b, both included."""
-    method: Literal["lerp", "slerp"] = "lerp"
-    """Linear, or spherical (keeps the norm between equal-norm endpoints)."""
-    extrapolate: float = 0.0
-    """Continue the path this fraction of its length past both ends."""
-    split: Split = "test"
-    """Split the indices refer to."""
-    data_dir: Path | None = None
-    """Look for the run's dataset here first."""
-    weights: Weights = "best"
-    """best or last."""
-
-
-@dataclass(frozen=True)
-class TraverseArgs:
-    """One row per latent dimension, set to values in [-range, range]; most informative first."""
-
-    run_dir: tyro.conf.Positional[Path]
-    out: Path
-    """PNG file to write."""
-    dims: str | None = None
-    """Comma-separated dimensions, e.g. 0,3,5 (default: the --top dimensions with the largest mean KL)."""
-    top: int = 10
-    """Without --dims: how many dimensions, most informative first."""
-    range: float = 3.0
-    """Values from -range to range (prior standard deviations)."""
-    steps: int = 9
-    """Values per row."""
-    input: int | None = None
-    """Vary around the posterior mean of this example of --split (default: the prior mean, 0)."""
-    input_file: Path | None = None
-    """... or of this image file (resized to the model's input)."""
-    split: Split = "test"
-    """Split for --input and for ordering dimensions by KL."""
-    data_dir: Path | None = None
-    """Look for the run's dataset here first."""
-    weights: Weights = "best"
-    """best or last."""
-
-
-@dataclass(frozen=True)
-class AttributeArgs:
-    """Edit inputs along an attribute vector: mean code with the attribute minus without it."""
-
-    run_dir: tyro.conf.Positional[Path]
-    out: Path
-    """PNG file to write (one row per input, one column per strength)."""
-    attribute: str
-    """label=K, a class name (label=cats), or an attribute of the folder's attribute file (smiling, smiling=0)."""
-    against: str | None = None
-    """Compare with these examples instead of all without the attribute, e.g. label=1."""
-    strength: str = "-2,-1,0,1,2"
-    """Comma-separated multiples of the vector to add."""
-    inputs: str = "0,1,2"
-    """Comma-separated indices of test examples to edit."""
-    input_files: str | None = None
-    """Comma-separated image files to edit instead of test examples."""
-    save_vector: Path | None = None
-    """Also save the vector as .npy."""
-    data_dir: Path | None = None
-    """Look for the run's dataset here first."""
-    weights: Weights = "best"
-    """best or last."""
-
-
-@dataclass(frozen=True)
-class EncodeArgs:
-    """Compress a split to latent codes (.npz with mu, logvar or codes, labels)."""
-
-    run_dir: tyro.conf.Positional[Path]
-    out: Path
-    """.npz file to write."""
-    data: str | None = None
-    """Another dataset of the same shape (default: the run's)."""
-    split: Split = "test"
-    """Which split."""
-    data_dir: Path | None = None
-    """Look for the dataset here first."""
-    limit: int | None = None
-    """Only the first N examples."""
-    weights: Weights = "best"
-    """best or last."""
-
-
-@dataclass(frozen=True)
-class DecodeArgs:
-    """Decode the 'mu' rows of a latents .npz (from vaekit encode) to a PNG grid or an .npz of images."""
-
-    run_dir: tyro.conf.Positional[Path]
-    latents: tyro.conf.Positional[Path]
-    out: Path
-    """.png (a grid) or .npz (the images as an array)."""
-    weights: Weights = "best"
-    """best or last."""
-
-
-@dataclass(frozen=True)
-class LatentMapArgs:
-    """Posterior means of a split in 2-D, coloured by label; a 2-D latent also gets its decoded manifold."""
-
-    run_dir: tyro.conf.Positional[Path]
-    out: Path
-    """PNG file to write."""
-    method: Literal["pca", "tsne"] = "pca"
-    """How to bring more than 2 dimensions down to 2."""
-    split: Split = "test"
-    """Which split."""
-    limit: int | None = 2000
-    """At most this many examples (t-SNE is slow on many points)."""
-    data_dir: Path | None = None
-    """Look for the run's dataset here first."""
-    weights: Weights = "best"
-    """best or last."""
-
-
-@dataclass(frozen=True)
-class ReportArgs:
-    """Write one self-contained HTML page about a run: curves, metrics, samples, latent tools, config."""
-
-    run_dir: tyro.conf.Positional[Path]
-    out: Path | None = None
-    """HTML file to write (default: RUN/report.html)."""
-    iw_samples: int = 100
-    """K for the metrics table."""
-    limit: int = 2000
-    """Test examples used for the metrics and pictures."""
-    data_dir: Path | None = None
-    """Look for the run's dataset here first."""
+SUPPRESSED = tyro.conf.Suppress[int].__metadata__[0]
+RUN_METAVAR = {"run_dir": "RUN", "latents": "LATENTS.npz", "config": "CONFIG.toml"}
 
 
 def _echo(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+# ----------------------------------------------------------------------------------------- parsing
+
+
+class UsageError(VaekitError):
+    """The command line does not parse (an unknown option, a missing argument, a bad value)."""
+
+
+def _hint(help_text: str) -> Any:
+    """tyro's '(default: X)' suffix, except where the help already says what the default is."""
+    return tyro.conf.arg(help=help_text, help_behavior_hint="" if "default" in help_text else None)
+
+
+def _param_docs(fn: Callable) -> dict[str, str]:
+    """The Args section of a Google-style docstring: parameter name -> its text on one line."""
+    docs, name = {}, None
+    lines = inspect.getdoc(fn).splitlines()
+    inside = False
+    for line in lines:
+        if line.strip() in ("Args:", "Arguments:"):
+            inside = True
+            continue
+        if inside and line and not line.startswith(" "):
+            break
+        match = re.match(r"^    (\w+):\s*(.*)$", line) if inside else None
+        if match:
+            name = match.group(1)
+            docs[name] = match.group(2)
+        elif inside and name and line.strip():
+            docs[name] += " " + line.strip()
+    return docs
+
+
+def _summary(fn: Callable) -> str:
+    return inspect.getdoc(fn).split("\n\n")[0].replace("\n", " ")
+
+
+def _cli_function(fn: Callable, hidden: set[str], extra: dict[str, tuple[Any, Any, str]], defaults: dict[str, Any] | None = None) -> Callable:
+    """A function tyro can build a subcommand from: ``fn``'s parameters (less ``hidden``) with their
+    docstring help, plus CLI-only ``extra`` options {name: (type, default, help)}. Calling it returns
+    the parsed values instead of running anything."""
+    hints = typing.get_type_hints(fn, include_extras=True)
+    docs, defaults = _param_docs(fn), defaults or {}
+    params = []
+    for p in inspect.signature(fn).parameters.values():
+        if p.name in hidden:
+            continue
+        markers = [_hint(docs.get(p.name, ""))]
+        if p.name in RUN_METAVAR:
+            markers.append(tyro.conf.arg(metavar=RUN_METAVAR[p.name]))
+        params.append(p.replace(annotation=Annotated[(hints[p.name], *markers)], default=defaults.get(p.name, p.default)))
+    for name, (kind, default, text) in extra.items():
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, _hint(text)]))
+    signature = inspect.Signature(params)
+
+    def collect(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return dict(bound.arguments)
+
+    collect.__signature__ = signature
+    collect.__annotations__ = {p.name: p.annotation for p in params}
+    collect.__doc__ = _summary(fn)
+    return collect
+
+
+REWORDED = [  # tyro's wording -> ours
+    (r"^Error parsing (\S+): ", r"\1: "),
+    (r"no type matching (\S+) could be instantiated from \[(.*)\]\.?", r"cannot read \2 as \1"),
+    (r"invalid literal for int\(\) with base 10: ('.*')", r"\1 is not an integer"),
+    (r"could not convert string to float: ('.*')", r"\1 is not a number"),
+    (r"Could not find valid parse for arguments: \[(.*)\]", r"cannot read \1"),
+    (r"^Unrecognized options:", "unrecognized option(s):"),
+]
+
+
+def _one_line(text: str, prog: str) -> str:
+    """tyro's boxed parse error as one line: its first section, and a 'did you mean' when it has one."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    sections: list[list[str]] = [[]]
+    title = ""
+    for raw in text.splitlines():
+        line = raw.strip().strip("│").rstrip()
+        if raw.strip().startswith("╭"):
+            title = raw.strip().strip("╭╮─ ")
+        elif raw.strip().startswith("╰"):
+            continue
+        elif line.strip() and set(line.strip()) <= {"─"}:
+            sections.append([])
+        elif line.strip():
+            sections[-1].append(line.removeprefix(" "))
+    first = sections[0]
+    if title == "Required options":
+        names = [ln.strip() for ln in first if ln.startswith("    ") and not ln.startswith("     ")]
+        message = f"missing {', '.join(names) or 'a required argument'}"
+    else:
+        message = " ".join(ln.strip() for ln in first).split(" Got errors:")[0]
+        for pattern, replacement in REWORDED:
+            message = re.sub(pattern, replacement, message)
+    guesses = next((s for s in sections[1:] if s and s[0].startswith("Perhaps you meant")), None)
+    if guesses:
+        flags = [ln.split()[0] for ln in guesses[1:] if ln.startswith("    ") and ln.strip().startswith("-")]
+        message += f"; did you mean {' or '.join(dict.fromkeys(flags))}?" if flags else ""
+    return f"{message or title or 'cannot parse the command line'} (see {prog} --help)"
+
+
+def _parse(fn: Callable, argv: list[str], prog: str, description: str | None = None) -> Any:
+    """tyro's parse of ``argv`` for ``fn``; a parse error becomes a one-line UsageError."""
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            return tyro.cli(fn, args=argv, prog=prog, description=description)
+    except SystemExit as e:
+        if e.code in (0, None):  # --help, printed to stdout
+            raise
+        raise UsageError(_one_line(captured.getvalue(), prog)) from None
+
+
+# ------------------------------------------------------------------- train: options grouped by family
+
+
+@functools.cache
+def _field_docs(cls: type) -> dict[str, str]:
+    """The attribute docstrings of a dataclass (the string under each field), on one line each."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    body = tree.body[0].body
+    docs = {}
+    for node, after in zip(body, body[1:], strict=False):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr) \
+                and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str):
+            docs[node.target.id] = " ".join(inspect.cleandoc(after.value.value).split())
+    return docs
+
+
+def _families_of(name: str, part: str) -> tuple[str, ...]:
+    """The families that read a family-specific option (() for options every family reads)."""
+    if part == "model":
+        return tuple(k for k, spec in MODELS.items() if name in spec.options) if name in FAMILY_OPTIONS else ()
+    if part == "objective":
+        return tuple(k for k, spec in MODELS.items() if name in READS[spec.objective])
+    return ()
+
+
 @dataclass(frozen=True)
-class BenchmarkArgs:
-    """Train and evaluate every model x dataset of a TOML config; write a Markdown leaderboard."""
-
-    config: tyro.conf.Positional[Path]
-    """The benchmark's TOML file (see bench/leaderboard.toml)."""
-    out: Path = Path("benchmark")
-    """Directory for the runs, results.jsonl and leaderboard.md; running again skips finished cells."""
+class _Group:
+    title: str
+    description: str
+    families: tuple[str, ...] = ()  # () for the common options
+    members: list[tuple[str, str]] = field(default_factory=list)  # (config part, field name)
 
 
-def _positive(name: str, value: int | None) -> None:
-    if value is not None and value < 1:
-        raise ConfigError(f"--{name} must be at least 1, got {value}")
+def _groups() -> list[_Group]:
+    """Common options first (data, model, training), then one group per set of families."""
+    groups = {"data": _Group("data", "Which data to train and evaluate on."),
+              "model": _Group("model", "The network: family, sizes and decoder likelihood."),
+              "train": _Group("training", "The optimisation loop.")}
+    by_families: dict[tuple[str, ...], _Group] = {}
+    for part, cls in (("data", DataConfig), ("model", ModelConfig), ("objective", ObjectiveConfig), ("train", TrainConfig)):
+        for f in fields(cls):
+            if SUPPRESSED in getattr(typing.get_type_hints(cls, include_extras=True)[f.name], "__metadata__", ()):
+                continue
+            families = _families_of(f.name, part)
+            if not families:
+                groups[part].members.append((part, f.name))
+                continue
+            title = ", ".join(families)
+            group = by_families.setdefault(families, _Group(title, f"Read by --model {' / '.join(families)} only.", families))
+            group.members.append((part, f.name))
+    order = list(MODELS)
+    return [*groups.values(), *sorted(by_families.values(), key=lambda g: (order.index(g.families[0]), -len(g.families)))]
 
 
-def _train_defaults(argv: list[str]) -> TrainArgs:
-    """Pre-read --model / --preset so the preset's values become the defaults tyro shows."""
-    pre = argparse.ArgumentParser(add_help=False)
+def _train_parser(defaults: commands.RunConfig) -> tuple[type, list[_Group]]:
+    """A dataclass whose fields are the option groups of ``vaekit train``, defaults from ``defaults``."""
+    groups = _groups()
+    parts = {"data": defaults.data, "model": defaults.model, "objective": defaults.objective, "train": defaults.train}
+    root: list[tuple[str, Any, Any]] = []
+    for index, group in enumerate(groups):
+        members = []
+        for part, name in group.members:
+            cls = type(parts[part])
+            hint = typing.get_type_hints(cls, include_extras=True)[name]
+            markers = (*getattr(hint, "__metadata__", ()), _hint(_field_docs(cls).get(name, "")))
+            base = typing.get_args(hint)[0] if hasattr(hint, "__metadata__") else hint
+            members.append((name, Annotated[(base, *markers)], field(default=getattr(parts[part], name))))
+        cls = make_dataclass(f"Group{index}", members, frozen=True)
+        cls.__doc__ = group.description
+        root.append((f"group{index}", Annotated[cls, tyro.conf.OmitArgPrefixes, tyro.conf.arg(name=group.title)], field(default=cls())))
+    top = _cli_function(commands.train_or_resume, {"data", "model", "objective", "train_config", "echo"}, {},
+                        {"preset": defaults.preset})
+    for p in inspect.signature(top).parameters.values():
+        root.append((p.name, p.annotation, field(default=p.default)))
+    parser = make_dataclass("TrainCommand", [root[i] for i in (*range(len(groups), len(root)), *range(len(groups)))], frozen=True)
+    parser.__doc__ = _summary(commands.train_or_resume)
+    return parser, groups
+
+
+def _train_defaults(argv: list[str]) -> commands.RunConfig:
+    """The defaults of --model / --preset read ahead, so the preset's values are what --help shows."""
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     pre.add_argument("--model")
     pre.add_argument("--preset")
     known, _ = pre.parse_known_args(argv)
-    config = experiment.preset_run_config(known.model, known.preset)
-    return TrainArgs(data=config.data, model=config.model, objective=config.objective, train=config.train, preset=known.preset)
+    return preset_run_config(known.model, known.preset)
 
 
-RESUMABLE = {"epochs", "device", "progress"}
-FLAG_NAMES = {"kind": "model", "name": "data"}  # config fields whose flag has another name
-
-
-def _resume_overrides(args: TrainArgs, defaults: TrainArgs) -> dict[str, object]:
-    """On --resume only --epochs/--device/--progress may change; anything else is an error."""
-    changed = [f.name for part in ("data", "model", "objective") for f in dataclasses.fields(getattr(args, part))
-               if getattr(getattr(args, part), f.name) != getattr(getattr(defaults, part), f.name)]
-    changed += [f.name for f in dataclasses.fields(args.train)
-                if f.name not in RESUMABLE and getattr(args.train, f.name) != getattr(defaults.train, f.name)]
-    if args.out is not None or args.preset is not None:
-        changed.append("out" if args.out is not None else "preset")
-    if changed:
-        flags = ", ".join("--" + FLAG_NAMES.get(n, n).replace("_", "-") for n in changed)
-        raise ConfigError(f"--resume continues a run with its saved configuration; drop {flags} (only --epochs, --device, --progress may be given)")
-    return {k: getattr(args.train, k) for k in RESUMABLE if getattr(args.train, k) != getattr(defaults.train, k)}
-
-
-def cmd_train(argv: list[str]) -> int:
+def _train_arguments(argv: list[str]) -> dict[str, Any]:
     defaults = _train_defaults(argv)
-    args = tyro.cli(TrainArgs, args=argv, default=defaults, prog="vaekit train")
-    if args.resume is not None:
-        overrides = _resume_overrides(args, TrainArgs())  # plain defaults: --model/--preset count as changes
-        result = experiment.resume(args.resume, images=args.images, echo=_echo, **overrides)
-    else:
-        config = experiment.RunConfig(args.data, args.model, args.objective, args.train, args.preset)
-        result = experiment.train(config, args.out, images=args.images, echo=_echo)
+    parser, groups = _train_parser(defaults)
+    parsed = _parse(parser, argv, "vaekit train")
+    values = {part: {} for part in ("data", "model", "objective", "train")}
+    for index, group in enumerate(groups):
+        for part, name in group.members:
+            values[part][name] = getattr(getattr(parsed, f"group{index}"), name)
+    hidden = {"model": {"condition_dim": defaults.model.condition_dim, "input_shape": defaults.model.input_shape}}
+    configs = {part: type(getattr(defaults, attr))(**(values[part] | hidden.get(part, {})))
+               for part, attr in (("data", "data"), ("model", "model"), ("objective", "objective"), ("train", "train"))}
+    rest = {f.name: getattr(parsed, f.name) for f in fields(parsed) if not f.name.startswith("group")}
+    return {"data": configs["data"], "model": configs["model"], "objective": configs["objective"], "train_config": configs["train"], **rest}
+
+
+# --------------------------------------------------------------------------------------- printing
+
+
+def _show_train(result: TrainResult, options: dict[str, Any]) -> int:
     p, world = result.progress, distributed.current()
     if not world.is_main:  # under torchrun rank 0 reports for all
         return 130 if result.interrupted else 0
@@ -332,136 +281,80 @@ def cmd_train(argv: list[str]) -> int:
         _echo(f"stopped at epoch {p.epoch + 1} step {p.step_in_epoch}; checkpoint saved. Continue with: {resume} --resume {result.run_dir}")
         return 130
     if result.stopped_early:
-        _echo(f"stopped early: no better validation loss for {result.progress.epoch - p.best_epoch} epochs (--patience)")
-    metrics = result.last_metrics
-    summary = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k.startswith(("train_loss", "valid_loss")))
+        _echo(f"stopped early: no better validation loss for {p.epoch - p.best_epoch} epochs (--patience)")
+    summary = ", ".join(f"{k} {v:.3f}" for k, v in result.last_metrics.items() if k.startswith(("train_loss", "valid_loss")))
     _echo(f"done: {p.epoch} epochs in {p.elapsed_s:.1f}s ({summary}); best validation loss {p.best_valid:.3f} nats at epoch {p.best_epoch}")
+    _echo("next: " + "  |  ".join(next_steps(result)))
     print(result.run_dir)
     return 0
 
 
-def cmd_evaluate(argv: list[str]) -> int:
-    args = tyro.cli(EvaluateArgs, args=argv, prog="vaekit evaluate")
-    _positive("iw-samples", args.iw_samples)
-    _positive("limit", args.limit)
-    _positive("fid-samples", args.fid_samples)
-    report = experiment.evaluate_run(args.run_dir, args.split, args.iw_samples, args.limit, args.seed, args.data_dir, args.weights, args.device,
-                                     args.ood_data, fid=args.fid, fid_samples=args.fid_samples, disentanglement=args.disentanglement)
+def _table_value(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(f"{v:.2f}" for v in value)
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _show_report(report: Report, options: dict[str, Any]) -> int:
     if not distributed.current().is_main:  # under torchrun rank 0 prints the report
         return 0
     values = report.as_dict()
-    if args.json:
+    if options["json"]:
         print(json.dumps(values))
         return 0
     for key, value in values.items():
-        if isinstance(value, list):
-            value = " ".join(f"{v:.2f}" for v in value)
-        shown = f"{value:.4f}" if isinstance(value, float) else "n/a" if value is None else value
-        print(f"{key:<20} {shown}")
+        if value is not None:
+            print(f"{key:<24} {_table_value(value)} {UNITS.get(key, '')}".rstrip())
     if values["elbo"] is None:
         print("note: this model has no prior, hence no likelihood: reconstruction metrics only")
     return 0
 
 
-def cmd_sample(argv: list[str]) -> int:
-    args = tyro.cli(SampleArgs, args=argv, prog="vaekit sample")
-    _positive("n", args.n)
-    if not args.temperature >= 0:
-        raise ConfigError(f"--temperature must be 0 or more, got {args.temperature}")
-    print(experiment.sample_run(args.run_dir, args.out, args.n, args.temperature, args.seed, args.weights, args.label, args.data_dir))
-    return 0
-
-
-def cmd_reconstruct(argv: list[str]) -> int:
-    args = tyro.cli(ReconstructArgs, args=argv, prog="vaekit reconstruct")
-    _positive("n", args.n)
-    print(experiment.reconstruct_run(args.run_dir, args.out, args.n, args.split, args.data_dir, args.weights))
-    return 0
-
-
-def cmd_interpolate(argv: list[str]) -> int:
-    a = tyro.cli(InterpolateArgs, args=argv, prog="vaekit interpolate")
-    print(explore.interpolate_run(a.run_dir, a.out, a.a, a.b, a.a_file, a.b_file, a.steps, a.method, a.extrapolate, a.split, a.data_dir, a.weights))
-    return 0
-
-
-def cmd_traverse(argv: list[str]) -> int:
-    a = tyro.cli(TraverseArgs, args=argv, prog="vaekit traverse")
-    _positive("steps", a.steps)
-    _positive("top", a.top)
-    print(explore.traverse_run(a.run_dir, a.out, a.dims, a.range, a.steps, a.input, a.split, a.data_dir, a.weights, a.top, a.input_file))
-    return 0
-
-
-def cmd_attribute(argv: list[str]) -> int:
-    a = tyro.cli(AttributeArgs, args=argv, prog="vaekit attribute")
-    print(explore.attribute_run(a.run_dir, a.out, a.attribute, a.against, a.strength, a.inputs, a.save_vector, a.data_dir, a.weights,
-                                a.input_files))
-    return 0
-
-
-def cmd_encode(argv: list[str]) -> int:
-    a = tyro.cli(EncodeArgs, args=argv, prog="vaekit encode")
-    _positive("limit", a.limit)
-    path, ratio = explore.encode_run(a.run_dir, a.out, a.data, a.split, a.data_dir, a.limit, a.weights)
+def _show_encoded(result: tuple[Path, float], options: dict[str, Any]) -> int:
+    path, ratio = result
     _echo(f"compression ratio {ratio:.1f}:1 (bits of an input / bits of its code)")
     print(path)
     return 0
 
 
-def cmd_decode(argv: list[str]) -> int:
-    a = tyro.cli(DecodeArgs, args=argv, prog="vaekit decode")
-    print(explore.decode_run(a.run_dir, a.latents, a.out, a.weights))
+def _show_path(result: Path, options: dict[str, Any]) -> int:
+    print(result)
     return 0
 
 
-def cmd_latent_map(argv: list[str]) -> int:
-    a = tyro.cli(LatentMapArgs, args=argv, prog="vaekit latent-map")
-    _positive("limit", a.limit)
-    print(explore.latent_map_run(a.run_dir, a.out, a.method, a.split, a.limit, a.data_dir, a.weights))
-    return 0
-
-
-def cmd_report(argv: list[str]) -> int:
-    a = tyro.cli(ReportArgs, args=argv, prog="vaekit report")
-    _positive("iw-samples", a.iw_samples)
-    _positive("limit", a.limit)
-    print(report.report_run(a.run_dir, a.out, a.iw_samples, a.limit, a.data_dir))
-    return 0
-
-
-def cmd_benchmark(argv: list[str]) -> int:
-    args = tyro.cli(BenchmarkArgs, args=argv, prog="vaekit benchmark")
-    bench = benchmark.load_benchmark(args.config)
-    command = " ".join(["vaekit", "benchmark", *argv])
-    print(benchmark.run_benchmark(bench, args.out, command, echo=_echo))
-    return 0
-
-
-def cmd_list(argv: list[str]) -> int:
+def list_registered() -> None:
     """Print the registered datasets, models and presets."""
     sources = {**DATASETS, **dict(zip(prefixed_names(), PREFIXES.values(), strict=True))}
     for title, registry in (("datasets", sources), ("models", MODELS), ("presets", PRESETS)):
         print(f"{title}:")
         for name, entry in registry.items():
             print(f"  {name:<18} {entry.description}")
-    return 0
 
 
-COMMANDS: dict[str, Callable[[list[str]], int]] = {
-    "train": cmd_train,
-    "evaluate": cmd_evaluate,
-    "sample": cmd_sample,
-    "reconstruct": cmd_reconstruct,
-    "interpolate": cmd_interpolate,
-    "traverse": cmd_traverse,
-    "attribute": cmd_attribute,
-    "encode": cmd_encode,
-    "decode": cmd_decode,
-    "latent-map": cmd_latent_map,
-    "report": cmd_report,
-    "benchmark": cmd_benchmark,
-    "list": cmd_list,
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: the library function it calls, how its result is printed, CLI-only options."""
+
+    fn: Callable
+    show: Callable[[Any, dict[str, Any]], int] = _show_path
+    extra: dict[str, tuple[Any, Any, str]] = field(default_factory=dict)
+    hidden: frozenset[str] = frozenset({"echo"})
+
+
+COMMANDS: dict[str, Command] = {
+    "train": Command(commands.train_or_resume, _show_train),
+    "evaluate": Command(commands.evaluate_run, _show_report, {"json": (bool, False, "Print exactly one JSON object instead of a table.")}),
+    "sample": Command(commands.sample_run),
+    "reconstruct": Command(commands.reconstruct_run),
+    "interpolate": Command(commands.interpolate_run),
+    "traverse": Command(commands.traverse_run),
+    "attribute": Command(commands.attribute_run),
+    "encode": Command(commands.encode_run, _show_encoded),
+    "decode": Command(commands.decode_run),
+    "latent-map": Command(commands.latent_map_run),
+    "report": Command(commands.report_run),
+    "benchmark": Command(commands.benchmark_run, hidden=frozenset({"echo", "command"})),
+    "list": Command(list_registered, lambda result, options: 0),
 }
 
 USAGE = """usage: vaekit [--debug] COMMAND [OPTIONS]
@@ -484,6 +377,25 @@ commands:
 Run `vaekit COMMAND --help` for a command's options. --debug shows tracebacks."""
 
 
+def run_command(name: str, argv: list[str]) -> int:
+    """Parse ``argv`` for subcommand ``name``, call its function, print its result."""
+    command = COMMANDS[name]
+    if name == "train":
+        kwargs = _train_arguments(argv)
+    else:
+        kwargs = _parse(_cli_function(command.fn, set(command.hidden), command.extra), argv, f"vaekit {name}",
+                        description=inspect.getdoc(command.fn).split("\n\n")[0])
+    options = {key: kwargs.pop(key) for key in command.extra}
+    hidden = {"echo": _echo, "command": " ".join(["vaekit", name, *argv])}
+    accepted = inspect.signature(command.fn).parameters
+    result = command.fn(**kwargs, **{k: v for k, v in hidden.items() if k in command.hidden and k in accepted})
+    return command.show(result, options)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001, ARG001  (warnings' signature)
+    print(f"vaekit: warning: {message}", file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("VAEKIT_DEBUG") == "1"
@@ -491,13 +403,15 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         return 0
-    command = COMMANDS.get(argv[0])
-    if command is None:
+    if argv[0] not in COMMANDS:
         print(f"vaekit: error: unknown command '{argv[0]}'; choose one of: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
-    tune_allocator()  # reuse freed tensor memory instead of faulting in fresh pages (allocator.py)
+    tune_allocator()  # reuse freed tensor memory instead of faulting in fresh pages (runtime/allocator.py)
     try:
-        status = command(argv[1:])
+        with warnings.catch_warnings():
+            if not debug:
+                warnings.showwarning = _show_warning
+            status = run_command(argv[0], argv[1:])
         distributed.shutdown(wait=True)  # under torchrun: every rank is done before any leaves
         return status
     except VaekitError as e:
@@ -508,6 +422,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vaekit: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `vaekit ... | head`: the reader left; nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush does not complain either
+        return 141
+    except (MemoryError, RuntimeError) as e:
+        if debug or not isinstance(e, MemoryError) and "allocate" not in str(e):
+            raise
+        print(f"vaekit: error: out of memory ({str(e).splitlines()[0] if str(e) else 'MemoryError'}); use smaller sizes", file=sys.stderr)
+        return 2
     finally:
         distributed.shutdown()  # after an error: leave torchrun's process group without waiting for the others
 

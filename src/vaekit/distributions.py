@@ -1,16 +1,17 @@
 """Distributions with ``rsample / mode / log_prob / kl``: the posterior, the prior and likelihoods.
 
 Every ``log_prob`` reduces over all non-batch dimensions of the distribution's own parameters and
-returns nats with shape (B,), or (K, B) when given K samples stacked in front. Only ``errors`` is
-imported from vaekit (a leaf module), so these classes can raise user-facing messages.
+returns nats with shape (B,), or (K, B) when given K samples stacked in front. A likelihood's
+``log_prob`` first checks that the data lie in its support (a clear ``DataError``, never silent
+garbage); the check reads a value back from the device, so the trainer, which checks every split
+once before training, scores batches through ``unchecked()`` copies. Only ``errors`` is imported
+from vaekit (a leaf module), so these classes can raise user-facing messages.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -18,23 +19,6 @@ import torch.nn.functional as F
 from vaekit.errors import DataError
 
 LOG_2PI = math.log(2.0 * math.pi)
-
-_validate = True
-
-
-@contextlib.contextmanager
-def validation(enabled: bool) -> Iterator[None]:
-    """Turn the support checks of ``log_prob`` on or off inside a block.
-
-    The trainer checks the whole dataset once, then turns the per-batch checks off so the hot
-    loop has no host synchronisation (a support check reads a value back from the device).
-    """
-    global _validate
-    previous, _validate = _validate, enabled
-    try:
-        yield
-    finally:
-        _validate = previous
 
 
 def _sum_event(t: torch.Tensor, event_dims: int) -> torch.Tensor:
@@ -127,8 +111,6 @@ class PointMass:
 
 
 def _check_unit_interval(x: torch.Tensor, what: str) -> None:
-    if not _validate:
-        return
     if not torch.is_floating_point(x):
         x = x.float()
     bad = (x < 0) | (x > 1) | torch.isnan(x)
@@ -153,10 +135,12 @@ class Bernoulli:
         logits: (..., B, C, H, W) or (..., B, D_x).
         data_dims: how many trailing dimensions are one example (3 for C, H, W); default: all
             but the first. Decoders set it, so K samples stacked in front reduce correctly.
+        validate: check the data's support in ``log_prob`` (see ``unchecked``).
     """
 
     logits: torch.Tensor
     data_dims: int | None = None
+    validate: bool = True
 
     @property
     def event_dims(self) -> int:
@@ -171,7 +155,8 @@ class Bernoulli:
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """sum_i x_i log p_i + (1 - x_i) log(1 - p_i): (..., B, *event) -> (..., B)."""
-        self.check_support(x)
+        if self.validate:
+            self.check_support(x)
         # BCE(l, x) = softplus(l) - x l, written out: binary_cross_entropy_with_logits fills three
         # constant tensors per call and needs x broadcast to the (K, B, ...) logits first, which
         # made it 2-3x slower than these two passes (bench/README.md, "Training throughput").
@@ -195,18 +180,20 @@ class Gaussian:
     mean: torch.Tensor
     logvar: torch.Tensor
     data_dims: int | None = None
+    validate: bool = True
 
     @property
     def event_dims(self) -> int:
         return self.mean.dim() - 1 if self.data_dims is None else self.data_dims
 
     def check_support(self, x: torch.Tensor) -> None:
-        if _validate and not bool(torch.isfinite(x).all()):
+        if not bool(torch.isfinite(x).all()):
             raise DataError("the Gaussian likelihood got NaN or infinite data values: clean the data first")
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """log N(x; mean, var) summed over the data dims: (..., B, *event) -> (..., B)."""
-        self.check_support(x)
+        if self.validate:
+            self.check_support(x)
         sq = (x - self.mean) ** 2 * torch.exp(-self.logvar)  # (..., B, *event)
         return -0.5 * _sum_event(LOG_2PI + self.logvar + sq, self.event_dims)
 
@@ -239,6 +226,7 @@ class ContinuousBernoulli:
 
     logits: torch.Tensor
     data_dims: int | None = None
+    validate: bool = True
 
     @property
     def event_dims(self) -> int:
@@ -265,7 +253,8 @@ class ContinuousBernoulli:
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """-BCE(eta, x) + log C(eta), summed over the data dims: (..., B, *event) -> (..., B)."""
-        self.check_support(x)
+        if self.validate:
+            self.check_support(x)
         logits, x = torch.broadcast_tensors(self.logits, x)
         ll = -F.binary_cross_entropy_with_logits(logits, x, reduction="none") + self.log_normalizer()
         return _sum_event(ll, self.event_dims)
@@ -289,6 +278,7 @@ class DiscretizedLogistic:
     log_scale: torch.Tensor
     data_dims: int | None = None
     levels: int = 256
+    validate: bool = True
 
     @property
     def event_dims(self) -> int:
@@ -299,7 +289,8 @@ class DiscretizedLogistic:
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """log P(bin of x) summed over the data dims: (..., B, *event) -> (..., B)."""
-        self.check_support(x)
+        if self.validate:
+            self.check_support(x)
         half = 0.5 / (self.levels - 1)
         inv_s = torch.exp(-self.log_scale)
         centered = x - self.mean  # (..., B, *event)
@@ -320,3 +311,8 @@ class DiscretizedLogistic:
 
 
 Likelihood = Bernoulli | Gaussian | ContinuousBernoulli | DiscretizedLogistic
+
+
+def unchecked(likelihood: Likelihood) -> Likelihood:
+    """A copy of ``likelihood`` whose ``log_prob`` skips the support check (for data checked before)."""
+    return replace(likelihood, validate=False)

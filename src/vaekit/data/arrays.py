@@ -11,12 +11,11 @@ Without fixed splits the last tenth is the test split. uint8 data is read as 8-b
 
 from __future__ import annotations
 
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
+from vaekit.data.npfiles import read_arrays
 from vaekit.data.raw import RawSplits, Split
 from vaekit.errors import DataError
 
@@ -41,8 +40,8 @@ def _values(path: Path, key: str, a: np.ndarray) -> tuple[np.ndarray, float]:
         return a, 255.0
     if a.dtype == np.bool_:
         return a.astype(np.uint8), 1.0
-    if not np.issubdtype(a.dtype, np.number):
-        raise DataError(f"{path}: array '{key}' has dtype {a.dtype}; expected numbers")
+    if a.dtype.kind not in "iuf":
+        raise DataError(f"{path}: array '{key}' has dtype {a.dtype}; expected real numbers")
     a = a.astype(np.float32)
     if not np.isfinite(a).all():
         raise DataError(f"{path}: array '{key}' contains NaN or infinite values; clean the data first")
@@ -57,22 +56,13 @@ def _labels(path: Path, key: str, y: np.ndarray | None, n: int) -> np.ndarray | 
     return y.astype(np.int64)
 
 
-def _read(path: Path) -> dict[str, np.ndarray]:
-    if not path.is_file():
-        raise DataError(f"{path}: no such file; give the path of an .npy or .npz file after npy: or npz:")
-    try:
-        content = np.load(path, allow_pickle=False)
-        if isinstance(content, np.lib.npyio.NpzFile):
-            with content:
-                return dict(content)
-        return {"x": content}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-        raise DataError(f"{path}: cannot read ({type(e).__name__}: {e}); it must be a NumPy .npy/.npz file without pickled objects") from None
-
-
 def _examples(path: Path, arrays: dict[str, np.ndarray], key: str, label_key: str) -> tuple[np.ndarray, np.ndarray | None, float]:
     """One split: examples in (N, C, H, W) or (N, D) layout, labels or None, and the scale."""
-    x, scale = _values(path, key, arrays[key])
+    a = arrays[key]
+    if a.ndim >= 2 and 0 in a.shape:
+        raise DataError(f"{path}: array '{key}' has shape {a.shape}; it needs at least one example (rows) of at least one value "
+                        "(columns or pixels)")
+    x, scale = _values(path, key, a)
     x = _layout(path, key, x)
     return x, _labels(path, label_key, arrays.get(label_key), len(x)), scale
 
@@ -89,7 +79,7 @@ def _single_array_key(path: Path, arrays: dict[str, np.ndarray]) -> str:
 def load_arrays(path: str | Path) -> RawSplits:
     """Read an .npy/.npz file into fixed splits (see the module docstring for the layouts)."""
     path = Path(path)
-    arrays = _read(path)
+    arrays = read_arrays(path)
     if "train" in arrays and "test" in arrays:
         names = [n for n in ("train", "valid", "test") if n in arrays]
         splits = {n: _examples(path, arrays, n, f"{n}_labels") for n in names}

@@ -49,6 +49,10 @@ class InMemoryDataset:
             x = torch.bernoulli(x, generator=generator)
         return x
 
+    def values(self, index: torch.Tensor | slice) -> torch.Tensor:
+        """Examples ``index`` as float32 in [0, 1], never binarized: what a likelihood's support check reads."""
+        return self.x[index].to(torch.float32) / self.scale
+
     def condition(self, index: torch.Tensor | slice, kind: str | None, dim: int) -> torch.Tensor | None:
         """What a conditional model is given for examples ``index``: one-hot labels or attributes, (B, Y).
 

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from vaekit.data.images import EXTENSIONS, load_image
 from vaekit.data.raw import RawSplits, Split
 from vaekit.errors import DataError
+from vaekit.runtime import memory
 
-EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 SPLIT_SEED = 0  # images are shuffled once with this seed, then split: the same files give the same splits
 
 
@@ -29,20 +30,6 @@ def list_images(root: Path) -> tuple[list[Path], list[Path]]:
     if not files:
         raise DataError(f"{root}: no images found (looked for {', '.join(sorted(EXTENSIONS))}, recursively)")
     return files, [p for p in everything if p.suffix.lower() not in EXTENSIONS]
-
-
-def load_image(path: Path, size: int, channels: int) -> np.ndarray:
-    """One image as uint8 (C, size, size): centre-cropped to a square, then resized."""
-    from PIL import Image
-
-    with Image.open(path) as image:
-        image = image.convert("L" if channels == 1 else "RGB")
-        w, h = image.size
-        side = min(w, h)
-        left, top = (w - side) // 2, (h - side) // 2
-        image = image.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BICUBIC)
-        array = np.asarray(image, dtype=np.uint8)
-    return array[None] if channels == 1 else array.transpose(2, 0, 1)
 
 
 def read_attributes(path: Path) -> tuple[tuple[str, ...], dict[str, np.ndarray]]:
@@ -94,13 +81,15 @@ def _attributes(root: Path, files: list[Path], path: Path) -> tuple[np.ndarray, 
 def load_folder(root: Path, image_size: int, channels: int, attributes: Path | None = None) -> RawSplits:
     """All images under ``root`` at ``image_size`` x ``image_size`` with ``channels`` channels."""
     files, others = list_images(root)
+    memory.require(2 * len(files) * channels * image_size**2, f"{len(files):,} images of {channels}x{image_size}x{image_size}",
+                   "use a smaller --image-size or a folder with fewer images")
     images, kept, skipped = [], [], []
     for f in files:
         try:
             images.append(load_image(f, image_size, channels))
             kept.append(f)
-        except (OSError, ValueError, SyntaxError) as e:  # PIL's decoding errors
-            skipped.append(f"{f.relative_to(root)} ({type(e).__name__})")
+        except DataError as e:  # unreadable, or too large to decode (a decompression bomb)
+            skipped.append(f"{f.relative_to(root)} ({e.reason})")
     if len(kept) < 3:
         raise DataError(f"{root}: only {len(kept)} readable image(s); need at least 3 for train, validation and test")
     y, classes = _labels(root, kept)
@@ -114,25 +103,3 @@ def load_folder(root: Path, image_size: int, channels: int, attributes: Path | N
     )
     return RawSplits(train=data.take(slice(0, cut)), test=data.take(slice(cut, None)), scale=255.0, location=str(root),
                      classes=classes, attribute_names=names, notes=notes)
-
-
-def image_as_example(path: Path, shape: tuple[int, ...]) -> np.ndarray:
-    """An image file as one example of ``shape`` (C, H, W), uint8: centre-cropped to the aspect
-    ratio, resized, converted to grey or RGB. For ``--a-file`` style inputs."""
-    from PIL import Image, UnidentifiedImageError
-
-    if len(shape) != 3 or shape[0] not in (1, 3):
-        raise DataError(f"{path}: this model's data are not images (shape {tuple(shape)}); give dataset indices instead")
-    c, h, w = shape
-    try:
-        with Image.open(path) as image:
-            image = image.convert("L" if c == 1 else "RGB")
-            iw, ih = image.size
-            scale = min(iw / w, ih / h)
-            cw, ch = round(w * scale), round(h * scale)
-            left, top = (iw - cw) // 2, (ih - ch) // 2
-            image = image.crop((left, top, left + cw, top + ch)).resize((w, h), Image.Resampling.BICUBIC)
-            array = np.array(image, dtype=np.uint8)  # a writable copy
-    except (OSError, UnidentifiedImageError) as e:
-        raise DataError(f"{path}: cannot read as an image ({type(e).__name__}); give a png, jpg, bmp or webp file") from None
-    return array[None] if c == 1 else array.transpose(2, 0, 1)

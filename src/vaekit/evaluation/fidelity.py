@@ -18,13 +18,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
-from vaekit import rundir
 from vaekit.data import InMemoryDataset
 from vaekit.errors import DataError, VaekitError
 from vaekit.models.networks import ConvEncoder, mlp
+from vaekit.runtime.files import load_tensors, save_tensors
 
 FEATURES = 128
 VERSION = "2"  # bump when the network or its training changes: cached classifiers are keyed on it
@@ -111,8 +112,9 @@ def train_feature_net(train: InMemoryDataset, check: InMemoryDataset, epochs: in
     if train.labels is None and len(train.shape) != 3:
         raise DataError("--fid needs class labels or images: this dataset is unlabeled tabular rows")
     classes = int(train.labels.max()) + 1 if train.labels is not None else 4
-    torch.manual_seed(SEED)
-    net = FeatureNet(train.shape, classes).to(train.x.device)
+    with torch.random.fork_rng(devices=[]):  # the initialisation is seeded; the caller's global RNG is left as it was
+        torch.manual_seed(SEED)
+        net = FeatureNet(train.shape, classes).to(train.x.device)
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
     generator = torch.Generator(device=train.x.device).manual_seed(SEED)
     steps_per_epoch = math.ceil(len(train) / BATCH)
@@ -143,7 +145,7 @@ def feature_extractor(name: str, train: InMemoryDataset, check: InMemoryDataset,
     path = Path(cache) / "features" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}-{_fingerprint(train)}.safetensors"
     if path.exists():
         try:
-            tensors, meta = rundir.load_tensors(path, train.x.device)
+            tensors, meta = load_tensors(path, train.x.device)
             net = FeatureNet(train.shape, int(meta["classes"])).to(train.x.device)
             net.load_state_dict(tensors)
             return FeatureExtractor(net, meta["task"], float(meta["accuracy"]))
@@ -152,7 +154,7 @@ def feature_extractor(name: str, train: InMemoryDataset, check: InMemoryDataset,
     extractor = train_feature_net(train, check)
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"task": extractor.task, "accuracy": repr(extractor.accuracy), "classes": str(extractor.net.head.out_features), "version": VERSION}
-    rundir.save_tensors(path, {k: v.detach().cpu() for k, v in extractor.net.state_dict().items()}, meta)
+    save_tensors(path, {k: v.detach().cpu() for k, v in extractor.net.state_dict().items()}, meta)
     return extractor
 
 
@@ -160,22 +162,31 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     """Fréchet distance between Gaussians fitted to two feature sets (N, F) and (M, F):
     ||mu_a - mu_b||^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))  (Dowson & Landau 1982; Heusel et al. 2017).
 
-    tr (S_a S_b)^(1/2) is computed as the sum of square roots of the eigenvalues of the symmetric
-    S_a^(1/2) S_b S_a^(1/2), which has the same spectrum, so no non-symmetric matrix root is needed.
+    The matrix square root is scipy's ``sqrtm``, as in the reference FID code; a product too close
+    to singular for it gets a small diagonal offset first, and the tiny imaginary part that
+    rounding leaves is dropped.
     """
-    a, b = a.double(), b.double()
+    from scipy import linalg
+
+    a, b = a.double().cpu().numpy(), b.double().cpu().numpy()
     mu_a, mu_b = a.mean(0), b.mean(0)  # (F,)
-    s_a, s_b = torch.cov(a.T), torch.cov(b.T)  # (F, F)
-    w, v = torch.linalg.eigh(s_a)
-    root_a = (v * w.clamp(min=0).sqrt()) @ v.T  # (F, F)
-    cross = torch.linalg.eigvalsh(root_a @ s_b @ root_a).clamp(min=0).sqrt().sum()
-    return float(((mu_a - mu_b) ** 2).sum() + s_a.trace() + s_b.trace() - 2 * cross)
+    s_a, s_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))  # (F, F)
+    root = linalg.sqrtm(s_a @ s_b)
+    if not np.isfinite(root).all():
+        offset = np.eye(len(s_a)) * 1e-6
+        root = linalg.sqrtm((s_a + offset) @ (s_b + offset))
+    if np.iscomplexobj(root):
+        root = root.real
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2 * np.trace(root))
 
 
-def _knn_radii(x: torch.Tensor, k: int, chunk: int = 1000) -> torch.Tensor:
-    """Distance from each row of x (N, F) to its k-th nearest other row, (N,)."""
-    radii = [torch.cdist(x[i:i + chunk], x).kthvalue(k + 1, dim=1).values for i in range(0, len(x), chunk)]  # +1: itself at 0
-    return torch.cat(radii)
+def _knn_radii(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Distance from each row of x (N, F) to its k-th nearest other row, (N,), by scikit-learn."""
+    from sklearn.neighbors import NearestNeighbors
+
+    points = x.double().cpu().numpy()
+    distances, _ = NearestNeighbors(n_neighbors=k + 1).fit(points).kneighbors(points)  # the first neighbour is the point itself
+    return torch.from_numpy(distances[:, k])
 
 
 def _coverage(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, chunk: int = 1000) -> float:

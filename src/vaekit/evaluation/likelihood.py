@@ -7,14 +7,15 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from vaekit import distributed
 from vaekit.data import InMemoryDataset
-from vaekit.distributions import DiagonalGaussian, validation
+from vaekit.distributions import DiagonalGaussian, unchecked
 from vaekit.errors import ConfigError
 from vaekit.evaluation.latent import active_units, kl_per_dimension, mutual_information, perplexity
 from vaekit.evaluation.reconstruction import auroc, psnr, ssim
 from vaekit.models import LatentModel
 from vaekit.objectives import iwae_bound, iwae_log_weights, reconstruction_nll
+from vaekit.runtime import distributed, memory
+from vaekit.runtime.checks import at_least
 
 
 MI_SEED = 0  # the mutual-information estimate draws its own samples on the CPU, repeatably
@@ -67,13 +68,21 @@ class Report:
         return asdict(self)
 
 
+# What each metric is measured in, for tables (evaluate, the report); a metric not named is a count or a score.
+UNITS = {
+    "elbo": "nats", "reconstruction_nll": "nats", "kl": "nats", "iwae_log_px": "nats", "nll": "nats", "bits_per_dim": "bits/dim",
+    "mse": "per value", "psnr": "dB", "mutual_information": "nats", "kl_per_dimension": "nats", "codebook_perplexity": "codes",
+    "active_units": "of the latent dimensions",
+}
+
+
 @torch.no_grad()
 def _autoencoder_terms(model: LatentModel, x: torch.Tensor, y: torch.Tensor | None, code_counts: torch.Tensor) -> dict[str, torch.Tensor]:
     """Per-example reconstruction terms, (B,) each, from the code itself."""
     output = model(x, None, y)  # eval mode: the code itself, no corruption
     if output.quantized is not None:  # VQ-VAE: count how often each code is used
         code_counts += torch.bincount(output.quantized.codes.flatten().cpu(), minlength=code_counts.numel())
-    rec = reconstruction_nll(output.likelihood, x)  # (B,)
+    rec = reconstruction_nll(unchecked(output.likelihood), x)  # (B,); the split was checked up front
     return {"reconstruction_nll": rec, "score": rec, **_image_terms(output.likelihood.mean, x)}
 
 
@@ -91,7 +100,7 @@ def _vae_terms(model: LatentModel, x: torch.Tensor, y: torch.Tensor | None, k: i
     posterior = model.encode(x, y)  # (B, D)
     assert isinstance(posterior, DiagonalGaussian)
     prior = model.prior(x.shape[0], like=x)  # (B, D)
-    log_w, log_pxz = iwae_log_weights(x, posterior, prior, lambda z: model.decode(z, y), k, generator, max_rows)  # (K, B)
+    log_w, log_pxz = iwae_log_weights(x, posterior, prior, lambda z: unchecked(model.decode(z, y)), k, generator, max_rows)  # (K, B)
     kl = posterior.kl(prior)  # (B,)
     rec = -log_pxz.mean(0)  # (B,)  Monte-Carlo over the same K samples
     elbo = -rec - kl
@@ -114,18 +123,17 @@ def _per_example(model: LatentModel, data: InMemoryDataset, iw_samples: int, gen
     parts: dict[str, list[torch.Tensor]] = {}
     posteriors = []
     starts = list(range(0, len(data), batch_size))
-    with validation(True):
-        for start in starts[world.rank::world.size]:
-            index = slice(start, start + batch_size)
-            x = data.batch(index, generator)  # (B, C, H, W)
-            y = data.condition(index, model.conditioning, model.condition_dim)  # (B, Y) or None
-            if model.has_prior:
-                terms, posterior = _vae_terms(model, x, y, iw_samples, generator, max_rows)
-                posteriors.append(DiagonalGaussian(posterior.mu.cpu(), posterior.logvar.cpu()))
-            else:
-                terms = _autoencoder_terms(model, x, y, code_counts)
-            for key, value in terms.items():
-                parts.setdefault(key, []).append(value.cpu())
+    for start in starts[world.rank::world.size]:
+        index = slice(start, start + batch_size)
+        x = data.batch(index, generator)  # (B, C, H, W)
+        y = data.condition(index, model.conditioning, model.condition_dim)  # (B, Y) or None
+        if model.has_prior:
+            terms, posterior = _vae_terms(model, x, y, iw_samples, generator, max_rows)
+            posteriors.append(DiagonalGaussian(posterior.mu.cpu(), posterior.logvar.cpu()))
+        else:
+            terms = _autoencoder_terms(model, x, y, code_counts)
+        for key, value in terms.items():
+            parts.setdefault(key, []).append(value.cpu())
     if not world.active:
         return {k: torch.cat(v) for k, v in parts.items()}, posteriors
     distributed.all_reduce(code_counts)
@@ -143,6 +151,34 @@ def _assemble(pieces: list[torch.Tensor], rows: list[slice], n: int) -> torch.Te
     for piece, where in zip(pieces, rows, strict=True):
         table[where] = piece
     return distributed.all_reduce(table)
+
+
+def _check_arguments(model: LatentModel, data: InMemoryDataset, iw_samples: int, batch_size: int, max_rows: int,
+                     outliers: InMemoryDataset | None, mi_examples: int) -> None:
+    """Every argument of ``evaluate``, before any work."""
+    for name, value in (("iw_samples", iw_samples), ("batch_size", batch_size), ("max_rows", max_rows), ("mi_examples", mi_examples)):
+        at_least(name, value, 1)
+    if not isinstance(data, InMemoryDataset) or len(data) == 0:
+        raise ConfigError("evaluate needs a non-empty InMemoryDataset (the split to evaluate)")
+    if tuple(data.shape) != tuple(model.data_shape):
+        raise ConfigError(f"the data have examples of shape {tuple(data.shape)}, but the model's are {tuple(model.data_shape)}")
+    if outliers is not None and tuple(outliers.shape) != tuple(data.shape):
+        raise ConfigError(f"--ood-data has examples of shape {tuple(outliers.shape)}, but the model's are {tuple(data.shape)}")
+    rows = min(batch_size, len(data))
+    memory.require(2 * iw_samples * rows * 4, f"the importance weights of K = {iw_samples:,} samples for {rows} examples",
+                   "use a smaller --iw-samples")
+
+
+@torch.no_grad()
+def check_support(model: LatentModel, data: InMemoryDataset, chunk: int = 10_000) -> None:
+    """A DataError when any example of ``data`` lies outside the model's likelihood support."""
+    if len(data) == 0:
+        return
+    x = data.batch(slice(0, 1))
+    likelihood = model.decode(torch.zeros(1, model.latent_dim, device=x.device), data.condition(slice(0, 1), model.conditioning,
+                                                                                                model.condition_dim))
+    for start in range(0, len(data), chunk):
+        likelihood.check_support(data.values(slice(start, start + chunk)))
 
 
 def evaluate(
@@ -176,9 +212,10 @@ def evaluate(
             (the reconstruction NLL for autoencoders) at telling them from ``data``.
         mi_examples: examples used for the mutual-information estimate (its cost grows as N^2).
     """
-    if outliers is not None and tuple(outliers.shape) != tuple(data.shape):  # before any work
-        raise ConfigError(f"--ood-data has examples of shape {tuple(outliers.shape)}, but the model's are {tuple(data.shape)}")
+    _check_arguments(model, data, iw_samples, batch_size, max_rows, outliers, mi_examples)
     model.eval()
+    for examples in (data, outliers) if outliers is not None else (data,):
+        check_support(model, examples)
     n, dims = len(data), math.prod(data.shape)
     code_counts = torch.zeros(max(model.codebook_size, 1))  # (K,)
     terms, posteriors = _per_example(model, data, iw_samples, generator, batch_size, max_rows, code_counts)

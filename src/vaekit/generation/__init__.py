@@ -1,17 +1,22 @@
-"""Using a trained model: sample the prior, reconstruct; ``io`` is the only image writer."""
+"""Using a trained model: sample it (``draw``), encode splits (``encode``), reconstruct, interpolate,
+traverse, edit along attribute vectors, map the latent space; ``io`` is the only image writer."""
 
-from vaekit.generation.codes import fit_code_prior, sample_codes, sample_vq
-from vaekit.generation.attributes import apply_attribute, attribute_vector, posterior_means, select
+from vaekit.generation.attributes import apply_attribute, attribute_vector, select
+from vaekit.generation.codes import fit_code_prior, sample_codes
+from vaekit.generation.draw import interleave_rows, one_hot_labels, reconstruct, sample, sample_conditions
+from vaekit.generation.encode import Codes, encode_split, posterior_means
 from vaekit.generation.interpolate import interpolate, lerp, path_times, slerp
-from vaekit.generation.io import figure_png, grid, png_bytes, save_arrays, save_figure, save_grid, save_npy, save_text
+from vaekit.generation.io import check_output, figure_png, grid, png_bytes, save_arrays, save_figure, save_grid, save_npy, save_text
 from vaekit.generation.latent_map import embed_2d, latent_map_figure, manifold
 from vaekit.generation.traverse import kl_order, traverse
-from vaekit.generation.sample import interleave_rows, one_hot_labels, reconstruct, sample
 
 __all__ = [
+    "Codes",
     "apply_attribute",
     "attribute_vector",
+    "check_output",
     "embed_2d",
+    "encode_split",
     "figure_png",
     "fit_code_prior",
     "grid",
@@ -28,7 +33,7 @@ __all__ = [
     "reconstruct",
     "sample",
     "sample_codes",
-    "sample_vq",
+    "sample_conditions",
     "save_arrays",
     "save_figure",
     "save_grid",

@@ -3,11 +3,15 @@ examples with an attribute minus that of examples without it, added to other inp
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from vaekit.data import DatasetSplits, InMemoryDataset
 from vaekit.errors import ConfigError
 from vaekit.models import LatentModel
+from vaekit.runtime import memory
+from vaekit.runtime.checks import finite
 
 
 def select(data: DatasetSplits, split: InMemoryDataset, spec: str) -> torch.Tensor:
@@ -39,13 +43,6 @@ def _int(value: str, spec: str) -> int:
         raise ConfigError(f"'{spec}': expected an integer after '='") from None
 
 
-@torch.no_grad()
-def posterior_means(model: LatentModel, data: InMemoryDataset, batch_size: int = 1000) -> torch.Tensor:
-    """The posterior mean (the code, for an AE) of every example, (N, D)."""
-    model.eval()
-    return torch.cat([model.encode(data.batch(slice(s, s + batch_size))).mode() for s in range(0, len(data), batch_size)])
-
-
 def attribute_vector(means: torch.Tensor, with_attribute: torch.Tensor, against: torch.Tensor | None = None) -> torch.Tensor:
     """mean(z | attribute) - mean(z | against, or not attribute): means (N, D), masks (N,) -> (D,)."""
     other = ~with_attribute if against is None else against
@@ -64,6 +61,14 @@ def apply_attribute(model: LatentModel, x: torch.Tensor, vector: torch.Tensor, s
     Returns:
         (B * len(strengths), C, H, W): one row per input, one column per strength.
     """
+    if not strengths:
+        raise ConfigError("--strength needs at least one number, like -2,-1,0,1,2")
+    for value in strengths:
+        finite("strength", value)
+    if vector.shape != (model.latent_dim,) or not bool(torch.isfinite(vector).all()):
+        raise ConfigError(f"an attribute vector must hold {model.latent_dim} finite numbers (one per latent dimension), got shape {tuple(vector.shape)}")
+    memory.require(x.shape[0] * len(strengths) * math.prod(model.data_shape) * 4, f"{x.shape[0] * len(strengths):,} edited images",
+                   "give fewer --inputs or --strength values")
     z = model.encode(x).mode()  # (B, D)
     s = torch.tensor(strengths, device=z.device, dtype=z.dtype)  # (S,)
     edited = z[:, None, :] + s[None, :, None] * vector  # (B, S, D)

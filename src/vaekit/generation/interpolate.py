@@ -6,7 +6,9 @@ import math
 
 import torch
 
+from vaekit.errors import ConfigError, lookup
 from vaekit.models import LatentModel
+from vaekit.runtime.checks import at_least, in_range
 
 
 def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -30,13 +32,20 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return (torch.sin((1 - t) * omega) / s)[:, None] * a + (torch.sin(t * omega) / s)[:, None] * b
 
 
+METHODS = {"lerp": lerp, "slerp": slerp}
+MAX_POINTS = 10_000  # a strip of more decoded images than this is not a picture anyone can look at
+
+
 def path_times(steps: int, extrapolate: float = 0.0) -> torch.Tensor:
     """t values: ``steps`` from 0 to 1, plus the same spacing continued ``extrapolate`` x the way
     past both ends (F = 0.5 with 9 steps adds 4 before 0 and 4 after 1), (N,)."""
-    if steps < 2:
-        raise ValueError("an interpolation needs at least 2 steps")
+    at_least("steps", steps, 2)
+    in_range("extrapolate", extrapolate, 0)
     spacing = 1.0 / (steps - 1)
     extra = round(extrapolate * (steps - 1))
+    if steps + 2 * extra > MAX_POINTS:
+        raise ConfigError(f"--steps {steps} with --extrapolate {extrapolate:g} makes {steps + 2 * extra:,} points; "
+                          f"at most {MAX_POINTS:,} fit in one strip")
     return torch.arange(-extra, steps + extra, dtype=torch.float32) * spacing
 
 
@@ -48,7 +57,8 @@ def interpolate(model: LatentModel, xa: torch.Tensor, xb: torch.Tensor, steps: i
     Returns:
         (N, C, H, W): the mean of p(x|z) along the path, N = steps + 2 * round(extrapolate * (steps - 1)).
     """
+    path = lookup(METHODS, method, "--method")
+    t = path_times(steps, extrapolate)  # (N,)
     za, zb = model.encode(xa).mode()[0], model.encode(xb).mode()[0]  # (D,)
-    t = path_times(steps, extrapolate).to(za.device)  # (N,)
-    z = (slerp if method == "slerp" else lerp)(za, zb, t)  # (N, D)
+    z = path(za, zb, t.to(za.device))  # (N, D)
     return model.decode(z).mean

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import io
 import math
+import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from vaekit.errors import VaekitError
-from vaekit.rundir import atomic_write_bytes
+from vaekit.errors import RunDirError, VaekitError
+from vaekit.runtime import memory
+from vaekit.runtime.files import atomic_write_bytes
 
 
 def grid(images: torch.Tensor, nrow: int | None = None, pad: int = 2, scale: int | None = None) -> np.ndarray:
@@ -28,6 +30,8 @@ def grid(images: torch.Tensor, nrow: int | None = None, pad: int = 2, scale: int
     n, c, h, w = images.shape
     nrow = nrow or math.ceil(math.sqrt(n))
     scale = scale or max(1, math.ceil(32 / max(h, w)))
+    side = (math.ceil(n / nrow) * (h * scale + pad) + pad, nrow * (w * scale + pad) + pad)
+    memory.require(5 * c * side[0] * side[1], f"a grid image of {side[1]:,} x {side[0]:,} pixels", "draw fewer images (--n, --steps)")
     x = images.detach().float().clamp(0, 1).cpu()
     x = x.repeat_interleave(scale, dim=2).repeat_interleave(scale, dim=3)  # (N, C, sH, sW)
     h, w = h * scale, w * scale
@@ -40,13 +44,25 @@ def grid(images: torch.Tensor, nrow: int | None = None, pad: int = 2, scale: int
     return array[:, :, 0] if c == 1 else array
 
 
-def _write(path: str | Path, data: bytes, suffix: str | None, what: str) -> Path:
-    """Check the target (its suffix, an existing directory) and write ``data`` there atomically."""
+def check_output(path: str | Path, suffix: str | None, what: str = "images") -> Path:
+    """Check, before any work, that ``path`` can be written: its suffix, an existing writable
+    directory to hold it, and that it is not itself a directory."""
     path = Path(path)
     if suffix is not None and path.suffix.lower() != suffix:
-        raise VaekitError(f"{path}: {what} are written as {suffix}; give a file name ending in {suffix}")
+        raise RunDirError(f"{path}: {what} are written as {suffix}; give a file name ending in {suffix}")
+    if path.is_dir():
+        raise RunDirError(f"{path} is a directory; give a file name for --out")
     if not path.parent.is_dir():
-        raise VaekitError(f"{path.parent}: no such directory; create it first or choose another --out")
+        problem = "is a file, not a directory" if path.parent.exists() else "no such directory"
+        raise RunDirError(f"{path.parent}: {problem}; create the directory first or choose another --out")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise RunDirError(f"{path.parent}: not writable; choose another --out")
+    return path
+
+
+def _write(path: str | Path, data: bytes, suffix: str | None, what: str) -> Path:
+    """Check the target and write ``data`` there atomically."""
+    path = check_output(path, suffix, what)
     atomic_write_bytes(path, data)
     return path
 

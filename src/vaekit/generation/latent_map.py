@@ -5,20 +5,37 @@ from __future__ import annotations
 
 import torch
 
+from vaekit.errors import ConfigError, lookup
 from vaekit.models import LatentModel
+
+
+def _pca(means: torch.Tensor, seed: int) -> torch.Tensor:
+    centred = means - means.mean(0)
+    _, _, v = torch.linalg.svd(centred, full_matrices=False)  # principal axes in the rows of v
+    return centred @ v[:2].T
+
+
+def _tsne(means: torch.Tensor, seed: int) -> torch.Tensor:
+    from sklearn.manifold import TSNE
+
+    if len(means) < 5:
+        raise ConfigError(f"t-SNE needs at least 5 points, got {len(means)}; use --method pca")
+    perplexity = min(30.0, len(means) - 1.0)  # sklearn's default, or below the number of points as it requires
+    embedded = TSNE(n_components=2, random_state=seed, init="pca", perplexity=perplexity).fit_transform(means.numpy())
+    return torch.from_numpy(embedded).float()
+
+
+EMBEDDINGS = {"pca": _pca, "tsne": _tsne}
 
 
 def embed_2d(means: torch.Tensor, method: str = "pca", seed: int = 0) -> torch.Tensor:
     """Posterior means (N, D) in 2-D, (N, 2): themselves when D = 2, else PCA or t-SNE."""
+    embed = lookup(EMBEDDINGS, method, "--method")
     if means.shape[1] == 2:
         return means
-    if method == "pca":
-        centred = means - means.mean(0)
-        _, _, v = torch.linalg.svd(centred, full_matrices=False)  # principal axes in the rows of v
-        return centred @ v[:2].T
-    from sklearn.manifold import TSNE
-
-    return torch.from_numpy(TSNE(n_components=2, random_state=seed, init="pca").fit_transform(means.numpy())).float()
+    if means.shape[1] < 2 or len(means) < 2:
+        raise ConfigError(f"a 2-D map needs at least 2 examples of at least 2 dimensions, got {tuple(means.shape)}")
+    return embed(means, seed)
 
 
 @torch.no_grad()

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from vaekit.data import InMemoryDataset
+from vaekit.distributions import DiagonalGaussian
+from vaekit.errors import ConfigError
+from vaekit.generation.encode import encode_split
 from vaekit.models import LatentModel
+from vaekit.runtime import memory
+from vaekit.runtime.checks import at_least, in_range
 
 
 @torch.no_grad()
@@ -15,17 +22,11 @@ def kl_order(model: LatentModel, data: InMemoryDataset, batch_size: int = 1000) 
     Dimensions the model does not use (KL near 0, posterior collapse) come last. Autoencoders have
     no KL; their dimensions are sorted by the variance of the code instead.
     """
-    model.eval()
-    sums = None
-    codes = []
-    for start in range(0, len(data), batch_size):
-        q = model.encode(data.batch(slice(start, start + batch_size)))
-        if hasattr(q, "kl_per_dim"):
-            part = q.kl_per_dim().sum(0)  # (D,)
-            sums = part if sums is None else sums + part
-        else:
-            codes.append(q.mode())
-    score = sums if sums is not None else torch.cat(codes).var(0)
+    codes = encode_split(model, data, batch_size)
+    if codes.logvar is None:
+        return torch.argsort(codes.mu.var(0), descending=True).tolist()
+    kl = DiagonalGaussian(codes.mu, codes.logvar).kl_per_dim()  # (N, D)
+    score = sum(kl[s:s + batch_size].sum(0) for s in range(0, len(kl), batch_size))  # (D,) summed chunk by chunk, as before
     return torch.argsort(score, descending=True).tolist()
 
 
@@ -39,6 +40,12 @@ def traverse(model: LatentModel, dims: list[int], span: float = 3.0, steps: int 
     Returns:
         (len(dims) * steps, C, H, W), row by row.
     """
+    in_range("range", span, 0)
+    at_least("steps", steps, 1)
+    bad = [d for d in dims if isinstance(d, bool) or not isinstance(d, int) or not 0 <= d < model.latent_dim]
+    if bad or not dims:
+        raise ConfigError(f"--dims {bad or dims} out of range: the latent has {model.latent_dim} dimensions (0..{model.latent_dim - 1})")
+    memory.require(len(dims) * steps * math.prod(model.data_shape) * 4, f"a traversal of {len(dims)} x {steps:,} images", "use fewer --steps")
     base = model.encode(x).mode()[0] if x is not None else torch.zeros(model.latent_dim, device=next(model.parameters()).device)  # (D,)
     values = torch.linspace(-span, span, steps, device=base.device)  # (S,)
     rows = []

@@ -14,7 +14,7 @@ from vaekit.models.corruption import corrupt
 from vaekit.models.networks import ACTIVATIONS, LikelihoodHead
 
 if TYPE_CHECKING:
-    from vaekit.models import ModelConfig
+    from vaekit.models.config import ModelConfig
 
 
 class Autoencoder(LatentModel):
@@ -28,6 +28,7 @@ class Autoencoder(LatentModel):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.latent_dim = config.latent_dim
+        self.data_shape = tuple(config.input_shape)
         self.encoder = networks.encoder(config, config.latent_dim)
         self.code_activation = nn.Identity() if config.latent_activation == "none" else ACTIVATIONS[config.latent_activation]()
         self.decoder = networks.decoder(config)

@@ -17,6 +17,7 @@ class LatentModel(nn.Module, abc.ABC):
     """Base class: subclasses implement ``encode`` and ``decode``; ``forward`` composes them."""
 
     latent_dim: int
+    data_shape: tuple[int, ...]  # one example, (C, H, W) or (D_x,)
     samples: int = 1  # posterior samples decoded per example in forward (K of the IWAE bound)
     needs_input_grad: bool = False  # hand the objective an encoder input it can differentiate (contractive AE)
     conditioning: str | None = None  # 'label' or 'attributes' for conditional models: what the data must supply

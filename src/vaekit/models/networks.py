@@ -10,10 +10,10 @@ import torch
 from torch import nn
 
 from vaekit.distributions import Bernoulli, ContinuousBernoulli, DiscretizedLogistic, Gaussian, Likelihood
-from vaekit.errors import ConfigError
+from vaekit.errors import ConfigError, lookup
 
 if TYPE_CHECKING:
-    from vaekit.models import ModelConfig
+    from vaekit.models.config import ModelConfig
 
 ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh, "leaky-relu": nn.LeakyReLU, "sigmoid": nn.Sigmoid}
 MIN_LOGVAR = 2.0 * math.log(1e-3)  # learned output std floor: keeps a Gaussian density finite on constant pixels
@@ -154,6 +154,26 @@ def decoder(config: ModelConfig) -> nn.Module:
     return mlp([z_in, *reversed(config.hidden), math.prod(config.input_shape)], config.activation)
 
 
+def _bernoulli(head: LikelihoodHead, out: torch.Tensor) -> Likelihood:
+    return Bernoulli(out, data_dims=len(head.data_shape))
+
+
+def _continuous_bernoulli(head: LikelihoodHead, out: torch.Tensor) -> Likelihood:
+    return ContinuousBernoulli(out, data_dims=len(head.data_shape))
+
+
+def _gaussian(head: LikelihoodHead, out: torch.Tensor) -> Likelihood:
+    return Gaussian(head.mean(out), head.logvar.clamp(min=MIN_LOGVAR), data_dims=len(head.data_shape))
+
+
+def _logistic(head: LikelihoodHead, out: torch.Tensor) -> Likelihood:
+    # the learned log-variance parameter serves as the log-scale
+    return DiscretizedLogistic(head.mean(out), head.logvar.clamp(min=MIN_LOG_SCALE), data_dims=len(head.data_shape))
+
+
+HEADS = {"bernoulli": _bernoulli, "continuous-bernoulli": _continuous_bernoulli, "gaussian": _gaussian, "logistic": _logistic}
+
+
 class LikelihoodHead(nn.Module):
     """Turns the decoder's raw output into p(x|z).
 
@@ -164,9 +184,9 @@ class LikelihoodHead(nn.Module):
 
     def __init__(self, kind: str, data_shape: tuple[int, ...], output_activation: str, gaussian_std: float, learn_variance: bool):
         super().__init__()
-        self.kind = kind
+        self.make = lookup(HEADS, kind, "likelihood")
         self.data_shape = tuple(data_shape)
-        self.sigmoid_mean = output_activation == "sigmoid"
+        self.sigmoid_mean = lookup({"sigmoid": True, "identity": False}, output_activation, "output activation")
         # gaussian: log sigma^2; logistic: log s, learned per data dimension from the start
         init = torch.full(self.data_shape, math.log(gaussian_std) * (1.0 if kind == "logistic" else 2.0))  # (C, H, W)
         if learn_variance or kind == "logistic":
@@ -174,14 +194,8 @@ class LikelihoodHead(nn.Module):
         else:
             self.register_buffer("logvar", init[(0,) * len(self.data_shape)].clone(), persistent=False)
 
+    def mean(self, out: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(out) if self.sigmoid_mean else out
+
     def forward(self, raw: torch.Tensor) -> Likelihood:
-        out = raw.reshape(*raw.shape[:-1], *self.data_shape)  # (..., C, H, W)
-        dims = len(self.data_shape)
-        if self.kind == "bernoulli":
-            return Bernoulli(out, data_dims=dims)
-        if self.kind == "continuous-bernoulli":
-            return ContinuousBernoulli(out, data_dims=dims)
-        mean = torch.sigmoid(out) if self.sigmoid_mean else out
-        if self.kind == "logistic":  # the learned log-variance parameter serves as the log-scale
-            return DiscretizedLogistic(mean, self.logvar.clamp(min=MIN_LOG_SCALE), data_dims=dims)
-        return Gaussian(mean, self.logvar.clamp(min=MIN_LOGVAR), data_dims=dims)
+        return self.make(self, raw.reshape(*raw.shape[:-1], *self.data_shape))  # (..., C, H, W)

@@ -12,7 +12,7 @@ from vaekit.models import networks
 from vaekit.models.networks import LikelihoodHead
 
 if TYPE_CHECKING:
-    from vaekit.models import ModelConfig
+    from vaekit.models.config import ModelConfig
 
 
 class VAE(LatentModel):
@@ -29,6 +29,7 @@ class VAE(LatentModel):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.latent_dim = config.latent_dim
+        self.data_shape = tuple(config.input_shape)
         self.samples = config.samples
         self.conditioning = config.condition if config.condition_dim else None
         self.condition_dim = config.condition_dim

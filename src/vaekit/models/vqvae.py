@@ -17,7 +17,7 @@ from vaekit.models.networks import LikelihoodHead
 from vaekit.types import ModelOutput, Quantized
 
 if TYPE_CHECKING:
-    from vaekit.models import ModelConfig
+    from vaekit.models.config import ModelConfig
 
 EMA_EPS = 1e-5  # Laplace smoothing of the cluster sizes, so an unused code never divides by 0
 
@@ -28,6 +28,7 @@ class VQVAE(LatentModel):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.latent_dim = config.latent_dim
+        self.data_shape = tuple(config.input_shape)
         self.code_dim = config.code_dim
         self.slots = config.latent_dim // config.code_dim
         self.codebook_size = config.codebook_size

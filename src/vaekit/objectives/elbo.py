@@ -6,16 +6,12 @@ samples at once (likelihood of shape (K, B, ...)); the reconstruction term is th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 
 from vaekit.distributions import DiagonalGaussian, Likelihood
 from vaekit.objectives.schedules import capacity, kl_weight
+from vaekit.objectives.config import ObjectiveConfig
 from vaekit.types import LossTerms, ModelOutput, Step
-
-if TYPE_CHECKING:
-    from vaekit.objectives import ObjectiveConfig
 
 
 def reconstruction_nll(likelihood: Likelihood, x: torch.Tensor) -> torch.Tensor:

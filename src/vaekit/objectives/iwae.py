@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
-
 import torch
 
 from vaekit.distributions import DiagonalGaussian, Likelihood
+from vaekit.objectives.config import ObjectiveConfig
 from vaekit.types import LossTerms, ModelOutput, Step
-
-if TYPE_CHECKING:
-    from vaekit.objectives import ObjectiveConfig
 
 
 def importance_log_weights(

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 
 from vaekit.objectives.elbo import reconstruction_nll
+from vaekit.objectives.config import ObjectiveConfig
 from vaekit.types import LossTerms, ModelOutput, Step
-
-if TYPE_CHECKING:
-    from vaekit.objectives import ObjectiveConfig
 
 EPS = 1e-6
 

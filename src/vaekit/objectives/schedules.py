@@ -1,8 +1,7 @@
-"""Weights that change over training, as pure functions of the step (so resuming needs no state)."""
+"""KL weights that change over training, as pure functions of the step (so resuming needs no state)."""
 
 from __future__ import annotations
 
-import math
 
 
 def kl_weight(step: int | None, total: int, warmup_steps: int = 0, cycles: int = 0, cycle_ratio: float = 0.5) -> float:
@@ -30,13 +29,3 @@ def capacity(step: int | None, max_capacity: float, capacity_steps: int) -> floa
     if step is None or capacity_steps <= 0:
         return max_capacity
     return max_capacity * min(1.0, step / capacity_steps)
-
-
-def learning_rate(step: int, total: int, base: float, schedule: str = "constant", warmup_steps: int = 0) -> float:
-    """Learning rate at ``step``: linear warm-up, then constant or cosine decay to 0 (Loshchilov & Hutter 2017)."""
-    if warmup_steps > 0 and step < warmup_steps:
-        return base * (step + 1) / warmup_steps
-    if schedule == "cosine" and total > warmup_steps:
-        progress = (step - warmup_steps) / (total - warmup_steps)
-        return base * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-    return base

@@ -12,16 +12,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 import torch
 
 from vaekit.distributions import DiagonalGaussian
 from vaekit.objectives.elbo import _posterior, reconstruction_nll
+from vaekit.objectives.config import ObjectiveConfig
 from vaekit.types import LossTerms, ModelOutput, Step
-
-if TYPE_CHECKING:
-    from vaekit.objectives import ObjectiveConfig
 
 LOG_2PI = math.log(2 * math.pi)
 

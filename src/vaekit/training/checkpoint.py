@@ -15,7 +15,8 @@ from typing import Any
 import torch
 
 from vaekit.errors import RunDirError
-from vaekit.rundir import STATE, load_tensors, save_tensors
+from vaekit.run.layout import STATE
+from vaekit.runtime.files import load_tensors, save_tensors
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def load_state(
         generator.set_state(tensors[_rng_key(rank)])
         progress = Progress(**json.loads(metadata["progress"]))
         scaler = json.loads(metadata.get("scaler", "{}"))
-    except (KeyError, ValueError, RuntimeError) as e:
+    except (KeyError, ValueError, TypeError, RuntimeError) as e:
         raise RunDirError(f"{path}: does not match this run's model or optimizer ({e}); the file is damaged") from None
     prefix = _sums_prefix(rank)
     sums = {k[len(prefix):]: v.to(device) for k, v in tensors.items() if k.startswith(prefix) and "." not in k[len(prefix):]}

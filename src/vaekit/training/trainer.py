@@ -17,70 +17,26 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
 
-from vaekit import distributed, distributions
 from vaekit.data import DatasetSplits, InMemoryDataset
+from vaekit.distributions import unchecked
 from vaekit.errors import ConfigError, TrainingDiverged
-from vaekit.objectives import Objective, learning_rate
-from vaekit.rundir import BEST, METRICS, WEIGHTS, atomic_write_bytes, save_tensors
+from vaekit.objectives import Objective
+from vaekit.run.layout import BEST, METRICS, WEIGHTS
+from vaekit.runtime import distributed
+from vaekit.runtime.files import append_line, atomic_write_bytes, read_jsonl, save_tensors
+from vaekit.training import progress as shown
 from vaekit.training.checkpoint import Progress, load_state, save_state
+from vaekit.training.config import TrainConfig
 from vaekit.training.precision import Precision, widen
-from vaekit.types import LossTerms, Step
+from vaekit.training.schedules import learning_rate
+from vaekit.types import LossTerms, ModelOutput, Step
 
 VALID_SEED = 12345  # validation noise is the same every epoch, so epochs are comparable
 EVAL_BATCH = 1000
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """The optimisation loop."""
-
-    epochs: int | None = None
-    """Epochs to train (total, also with --resume); default per dataset (digits 200, MNIST family 10)."""
-    batch_size: int = 128
-    """Examples per optimizer step (under torchrun: per process; a step then sees batch-size x processes examples)."""
-    lr: float = 1e-3
-    """Adam learning rate."""
-    seed: int = 0
-    """Seed for initialisation, data order and all sampling."""
-    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    """Where to train: auto picks cuda, then mps, then cpu (under torchrun: each process's own GPU)."""
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
-    """Arithmetic of the model's forward pass: fp32, or bf16 / fp16 autocast (losses and weights stay float32; fp16 adds
-    a gradient scaler). Faster on GPUs; numbers differ from fp32 by the rounding."""
-    log_every: int = 50
-    """Steps between reading the loss back from the device (progress bar, NaN check)."""
-    progress: bool = True
-    """Show a progress bar."""
-    checkpoint_every_s: float = 60.0
-    """Seconds between checkpoints at epoch ends (the last epoch and any stop always checkpoint)."""
-    grad_clip: float | None = None
-    """Clip the gradient's global L2 norm to this value (off when unset)."""
-    lr_schedule: Literal["constant", "cosine"] = "constant"
-    """Learning rate after warm-up: constant, or cosine decay to 0 at the last step."""
-    lr_warmup_steps: int = 0
-    """Raise the learning rate linearly over this many first steps."""
-    patience: int | None = None
-    """Early stopping: stop after this many epochs without a better validation loss."""
-
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "log_every", "patience"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-        if not self.lr > 0:
-            raise ConfigError(f"--lr must be positive, got {self.lr}")
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ConfigError(f"--grad-clip must be positive, got {self.grad_clip}")
-        if self.lr_warmup_steps < 0:
-            raise ConfigError(f"--lr-warmup-steps must be 0 or more, got {self.lr_warmup_steps}")
-        if not self.checkpoint_every_s >= 0:
-            raise ConfigError(f"--checkpoint-every-s must be 0 or more, got {self.checkpoint_every_s}")
 
 
 @dataclass(frozen=True)
@@ -92,16 +48,6 @@ class TrainResult:
     interrupted: bool
     last_metrics: dict[str, float]
     stopped_early: bool = False
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> cuda, mps or cpu; an unavailable device is a clear error."""
-    cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
-    if name == "auto":
-        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
-    if (name == "cuda" and not cuda) or (name == "mps" and not mps):
-        raise ConfigError(f"--device {name} is not available on this machine; use --device cpu or auto")
-    return torch.device(name)
 
 
 def epoch_order(seed: int, epoch: int, n: int, device: torch.device) -> torch.Tensor:
@@ -128,12 +74,19 @@ def mean_terms(model: torch.nn.Module, objective: Objective, data: InMemoryDatas
         generator = torch.Generator(device=device).manual_seed(seed + start // EVAL_BATCH)
         x = data.batch(index, generator)  # (B, C, H, W)
         condition = data.condition(index, model.conditioning, model.condition_dim)  # (B, Y) or None
-        for k, v in objective(model(x, generator, condition), x, None).named().items():  # None: end-of-schedule weights
+        output = scored(model(x, generator, condition))
+        for k, v in objective(output, x, None).named().items():  # None: end-of-schedule weights
             sums[k] = sums.get(k, 0) + v.sum()
     model.train(was_training)
     names = distributed.from_main(list(sums))  # rank 0 always has a batch; a rank without one adds zeros
     total = distributed.all_reduce(torch.stack([torch.as_tensor(sums.get(k, 0.0), dtype=torch.float32, device=device) for k in names]))
     return {k: float(v) / len(data) for k, v in zip(names, total.tolist(), strict=True)}
+
+
+def scored(output: ModelOutput) -> ModelOutput:
+    """The output with its likelihood's support check off: the trainer checks every split once
+    before the first step (``Trainer.check_data``), so batches need no host sync for it."""
+    return replace(output, likelihood=unchecked(output.likelihood))
 
 
 class _StopFlag:
@@ -171,14 +124,15 @@ class Trainer:
         config: the loop's settings; ``config.epochs`` must be resolved (not None).
         run_dir: an existing directory with ``config.json`` in it.
         on_epoch_end: called as ``f(epoch, model)`` after each epoch's checkpoint (images).
+        echo: where progress lines go when stderr is not a terminal (``progress.reporter``).
     """
 
     def __init__(self, model, objective: Objective, data: DatasetSplits, config: TrainConfig, run_dir: Path,
-                 on_epoch_end: Callable[[int, torch.nn.Module], None] | None = None):
+                 on_epoch_end: Callable[[int, torch.nn.Module], None] | None = None, echo: shown.Echo | None = None):
         if config.epochs is None:
             raise ConfigError("TrainConfig.epochs must be set before training")
         self.model, self.objective, self.data, self.config = model, objective, data, config
-        self.run_dir, self.on_epoch_end = Path(run_dir), on_epoch_end
+        self.run_dir, self.on_epoch_end, self.echo = Path(run_dir), on_epoch_end, echo
         self.device = next(model.parameters()).device
         self.world = distributed.current()
         if len(data.train) < self.world.size:
@@ -195,16 +149,19 @@ class Trainer:
         self.best_weights: dict[str, torch.Tensor] | None = None  # flushed with each checkpoint
         self.last_checkpoint = time.monotonic()
         self.stop = _StopFlag()
+        self.data_checked = False
+        self.started = False  # a checkpoint exists (start() wrote the first one, or resume() read one)
 
     def resume(self) -> None:
         """Load ``training_state.safetensors`` and forget metric lines past its last epoch."""
         self.progress, self.sums, scaler = load_state(self.run_dir, self.model, self.optimizer, self.generator, self.device, self.world.rank)
         self.precision.load_state(scaler)
         self.saved = self.progress
+        self.started = True
         path = self.run_dir / METRICS
-        if self.world.is_main and path.is_file():
-            kept = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["epoch"] <= self.progress.epoch]
-            atomic_write_bytes(path, "".join(ln + "\n" for ln in kept).encode())
+        if self.world.is_main and path.is_file():  # a cut last line (a killed process) is skipped with a warning
+            kept = [row for row in read_jsonl(path) if isinstance(row.get("epoch"), int) and row["epoch"] <= self.progress.epoch]
+            atomic_write_bytes(path, "".join(json.dumps(row) + "\n" for row in kept).encode())
 
     def checkpoint(self) -> None:
         """Write the latest and best weights, then the training state (each file atomically).
@@ -228,25 +185,35 @@ class Trainer:
         self.last_checkpoint = time.monotonic()
         self.saved = self.progress
 
+    def start(self) -> None:
+        """Check the data and write the first checkpoint of a new run: from here on it is resumable."""
+        if not self.data_checked:
+            self.check_data()
+        self.checkpoint()
+        self.started = True
+
     def fit(self, stop_at_step: int | None = None) -> TrainResult:
         """Train until ``config.epochs`` (or a stop request, or ``stop_at_step`` global steps)."""
         self.model.train()
-        if self.progress.global_step == 0 and self.progress.epoch == 0:
-            self._check_data()
-            self.checkpoint()  # a run directory is resumable from the first moment
+        if not self.started:  # a new run that nobody started: its first checkpoint
+            self.start()
+        elif not self.data_checked:
+            self.check_data()
         metrics: dict[str, float] = {}
-        bar = tqdm(total=self.total_steps, initial=self.progress.global_step, unit="step",
-                   disable=None if self.config.progress and self.world.is_main else True, leave=False)  # None: off when not a terminal
-        with bar, self.stop.installed(), distributions.validation(False):
-            while self.progress.epoch < self.config.epochs:
-                if self._patience_exhausted():
-                    self.checkpoint()
-                    return TrainResult(self.run_dir, self.progress, False, metrics, stopped_early=True)
-                if not self._run_epoch(bar, stop_at_step):
-                    self.checkpoint()
-                    return TrainResult(self.run_dir, self.progress, True, metrics)
-                metrics = self._end_epoch()
-                bar.set_postfix(valid_loss=f"{metrics.get('valid_loss', float('nan')):.2f}", refresh=False)
+        report = shown.reporter(self.config.progress and self.world.is_main, self.total_steps, self.progress.global_step, self.echo)
+        try:
+            with self.stop.installed():
+                while self.progress.epoch < self.config.epochs:
+                    if self._patience_exhausted():
+                        self.checkpoint()
+                        return TrainResult(self.run_dir, self.progress, False, metrics, stopped_early=True)
+                    if not self._run_epoch(report, stop_at_step):
+                        self.checkpoint()
+                        return TrainResult(self.run_dir, self.progress, True, metrics)
+                    metrics = self._end_epoch()
+                    report.end_epoch(metrics)
+        finally:
+            report.close()
         return TrainResult(self.run_dir, self.progress, False, metrics)
 
     def _patience_exhausted(self) -> bool:
@@ -281,7 +248,7 @@ class Trainer:
             output = self.step_model(x, self.generator, condition)
         if self.precision.name != "fp32":
             output = widen(output)  # losses in float32 (training/precision.py)
-        terms = self.objective(output, x, Step(step, self.total_steps))
+        terms = self.objective(scored(output), x, Step(step, self.total_steps))
         # The mean over the whole step's examples: DDP averages the ranks' gradients, so each rank
         # contributes its sum x ranks / examples (exact also when the last step splits unevenly).
         loss = terms.loss.sum() * (self.world.size / step_examples) if self.world.active else terms.loss.mean()
@@ -296,23 +263,25 @@ class Trainer:
         self.model.after_step(output, distributed.all_reduce)  # e.g. the VQ-VAE's codebook moving averages, from all ranks' batches
         return terms
 
-    def _check_data(self) -> None:
-        """Check the whole training split against the likelihood's support once, up front."""
+    def check_data(self) -> None:
+        """Check the training and validation splits against the likelihood's support once, up front."""
         with torch.no_grad():
             x = self.data.train.batch(slice(0, 2))
             condition = self.data.train.condition(slice(0, 2), self.model.conditioning, self.model.condition_dim)
             throwaway = torch.Generator(device=self.device).manual_seed(0)  # leaves the training RNG untouched
             likelihood = self.model(x, throwaway, condition).likelihood
-            for start in range(0, len(self.data.train), 10_000):
-                likelihood.check_support(self.data.train.batch(slice(start, start + 10_000)))
+            for split in (self.data.train, self.data.valid):
+                for start in range(0, len(split), 10_000):
+                    likelihood.check_support(split.values(slice(start, start + 10_000)))
+        self.data_checked = True
 
-    def _run_epoch(self, bar: tqdm, stop_at_step: int | None) -> bool:
+    def _run_epoch(self, report: shown.Silent, stop_at_step: int | None) -> bool:
         """Run the rest of the current epoch; False when stopped early (state is consistent)."""
         cfg, p, steps, world = self.config, self.progress, self.steps_per_epoch, self.world
         order = epoch_order(cfg.seed, p.epoch, len(self.data.train), self.device)
         first_bad = torch.full((), -1, dtype=torch.long, device=self.device)
         started = time.perf_counter()
-        bar.set_description(f"epoch {p.epoch + 1}/{cfg.epochs}", refresh=False)
+        report.start_epoch(p.epoch + 1, cfg.epochs, steps)
         try:
             for i in range(p.step_in_epoch, steps):
                 step_index = order[i * self.global_batch:(i + 1) * self.global_batch]
@@ -328,8 +297,7 @@ class Trainer:
                 log_point = (i + 1) % cfg.log_every == 0 or i + 1 == steps
                 if log_point:
                     stop = self._agree(first_bad, steps)
-                    bar.set_postfix(loss=f"{float(self.sums['loss'] / self.sums['count']):.2f}", refresh=False)
-                    bar.update(p.global_step - bar.n)
+                    report.log(p.global_step, i + 1, float(self.sums["loss"] / self.sums["count"]))
                 else:  # several ranks stop only at log points, where they agree on it
                     stop = self.stop.requested and not world.active
                 if stop or (stop_at_step is not None and p.global_step >= stop_at_step):
@@ -377,8 +345,7 @@ class Trainer:
         metrics = {"epoch": epoch, "step": p.global_step, "elapsed_s": round(p.elapsed_s, 3), **train, **valid}
         self.sums = {}
         if self.world.is_main:
-            with open(self.run_dir / METRICS, "a") as f:
-                f.write(json.dumps(metrics) + "\n")
+            append_line(self.run_dir / METRICS, metrics)  # one whole line, fsynced
             if improved:
                 self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         due = torch.tensor(float(time.monotonic() - self.last_checkpoint >= self.config.checkpoint_every_s), device=self.device)

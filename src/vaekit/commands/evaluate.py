@@ -1,0 +1,103 @@
+"""``vaekit evaluate``: the metrics of a run's model on one split, with optional OOD AUROC, sample
+quality and disentanglement scores."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Literal
+
+import torch
+import tyro
+
+from vaekit import run
+from vaekit.data import InMemoryDataset
+from vaekit.data.sources import cache_dir
+from vaekit.errors import ConfigError
+from vaekit.evaluation import Report, evaluate
+from vaekit.evaluation.disentanglement import disentanglement_scores
+from vaekit.evaluation.fidelity import feature_extractor, sample_quality
+from vaekit.generation import fit_code_prior, posterior_means, sample, sample_conditions
+from vaekit.models import LatentModel
+from vaekit.models.memory import require_fits
+from vaekit.runtime import distributed
+from vaekit.runtime.checks import at_least, integer
+from vaekit.training import resolve_device
+
+Split = Literal["test", "valid", "train"]
+Weights = Literal["best", "last"]
+Device = Literal["auto", "cpu", "cuda", "mps"]
+FID_CHUNK = 500
+
+
+def evaluate_run(run_dir: tyro.conf.Positional[Path], split: Split = "test", iw_samples: int = 1000, limit: int | None = None,
+                 seed: int = 0, data_dir: Path | None = None, weights: Weights = "best", device: Device = "auto",
+                 ood_data: str | None = None, fid: bool = False, fid_samples: int = 10_000, disentanglement: bool = False) -> Report:
+    """Report ELBO, reconstruction, KL, importance-weighted log p(x), bits/dim and active units.
+
+    Args:
+        run_dir: A run directory written by `vaekit train`.
+        split: Which split to evaluate.
+        iw_samples: K, importance samples per example for log p(x) (Burda et al. 2016).
+        limit: Evaluate only the first N examples of the split (default: all of them).
+        seed: Seed of the posterior samples.
+        data_dir: Look for the run's dataset here first.
+        weights: best (best validation loss) or last.
+        device: Where to evaluate.
+        ood_data: Also report ood_auroc: how well the per-example -ELBO tells this dataset's test split (outliers) from the run's.
+        fid: Also report frechet_distance, precision and recall of samples against the split, in the features of a classifier
+            vaekit trains on the dataset's training split and caches (not Inception FID: no pretrained weights offline).
+        fid_samples: With --fid: samples drawn, and examples of the split compared with them (at most the split's size).
+        disentanglement: Also report MIG, DCI, SAP, FactorVAE and β-VAE scores against the data's known factors (--data shapes).
+    """
+    at_least("iw_samples", iw_samples, 1)
+    if limit is not None:
+        at_least("limit", limit, 1)
+    at_least("fid_samples", fid_samples, 2)
+    integer("seed", seed)
+    dev = distributed.setup(resolve_device(device))  # under torchrun the split's batches are spread over the processes
+    require_fits(run.model_config(run_dir), 4096, training=False, device=dev, what="evaluating this run's model (4096 latents at a time)")
+    model = run.load(run_dir, weights=weights, device=dev)
+    data = run.load_split(run_dir, split, data_dir, limit, dev)
+    outliers = None if ood_data is None else run.load_split(run_dir, "test", data_dir, limit, dev, name=ood_data)
+    report = evaluate(model, data, split, iw_samples, torch.Generator(device=dev).manual_seed(distributed.rank_seed(seed)), outliers=outliers)
+    if not distributed.current().is_main:
+        return report  # sample quality and disentanglement are computed by rank 0 alone
+    if fid:
+        report = replace(report, **_sample_quality(run_dir, model, data, data_dir, fid_samples, seed, dev))
+    if disentanglement:
+        report = replace(report, **_disentanglement(run_dir, model, data, seed))
+    return report
+
+
+def _disentanglement(run_dir: Path, model: LatentModel, data: InMemoryDataset, seed: int) -> dict[str, float]:
+    """MIG, DCI, SAP, FactorVAE and β-VAE scores of the posterior means against the data's factors."""
+    if model.conditioning is not None:
+        raise ConfigError("--disentanglement scores unconditional models; this run is conditional (cvae)")
+    if data.factors is None:
+        name = run.data_config(run_dir).name
+        raise ConfigError(f"--disentanglement needs data with known generative factors; '{name}' has none (train on --data shapes)")
+    codes = posterior_means(model, data).double().cpu().numpy()  # (N, D)
+    return disentanglement_scores(codes, data.factors.cpu().numpy(), seed)
+
+
+def _sample_quality(run_dir: Path, model: LatentModel, real: InMemoryDataset, data_dir: Path | None, n: int, seed: int,
+                    device: torch.device) -> dict[str, float]:
+    """frechet_distance / precision / recall of n samples against n examples of ``real``; {} for
+    models that cannot sample (plain autoencoders)."""
+    if not model.has_prior and not model.codebook_size:
+        return {}
+    splits = run.load_splits(run_dir, data_dir).to(device)  # one load for both splits
+    train, valid = splits.train, splits.valid
+    extractor = feature_extractor(run.data_config(run_dir).name, train, valid if len(valid) else real, cache_dir())
+    generator = torch.Generator(device=device).manual_seed(seed)
+    n = min(n, len(real))
+    x_real = real.batch(slice(0, n), generator)  # (n, C, H, W)
+    code_prior = fit_code_prior(model, train) if model.codebook_size else None
+    condition = None if code_prior is not None else sample_conditions(model, n, examples=train)  # (n, Y) or None
+    fake = sample(model, n, generator, condition=condition, code_prior=code_prior, chunk=FID_CHUNK)  # (n, C, H, W) means of p(x|z)
+    if bool(((x_real == 0) | (x_real == 1)).all()):  # binary data: compare binary draws from p(x|z), not grey means
+        fake = torch.bernoulli(fake.clamp(0, 1), generator=generator)
+    q = sample_quality(extractor, x_real, fake)
+    return {"frechet_distance": q.frechet_distance, "precision": q.precision, "recall": q.recall,
+            "fid_classifier_accuracy": q.feature_accuracy}

@@ -1,0 +1,244 @@
+"""The latent-space commands: interpolate, traverse, attribute, encode, decode, latent-map.
+
+Each loads a run, picks its inputs (dataset indices or image files), calls ``vaekit.generation``
+and writes through ``generation.io``. Every option is checked, and the output path too, before
+the model is loaded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+import torch
+import tyro
+
+from vaekit import run
+from vaekit.commands.inputs import example, floats, ints, require_unconditional
+from vaekit.data import InMemoryDataset, load_dataset
+from vaekit.data.npfiles import read_array
+from vaekit.errors import ConfigError, DataError
+from vaekit.generation import (
+    apply_attribute,
+    attribute_vector,
+    check_output,
+    embed_2d,
+    encode_split,
+    grid,
+    interpolate,
+    kl_order,
+    latent_map_figure,
+    manifold,
+    path_times,
+    posterior_means,
+    save_arrays,
+    save_figure,
+    save_grid,
+    save_npy,
+    select,
+    traverse,
+)
+from vaekit.models import LatentModel
+from vaekit.runtime import memory
+from vaekit.runtime.checks import at_least, in_range
+
+Split = Literal["test", "valid", "train"]
+Weights = Literal["best", "last"]
+
+
+def _model(run_dir: Path, weights: str) -> LatentModel:
+    return require_unconditional(run.load(run_dir, weights=weights))
+
+
+def interpolate_run(run_dir: tyro.conf.Positional[Path], out: Path, a: int | None = None, b: int | None = None, a_file: Path | None = None,
+                    b_file: Path | None = None, steps: int = 9, method: Literal["lerp", "slerp"] = "lerp", extrapolate: float = 0.0,
+                    split: Split = "test", data_dir: Path | None = None, weights: Weights = "best") -> Path:
+    """Decode a path from a to b (dataset indices or image files), extended past both ends.
+
+    Args:
+        run_dir: A run directory written by `vaekit train`.
+        out: PNG file to write (one row).
+        a: Index of the start example in --split.
+        b: Index of the end example in --split.
+        a_file: An image file as the start (resized to the model's input).
+        b_file: An image file as the end.
+        steps: Points from a to b, both included.
+        method: Linear, or spherical (keeps the norm between equal-norm endpoints).
+        extrapolate: Continue the path this fraction of its length past both ends.
+        split: Split the indices refer to.
+        data_dir: Look for the run's dataset here first.
+        weights: best or last.
+    """
+    check_output(out, ".png")
+    path_times(steps, extrapolate)  # checks --steps and --extrapolate before any work
+    model = _model(run_dir, weights)
+    data = run.load_split(run_dir, split, data_dir) if a_file is None or b_file is None else None
+    xa, xb = example(run_dir, data, a, a_file, "a"), example(run_dir, data, b, b_file, "b")
+    images = interpolate(model, xa, xb, steps, method, extrapolate)
+    return save_grid(images, out, nrow=images.shape[0])
+
+
+def traverse_run(run_dir: tyro.conf.Positional[Path], out: Path, dims: str | None = None, top: int = 10,
+                 span: Annotated[float, tyro.conf.arg(name="range")] = 3.0, steps: int = 9,
+                 input_index: Annotated[int | None, tyro.conf.arg(name="input")] = None, input_file: Path | None = None,
+                 split: Split = "test", data_dir: Path | None = None, weights: Weights = "best") -> Path:
+    """One row per latent dimension, set to values in [-range, range]; most informative first.
+
+    Args:
+        run_dir: A run directory written by `vaekit train`.
+        out: PNG file to write.
+        dims: Comma-separated dimensions, e.g. 0,3,5 (default: the --top dimensions with the largest mean KL).
+        top: Without --dims: how many dimensions, most informative first.
+        span: Values from -range to range (prior standard deviations).
+        steps: Values per row.
+        input_index: Vary around the posterior mean of this example of --split (default: the prior mean, 0).
+        input_file: ... or of this image file (resized to the model's input).
+        split: Split for --input and for ordering dimensions by KL.
+        data_dir: Look for the run's dataset here first.
+        weights: best or last.
+    """
+    check_output(out, ".png")
+    at_least("top", top, 1)
+    at_least("steps", steps, 1)
+    in_range("range", span, 0)
+    order = ints(dims, "dims") if dims else None
+    model = _model(run_dir, weights)
+    data = run.load_split(run_dir, split, data_dir) if order is None or input_index is not None else None
+    order = order if order is not None else kl_order(model, data)[:top]
+    x = None if input_index is None and input_file is None else example(run_dir, data, input_index, input_file, "input")
+    return save_grid(traverse(model, order, span, steps, x), out, nrow=steps)
+
+
+def attribute_run(run_dir: tyro.conf.Positional[Path], out: Path, attribute: str, against: str | None = None, strength: str = "-2,-1,0,1,2",
+                  inputs: str = "0,1,2", save_vector: Path | None = None, data_dir: Path | None = None, weights: Weights = "best",
+                  input_files: str | None = None) -> Path:
+    """Edit inputs along an attribute vector: mean code with the attribute minus without it.
+
+    Args:
+        run_dir: A run directory written by `vaekit train`.
+        out: PNG file to write (one row per input, one column per strength).
+        attribute: label=K, a class name (label=cats), or an attribute of the folder's attribute file (smiling, smiling=0).
+        against: Compare with these examples instead of all without the attribute, e.g. label=1.
+        strength: Comma-separated multiples of the vector to add.
+        inputs: Comma-separated indices of test examples to edit.
+        save_vector: Also save the vector as .npy.
+        data_dir: Look for the run's dataset here first.
+        weights: best or last.
+        input_files: Comma-separated image files to edit instead of test examples.
+    """
+    check_output(out, ".png")
+    if save_vector is not None:
+        check_output(save_vector, ".npy", "arrays")
+    strengths, index = floats(strength, "strength"), None if input_files else ints(inputs, "inputs")
+    model = _model(run_dir, weights)
+    config = run.data_config(run_dir)
+    splits = load_dataset(replace(config, limit=None, data_dir=data_dir or config.data_dir))
+    means = posterior_means(model, splits.train)  # (N, D)
+    vector = attribute_vector(means, select(splits, splits.train, attribute), None if against is None else select(splits, splits.train, against))
+    if save_vector is not None:
+        save_npy(save_vector, vector.cpu().numpy())
+    if input_files:
+        x = torch.cat([example(run_dir, splits.test, None, Path(f.strip()), "input") for f in input_files.split(",") if f.strip()])
+    else:
+        if not index or any(not 0 <= i < len(splits.test) for i in index):
+            raise ConfigError(f"--inputs {index}: the test split has {len(splits.test)} examples (0..{len(splits.test) - 1})")
+        x = splits.test.batch(torch.tensor(index))  # (B, C, H, W)
+    return save_grid(apply_attribute(model, x, vector, strengths), out, nrow=len(strengths))
+
+
+def _bits_per_value(data: InMemoryDataset) -> float:
+    """Storage of one input value: 1 bit (binary), 8 bits (8-bit levels) or 32 bits (floats)."""
+    if data.x.dtype == torch.uint8:
+        return 1.0 if data.scale == 1.0 else 8.0
+    return 32.0
+
+
+def encode_run(run_dir: tyro.conf.Positional[Path], out: Path, data: str | None = None, split: Split = "test", data_dir: Path | None = None,
+               limit: int | None = None, weights: Weights = "best") -> tuple[Path, float]:
+    """Compress a split to latent codes (.npz with mu, logvar or codes, labels).
+
+    Args:
+        run_dir: A run directory written by `vaekit train`.
+        out: .npz file to write.
+        data: Another dataset of the same shape (default: the run's).
+        split: Which split.
+        data_dir: Look for the dataset here first.
+        limit: Only the first N examples.
+        weights: best or last.
+
+    Returns:
+        The file, and the compression ratio: bits of an input over bits of its code (float32 means,
+        or log2 K bits per VQ slot).
+    """
+    check_output(out, ".npz", "arrays")
+    if limit is not None:
+        at_least("limit", limit, 1)
+    model = run.load(run_dir, weights=weights)
+    examples = run.load_split(run_dir, split, data_dir, limit, name=data)
+    if tuple(examples.shape) != tuple(model.data_shape):
+        raise DataError(f"the data have shape {tuple(examples.shape)} but the model takes {tuple(model.data_shape)}")
+    codes = encode_split(model, examples)
+    arrays = {"mu": codes.mu.numpy()}
+    if codes.logvar is not None:
+        arrays["logvar"] = codes.logvar.numpy()
+    if codes.codes is not None:
+        arrays["codes"] = codes.codes.numpy()
+    if examples.labels is not None:
+        arrays["labels"] = examples.labels.numpy()
+    input_bits = math.prod(examples.shape) * _bits_per_value(examples)
+    code_bits = model.slots * math.log2(model.codebook_size) if model.codebook_size else 32.0 * model.latent_dim
+    return save_arrays(out, **arrays), input_bits / code_bits
+
+
+def decode_run(run_dir: tyro.conf.Positional[Path], latents: tyro.conf.Positional[Path], out: Path, weights: Weights = "best") -> Path:
+    """Decode the 'mu' rows of a latents .npz (from vaekit encode) to a PNG grid or an .npz of images.
+
+    Args:
+        run_dir: A run directory written by `vaekit train`.
+        latents: An .npz written by `vaekit encode` (its 'mu' array, one row per example).
+        out: .png (a grid) or .npz (the images as an array).
+        weights: best or last.
+    """
+    suffix = ".npz" if Path(out).suffix.lower() == ".npz" else ".png"
+    check_output(out, suffix, "arrays" if suffix == ".npz" else "images")
+    model = _model(run_dir, weights)
+    mu = read_array(Path(latents), "mu", hint="give an .npz written by vaekit encode")
+    if mu.ndim != 2 or mu.shape[1] != model.latent_dim or len(mu) == 0:
+        raise DataError(f"{latents}: 'mu' has shape {mu.shape}; expected (N, {model.latent_dim}) with N >= 1, as vaekit encode writes")
+    memory.require(len(mu) * math.prod(model.data_shape) * 4 * 2, f"decoding {len(mu):,} latents", "decode fewer rows")
+    with torch.no_grad():
+        images = model.decode(torch.from_numpy(np.ascontiguousarray(mu, dtype=np.float32))).mean  # (N, C, H, W)
+    if suffix == ".npz":
+        return save_arrays(out, images=images.numpy())
+    return save_grid(images, out)
+
+
+def latent_map_run(run_dir: tyro.conf.Positional[Path], out: Path, method: Literal["pca", "tsne"] = "pca", split: Split = "test",
+                   limit: int | None = 2000, data_dir: Path | None = None, weights: Weights = "best") -> Path:
+    """Posterior means of a split in 2-D, coloured by label; a 2-D latent also gets its decoded manifold.
+
+    Args:
+        run_dir: A run directory written by `vaekit train`.
+        out: PNG file to write.
+        method: How to bring more than 2 dimensions down to 2.
+        split: Which split.
+        limit: At most this many examples (t-SNE is slow on many points).
+        data_dir: Look for the run's dataset here first.
+        weights: best or last.
+    """
+    check_output(out, ".png")
+    if limit is not None:
+        at_least("limit", limit, 1)
+    model = _model(run_dir, weights)
+    data = run.load_split(run_dir, split, data_dir, limit)
+    means = posterior_means(model, data).cpu()  # (N, D)
+    points = embed_2d(means, method)
+    title = f"{split} posterior means" + ("" if means.shape[1] == 2 else f", {method.upper()} of {means.shape[1]} dimensions")
+    grid_image = None
+    if means.shape[1] == 2 and len(data.shape) == 3:
+        grid_image = grid(manifold(model), nrow=15, pad=0)
+    labels = None if data.labels is None else data.labels.cpu()
+    return save_figure(latent_map_figure(points, labels, title, grid_image), out)

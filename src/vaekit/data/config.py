@@ -1,0 +1,58 @@
+"""Which data a run trains and evaluates on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+import tyro
+
+from vaekit.data.registry import DATASETS, is_known, prefixed_names
+from vaekit.data.shapes import parse_spec
+from vaekit.errors import ConfigError
+from vaekit.runtime.checks import check_fields
+
+MAX_IMAGE_SIZE = 1024
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which data to train and evaluate on."""
+
+    name: Annotated[str, tyro.conf.arg(name="data")] = "digits"
+    """Dataset: digits (embedded), mnist, fashion-mnist, binarized-mnist, frey-faces, olivetti-faces, shapes (generated; shapes:N[:SEED]
+    for a random sample), npz:PATH, npy:PATH, folder:PATH."""
+    data_dir: Path | None = None
+    """Directory holding the dataset's files (searched before $VAEKIT_DATA and the cache)."""
+    limit: int | None = None
+    """Use only the first N training examples (quick runs)."""
+    valid_size: int | None = None
+    """Examples held out from the end of the training file for validation (default per dataset)."""
+    binarize: Literal["none", "dynamic"] = "none"
+    """'dynamic' resamples Bernoulli(x) every batch; valid/test are binarized once with a fixed seed."""
+    image_size: int = 64
+    """folder: images are centre-cropped to a square and resized to this side."""
+    channels: Literal[1, 3] = 3
+    """folder: 1 (grey) or 3 (RGB) channels."""
+    attributes: Path | None = None
+    """folder: CSV of per-image attributes (file name, then 0/1 or -1/1 columns, as CelebA's)."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        prefix = self.name.partition(":")[0]
+        if not is_known(self.name):
+            names = ", ".join([*DATASETS, *prefixed_names()])
+            raise ConfigError(f"unknown dataset '{self.name}'; choose one of: {names}")
+        if self.limit is not None and self.limit < 1:
+            raise ConfigError(f"--limit must be at least 1, got {self.limit}")
+        if self.valid_size is not None and self.valid_size < 0:
+            raise ConfigError(f"--valid-size must be 0 or more, got {self.valid_size}")
+        if self.name in ("binarized-mnist", "olivetti-faces") and self.valid_size is not None:
+            raise ConfigError(f"{self.name} has a fixed validation split; drop --valid-size")
+        if not 4 <= self.image_size <= MAX_IMAGE_SIZE:
+            raise ConfigError(f"--image-size must be between 4 and {MAX_IMAGE_SIZE}, got {self.image_size}")
+        if prefix == "shapes":
+            parse_spec(self.name)  # a malformed shapes:N:SEED fails before anything is loaded
+        if self.attributes is not None and prefix != "folder":
+            raise ConfigError("--attributes goes with --data folder:PATH")

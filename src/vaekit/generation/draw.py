@@ -1,0 +1,114 @@
+"""Generating new data: the one path every tool that samples goes through (``vaekit sample``, the
+training image grids, ``evaluate --fid``, the report), and reconstructing data through the model.
+
+``sample`` draws z from the model's prior (scaled by a temperature), or code vectors from a
+VQ-VAE's fitted code prior, decodes them with the given conditions (conditional VAEs), and
+returns the means of p(x|z), a chunk at a time when asked.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from vaekit.data import InMemoryDataset
+from vaekit.errors import ConfigError
+from vaekit.generation.codes import sample_codes
+from vaekit.models import LatentModel
+from vaekit.runtime import memory
+from vaekit.runtime.checks import at_least, in_range
+
+FLOAT = 4  # bytes
+
+
+def _check(model: LatentModel, n: int, temperature: float, condition: torch.Tensor | None, code_prior: torch.Tensor | None) -> None:
+    at_least("n", n, 1)
+    in_range("temperature", temperature, 0)
+    if model.codebook_size:
+        if code_prior is None:
+            raise ConfigError("a VQ-VAE samples codes from a prior fitted to its training codes: pass code_prior=fit_code_prior(model, train)")
+        return
+    if not model.has_prior:
+        model.prior(1)  # raises: a plain autoencoder has no prior
+    if model.conditioning is not None and (condition is None or tuple(condition.shape) != (n, model.condition_dim)):
+        raise ConfigError(f"this {model.conditioning}-conditioned model needs a condition of shape ({n}, {model.condition_dim}) "
+                          "for its samples (see sample_conditions)")
+
+
+def _decoded(model: LatentModel, m: int, generator: torch.Generator | None, temperature: float, condition: torch.Tensor | None,
+             code_prior: torch.Tensor | None) -> torch.Tensor:
+    if code_prior is not None and model.codebook_size:
+        return model.decode(model.embed(sample_codes(code_prior, m, generator, temperature))).mean
+    prior = model.prior(m)  # (m, D)
+    z = prior.mu + temperature * prior.std * torch.randn(prior.mu.shape, generator=generator, device=prior.mu.device)  # (m, D)
+    return model.decode(z, condition).mean
+
+
+@torch.no_grad()
+def sample(model: LatentModel, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
+           condition: torch.Tensor | None = None, code_prior: torch.Tensor | None = None, chunk: int | None = None) -> torch.Tensor:
+    """n samples of the model: the mean of p(x|z[, y]) for z ~ N(0, temperature^2 I), (n, C, H, W).
+
+    The mean (pixel probabilities for a Bernoulli decoder) is what papers show as 'samples';
+    drawing from p(x|z) as well only adds pixel noise.
+
+    Args:
+        model: a model with a prior, or a VQ-VAE with ``code_prior``.
+        n: how many samples.
+        generator: the randomness (pass a seeded one to repeat results).
+        temperature: scale of the prior's standard deviation (below 1: more typical samples; 0:
+            the prior's mean); for a VQ-VAE, of the code prior's logits.
+        condition: (n, Y) conditions of a conditional model, e.g. ``sample_conditions``.
+        code_prior: (M, K) log-probabilities of a VQ-VAE's codes (``fit_code_prior``).
+        chunk: decode this many at a time (default: all at once).
+    """
+    _check(model, n, temperature, condition, code_prior)
+    chunk = n if chunk is None else at_least("chunk", chunk, 1)
+    memory.require(n * math.prod(model.data_shape) * FLOAT * 2, f"{n:,} samples", "ask for fewer (--n)")
+    parts = []
+    for start in range(0, n, chunk):
+        m = min(chunk, n - start)
+        y = None if condition is None else condition[start:start + m]
+        parts.append(_decoded(model, m, generator, temperature, y, code_prior))
+    return torch.cat(parts)
+
+
+def sample_conditions(model: LatentModel, n: int, label: int | None = None, examples: InMemoryDataset | None = None) -> torch.Tensor | None:
+    """Conditions for n samples: the given label, else the classes in turn (label-conditioned
+    models), the attribute vectors of the first n examples in turn (attribute-conditioned), or None."""
+    if label is not None and model.conditioning != "label":
+        raise ConfigError("--label needs a run of a label-conditioned model (--model cvae); this one is not")
+    if model.conditioning == "label":
+        device = next(model.parameters()).device
+        labels = [label] * n if label is not None else [i % model.condition_dim for i in range(n)]
+        return one_hot_labels(labels, model.condition_dim, device)
+    if model.conditioning == "attributes":
+        if examples is None or len(examples) == 0:
+            raise ConfigError("an attribute-conditioned model samples with the attribute vectors of examples: pass examples")
+        return examples.condition(torch.arange(n, device=examples.x.device) % len(examples), "attributes", model.condition_dim)
+    return None
+
+
+@torch.no_grad()
+def reconstruct(model: LatentModel, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+    """Decode the posterior mode of x: the mean of p(x | z = mode of q(z|x)), (B, C, H, W)."""
+    return model.decode(model.encode(x, condition).mode(), condition).mean
+
+
+def one_hot_labels(labels: torch.Tensor | list[int], classes: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Conditions for a label-conditioned model, (n, classes)."""
+    labels = torch.as_tensor(labels, device=device)
+    if labels.dtype.is_floating_point or (labels < 0).any() or (labels >= classes).any():
+        raise ConfigError(f"labels must be integers in 0..{classes - 1} for this model, got {labels.unique().tolist()}")
+    return torch.nn.functional.one_hot(labels, classes).to(torch.float32)  # (n, classes)
+
+
+def interleave_rows(originals: torch.Tensor, reconstructions: torch.Tensor, nrow: int) -> torch.Tensor:
+    """Stack rows so each row of originals sits above the row of its reconstructions, (2B, C, H, W)."""
+    chunks = []
+    for start in range(0, originals.shape[0], nrow):
+        pair = originals[start:start + nrow], reconstructions[start:start + nrow]
+        blank = torch.ones(nrow - pair[0].shape[0], *originals.shape[1:], device=originals.device)  # pads a short last row
+        chunks += [torch.cat([pair[0], blank]), torch.cat([pair[1], blank])]
+    return torch.cat(chunks)

@@ -1,0 +1,54 @@
+"""Weights of an objective's terms and their schedules (``ObjectiveConfig``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from vaekit.errors import ConfigError
+from vaekit.runtime.checks import check_fields
+
+
+@dataclass(frozen=True)
+class ObjectiveConfig:
+    """Weights of the objective's terms and their schedules."""
+
+    beta: float = 1.0
+    """Weight of the KL term only (β-VAE; β = 1 is the true ELBO), or of the total correlation (β-TCVAE)."""
+    kl_warmup_steps: int = 0
+    """Raise the KL weight linearly from 0 to β over this many steps (0: off)."""
+    kl_cycles: int = 0
+    """Cyclical KL annealing (Fu et al. 2019): this many cycles over the run (0: off)."""
+    kl_cycle_ratio: float = 0.5
+    """Fraction of each cycle spent raising the KL weight."""
+    free_bits: float = 0.0
+    """Free bits (Kingma et al. 2016): nats of KL per latent dimension not penalised (0: off)."""
+    capacity: float | None = None
+    """β-VAE capacity annealing (Burgess et al. 2018): target KL in nats; the loss is γ|KL - C(t)|."""
+    capacity_steps: int = 10_000
+    """Steps over which the capacity target rises from 0."""
+    capacity_gamma: float = 1000.0
+    """γ of the capacity form."""
+    sparsity: Literal["l1", "kl"] = "l1"
+    """sparse-ae: L1 activity penalty, or KL towards a target activation rate (needs a sigmoid code)."""
+    sparsity_weight: float = 1e-3
+    """sparse-ae: weight of the sparsity penalty."""
+    sparsity_target: float = 0.05
+    """sparse-ae: target mean activation ρ of the KL penalty."""
+    contractive_weight: float = 1e-2
+    """contractive-ae: weight of the encoder's squared Jacobian norm."""
+    commitment: float = 0.25
+    """vq-vae: weight of the commitment loss ||z_e - sg(z_q)||^2."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        for name in ("beta", "kl_warmup_steps", "kl_cycles", "free_bits", "capacity_steps", "capacity_gamma", "sparsity_weight",
+                     "contractive_weight", "commitment"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}")
+        if not 0 < self.kl_cycle_ratio <= 1:
+            raise ConfigError(f"--kl-cycle-ratio must be in (0, 1], got {self.kl_cycle_ratio}")
+        if not 0 < self.sparsity_target < 1:
+            raise ConfigError(f"--sparsity-target must be in (0, 1), got {self.sparsity_target}")
+        if self.capacity is not None and not self.capacity >= 0:
+            raise ConfigError(f"--capacity must be 0 or more nats, got {self.capacity}")

@@ -1,0 +1,174 @@
+"""One conformance test over every registered model, and the seed presets checked against the seed."""
+
+import math
+from dataclasses import replace
+
+import pytest
+import torch
+from torch import nn
+
+from vaekit.data import InMemoryDataset
+from vaekit.evaluation import evaluate
+from vaekit.errors import ConfigError
+from vaekit.models import MODELS, PRESETS, ModelConfig, build_model, networks, resolve_model_config
+from vaekit.models.vae import VAE
+from vaekit.objectives import ObjectiveConfig, make_objective
+from vaekit import run
+from vaekit.run import layout
+from vaekit.run.config import config_to_dict
+from vaekit.runtime.files import atomic_write_json, save_tensors
+
+LIKELIHOODS = [("bernoulli", False), ("gaussian", False), ("gaussian", True), ("continuous-bernoulli", False), ("logistic", False)]
+CASES = [(name, arch, *lik) for name in MODELS for arch in ("mlp", "conv", "resnet") for lik in LIKELIHOODS]
+SHAPE = (1, 9, 10)  # odd sides: the conv decoder must restore the pixel the encoder rounded away
+
+
+def _config(name, arch, likelihood, learn):
+    defaults = resolve_model_config(name)  # the family's own defaults (an iwae decodes K samples)
+    y = 3 if MODELS[name].conditional else 0  # a cvae gets 3 classes
+    return replace(defaults, arch=arch, hidden=(16, 8), width=4, latent_dim=4, code_dim=2, likelihood=likelihood, learn_variance=learn,
+                   condition_dim=y).for_data(SHAPE)
+
+
+@pytest.mark.parametrize(("name", "arch", "likelihood", "learn"), CASES)
+def test_every_registered_model_conforms(name, arch, likelihood, learn, tmp_path):
+    x = torch.rand(6, *SHAPE, generator=torch.Generator().manual_seed(1))
+    torch.manual_seed(0)
+    model = build_model(_config(name, arch, likelihood, learn))
+    y = torch.eye(3)[torch.tensor([0, 1, 2, 0, 1, 2])] if model.conditioning else None  # (6, 3) one-hot
+    out = model(x, torch.Generator().manual_seed(0), y)
+    k = (model.samples,) if model.samples > 1 else ()
+    assert out.z.shape == (*k, 6, 4) and out.likelihood.mean.shape == (*k, *x.shape)
+    assert model.decode(torch.randn(5, 6, 4), y).log_prob(x).shape == (5, 6)  # K samples in front
+    terms = make_objective(MODELS[name].objective, ObjectiveConfig())(out, x)
+    assert terms.loss.shape == (6,) and torch.isfinite(terms.loss).all()
+    terms.loss.mean().backward()
+    for pname, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, f"no gradient reaches {pname}"
+    # same seed, same output
+    again = model(x, torch.Generator().manual_seed(0), y)
+    assert torch.equal(again.z, out.z) and torch.equal(again.likelihood.mean, out.likelihood.mean)
+    # save / load round trip through a run directory
+    model_cfg = _config(name, arch, likelihood, learn)
+    atomic_write_json(tmp_path / layout.CONFIG, {"model": config_to_dict(model_cfg)})
+    save_tensors(tmp_path / layout.WEIGHTS, model.state_dict())
+    loaded = run.load(tmp_path, weights="last")
+    assert run.model_config(tmp_path) == model_cfg
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(loaded.decode(loaded.encode(x, y).mode(), y).mean, model.decode(model.encode(x, y).mode(), y).mean)
+    assert model.has_prior == isinstance(model, VAE)
+    # vaekit evaluate works on it; models without a prior report reconstruction metrics only
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    report = evaluate(loaded, InMemoryDataset((x * 255).to(torch.uint8), labels, 255.0), iw_samples=3, generator=torch.Generator().manual_seed(0))
+    assert report.n == 6 and math.isfinite(report.reconstruction_nll) and math.isfinite(report.mse)
+    assert (report.iwae_log_px is not None) == model.has_prior and (report.codebook_perplexity is not None) == (name == "vq-vae")
+
+
+class SeedAutoencoder(nn.Module):
+    """The seed's Autoencoder, verbatim (../shared/seed, 'Understanding a Simple Autoencoder')."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(28 * 28, 256), nn.ReLU(True), nn.Linear(256, 32), nn.ReLU(True))
+        self.decoder = nn.Sequential(nn.Linear(32, 256), nn.ReLU(True), nn.Linear(256, 28 * 28), nn.Sigmoid())
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
+
+
+class SeedVAE(nn.Module):
+    """The seed's VariationalAutoencoder (its sampling moved to a given eps to compare outputs)."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(28 * 28, 400), nn.ReLU(True), nn.Linear(400, 40))
+        self.decoder = nn.Sequential(nn.Linear(20, 400), nn.ReLU(True), nn.Linear(400, 28 * 28), nn.Sigmoid())
+
+    def forward(self, x, eps):
+        h = self.encoder(x)
+        mu, logvar = h[:, :20], h[:, 20:]
+        z = eps.mul(logvar.exp().sqrt()).add(mu)
+        return self.decoder(z), mu, logvar
+
+
+def test_seed_ae_preset_is_exactly_the_seed_network():
+    ours = build_model(PRESETS["seed-ae"].model)
+    seed = SeedAutoencoder()
+    seed.load_state_dict(ours.state_dict())  # same keys and shapes, strict
+    x = torch.rand(5, 1, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(ours.decode(ours.encode(x).mode()).mean.flatten(1), seed(x.flatten(1)))
+    assert PRESETS["seed-ae"].model.likelihood == "gaussian"  # MSE
+
+
+def test_seed_vae_preset_is_exactly_the_seed_network():
+    ours = build_model(PRESETS["seed-vae"].model)
+    seed = SeedVAE()
+    seed.load_state_dict(ours.state_dict())
+    x, eps = torch.rand(5, 1, 28, 28), torch.randn(5, 20)
+    with torch.no_grad():
+        x_hat, mu, logvar = seed(x.flatten(1), eps)
+        q = ours.encode(x)
+        torch.testing.assert_close(q.mu, mu)
+        torch.testing.assert_close(q.logvar, logvar)
+        torch.testing.assert_close(ours.decode(q.mu + eps * q.std).mean.flatten(1), x_hat)
+    assert sum(p.numel() for p in ours.parameters()) == 784 * 400 + 400 + 400 * 40 + 40 + 20 * 400 + 400 + 400 * 784 + 784
+
+
+def test_presets_pin_their_input_shape_and_names_are_checked():
+    with pytest.raises(ConfigError, match=r"preset 'seed-vae' is built for inputs of shape \(1, 28, 28\) but the data has shape \(1, 8, 8\)"):
+        PRESETS["seed-vae"].model.for_data((1, 8, 8), "seed-vae")
+    with pytest.raises(ConfigError, match="unknown preset 'nope'; choose one of: seed-ae, seed-vae"):
+        resolve_model_config(preset="nope")
+    with pytest.raises(ConfigError, match="preset 'seed-ae' is a 'ae' model, not 'vae'"):
+        resolve_model_config(model="vae", preset="seed-ae")
+    with pytest.raises(ConfigError, match="unknown model 'gan'"):
+        ModelConfig(kind="gan")
+    with pytest.raises(ConfigError, match="input_shape"):
+        build_model(ModelConfig())
+
+
+def test_autoencoder_has_no_prior():
+    model = build_model(ModelConfig(kind="ae", hidden=(8,), latent_dim=2).for_data((1, 2, 2)))
+    with pytest.raises(ConfigError, match="has no prior to sample from; train a --model vae"):
+        model.prior(4)
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 20), (3, 64, 64), (3, 256, 256)])
+def test_conv_networks_rebuild_any_image_size(shape):
+    model = build_model(ModelConfig(arch="conv", width=4, latent_dim=32).for_data(shape))
+    x = torch.rand(2, *shape)
+    assert model(x).likelihood.mean.shape == x.shape
+    sizes = networks.conv_sizes(shape[1], shape[2], None)
+    assert min(sizes[-1]) <= 4 < min(sizes[-2])  # strided down to a small map, no further
+
+
+def test_conv_config_errors():
+    with pytest.raises(ConfigError, match=r"--arch conv needs images \(C, H, W\) but the data has shape \(5,\)"):
+        ModelConfig(arch="conv").for_data((5,))
+    with pytest.raises(ConfigError, match="halves a 8x8 image below 1 pixel"):
+        ModelConfig(arch="conv", depth=5).for_data((1, 8, 8))
+
+
+def test_auto_likelihood_follows_the_data():
+    assert ModelConfig().for_data((1, 8, 8)).likelihood == "bernoulli"
+    tabular = ModelConfig().for_data((5,))
+    assert (tabular.likelihood, tabular.output_activation) == ("gaussian", "identity")
+    assert ModelConfig(likelihood="gaussian").for_data((1, 2, 2)).output_activation == "sigmoid"
+
+
+def test_denoising_autoencoder_corrupts_only_while_training():
+    model = build_model(resolve_model_config("dae").for_data((1, 4, 4)))
+    x = torch.rand(3, 1, 4, 4)
+    model.train()
+    noisy = model(x, torch.Generator().manual_seed(0)).z
+    model.eval()
+    clean = model(x, torch.Generator().manual_seed(0)).z
+    assert not torch.allclose(noisy, clean)
+    torch.testing.assert_close(clean, model.encode(x).mode())
+
+
+def test_family_defaults():
+    assert resolve_model_config("iwae").samples == 5 and resolve_model_config("sparse-ae").latent_activation == "relu"
+    assert MODELS["beta-vae"].objective_defaults == {"beta": 4.0}
