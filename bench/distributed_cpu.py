@@ -48,18 +48,48 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for model in ("seed-vae", "ae"):
             chosen = ["--preset", "seed-vae"] if model == "seed-vae" else ["--model", "ae", "--hidden", "400", "--latent-dim", "20"]
-            common = ["train", *chosen, "--data", "mnist", "--data-dir", str(args.data_dir), "--epochs", str(args.epochs),
-                      "--no-progress", "--no-images", "--checkpoint-every-s", "1e9"]
+            common = [
+                "train",
+                *chosen,
+                "--data",
+                "mnist",
+                "--data-dir",
+                str(args.data_dir),
+                "--epochs",
+                str(args.epochs),
+                "--no-progress",
+                "--no-images",
+                "--checkpoint-every-s",
+                "1e9",
+            ]
             one, many = Path(tmp) / f"{model}-1", Path(tmp) / f"{model}-{n}"
             run([sys.executable, "-m", "vaekit", *common, "--batch-size", str(args.batch_size), "--out", str(one)], cores)
-            run([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}", "-m", "vaekit", *common,
-                 "--batch-size", str(args.batch_size // n), "--out", str(many)], max(1, cores // n))
+            run(
+                [
+                    sys.executable,
+                    "-m",
+                    "torch.distributed.run",
+                    "--standalone",
+                    f"--nproc_per_node={n}",
+                    "-m",
+                    "vaekit",
+                    *common,
+                    "--batch-size",
+                    str(args.batch_size // n),
+                    "--out",
+                    str(many),
+                ],
+                max(1, cores // n),
+            )
             a, b = load_tensors(one / WEIGHTS)[0], load_tensors(many / WEIGHTS)[0]
             diff = max(float((a[k] - b[k]).abs().max()) for k in a)
             for run_dir, procs, batch in ((one, 1, args.batch_size), (many, n, args.batch_size // n)):
                 m = last_metrics(run_dir)
                 shown = "—" if procs == 1 else f"{diff:.1e}"
-                print(f"| {model} | {procs} x {cores // procs} | {batch} | {m['elapsed_s']:.1f} | {m['valid_loss']:.2f} | {shown} |", flush=True)
+                print(
+                    f"| {model} | {procs} x {cores // procs} | {batch} | {m['elapsed_s']:.1f} | {m['valid_loss']:.2f} | {shown} |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -68,8 +68,11 @@ def pythae_nll_seconds(model: vaekit.models.LatentModel, x: torch.Tensor, k: int
         def forward(self, z):
             return ModelOutput(reconstruction=model.decode(z).mean)
 
-    vae = VAE(VAEConfig(input_dim=tuple(x.shape[1:]), latent_dim=model.latent_dim, reconstruction_loss="bce"),
-              encoder=Encoder(), decoder=Decoder())
+    vae = VAE(
+        VAEConfig(input_dim=tuple(x.shape[1:]), latent_dim=model.latent_dim, reconstruction_loss="bce"),
+        encoder=Encoder(),
+        decoder=Decoder(),
+    )
     started = time.perf_counter()
     vae.get_nll(x, n_samples=k, batch_size=100)
     return time.perf_counter() - started
@@ -108,15 +111,22 @@ def main() -> None:
         print("| examples | K | wall s | examples/s | matrix-product FLOPs | GEMM rate | GEMM-bound s | wall / GEMM-bound | -log p(x) |")
         print("|---|---|---|---|---|---|---|---|---|")
         for seconds, rate, bound in rows:
-            print(f"| {len(test)} | {k} | {seconds:.1f} | {len(test) / seconds:,.0f} | {flops / 1e12:.2f} T | {rate / 1e9:.0f} GFLOP/s "
-                  f"| {bound:.1f} | {seconds / bound:.2f} | {report.nll:.2f} |", flush=True)
+            print(
+                f"| {len(test)} | {k} | {seconds:.1f} | {len(test) / seconds:,.0f} | {flops / 1e12:.2f} T | {rate / 1e9:.0f} GFLOP/s "
+                f"| {bound:.1f} | {seconds / bound:.2f} | {report.nll:.2f} |",
+                flush=True,
+            )
 
         print("\nPeak memory of the evaluation (fresh process per K; peak resident set during the evaluation minus the size before it):\n")
         print("| K | examples | peak rise MiB | wall s |")
         print("|---|---|---|---|")
         for k_mem in args.memory_k:
-            out = subprocess.run([sys.executable, __file__, "--data-dir", str(args.data_dir), "--probe", str(run), str(k_mem), "200"],
-                                 capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, __file__, "--data-dir", str(args.data_dir), "--probe", str(run), str(k_mem), "200"],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             r = json.loads(out.stdout.strip().splitlines()[-1])
             print(f"| {r['k']} | {r['n']} | {r['rise'] / 2**20:.0f} | {r['seconds']:.1f} |", flush=True)
 
@@ -126,7 +136,9 @@ def main() -> None:
             started = time.perf_counter()
             vaekit.evaluate(model, test.head(20), iw_samples=5000, generator=torch.Generator().manual_seed(0))
             ours = time.perf_counter() - started
-            print(f"\nK = 5000 on 20 test images: pythae get_nll {pythae_s / 20:.3f} s per image, vaekit.evaluate {ours / 20:.3f} s per image")
+            print(
+                f"\nK = 5000 on 20 test images: pythae get_nll {pythae_s / 20:.3f} s per image, vaekit.evaluate {ours / 20:.3f} s per image"
+            )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,10 @@ def main() -> None:
     parser.add_argument("--iw-samples", type=int, default=100)
     parser.add_argument("--models", nargs="*", default=list(MODELS))
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; MNIST (grey-level), {args.epochs} epochs, "
-          f"784-400-20 MLP, test split, K = {args.iw_samples}\n")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; MNIST (grey-level), {args.epochs} epochs, "
+        f"784-400-20 MLP, test split, K = {args.iw_samples}\n"
+    )
     print("| model | objective | test -ELBO | test -log p(x) | bits/dim | KL | recon. NLL | MSE | active units | train s | train ex/s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
@@ -52,9 +54,12 @@ def main() -> None:
             train_s = time.perf_counter() - started
             r = vaekit.evaluate_run(out, iw_samples=args.iw_samples, data_dir=args.data_dir)
             elbo = None if r.elbo is None else -r.elbo
-            print(f"| {name} | {MODELS[name].objective} | {_fmt(elbo)} | {_fmt(r.nll)} | {_fmt(r.bits_per_dim, 4)} | {_fmt(r.kl)} "
-                  f"| {_fmt(r.reconstruction_nll)} | {_fmt(r.mse, 4)} | {_fmt(r.active_units)} | {train_s:.0f} "
-                  f"| {50_000 * args.epochs / result.progress.elapsed_s:,.0f} |", flush=True)
+            print(
+                f"| {name} | {MODELS[name].objective} | {_fmt(elbo)} | {_fmt(r.nll)} | {_fmt(r.bits_per_dim, 4)} | {_fmt(r.kl)} "
+                f"| {_fmt(r.reconstruction_nll)} | {_fmt(r.mse, 4)} | {_fmt(r.active_units)} | {train_s:.0f} "
+                f"| {50_000 * args.epochs / result.progress.elapsed_s:,.0f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -28,7 +28,10 @@ def main() -> None:
     parser.add_argument("--iw-samples", type=int, default=1000)
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
-    print(f"| train split | epochs | train wall s | train ex/s | test -ELBO | test -log p(x), K={args.iw_samples} | eval wall s | active units |")
+    print(
+        f"| train split | epochs | train wall s | train ex/s | test -ELBO | test -log p(x), K={args.iw_samples} "
+        "| eval wall s | active units |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for valid_size, label in ((0, "60k (as pytorch/examples)"), (None, "50k (vaekit default)")):
@@ -46,8 +49,11 @@ def main() -> None:
             started = time.perf_counter()
             r = vaekit.evaluate_run(out, iw_samples=args.iw_samples, data_dir=args.data_dir)
             eval_s = time.perf_counter() - started
-            print(f"| {label} | {result.progress.epoch} | {train_s:.1f} | {n_train * args.epochs / result.progress.elapsed_s:,.0f} "
-                  f"| {-r.elbo:.2f} | {r.nll:.2f} | {eval_s:.1f} | {r.active_units} |", flush=True)
+            print(
+                f"| {label} | {result.progress.epoch} | {train_s:.1f} | {n_train * args.epochs / result.progress.elapsed_s:,.0f} "
+                f"| {-r.elbo:.2f} | {r.nll:.2f} | {eval_s:.1f} | {r.active_units} |",
+                flush=True,
+            )
         print(f"\nIWAE evaluation chunk size (500 test examples, K={args.iw_samples}, last run):\n")
         print("| max_rows | wall s | log p(x) |")
         print("|---|---|---|")

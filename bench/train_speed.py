@@ -58,6 +58,7 @@ def gemm_rate(n: int = 2048, repeats: int = 8) -> float:
 
 # --- pytorch/examples (vae/main.py) style ----------------------------------------------------
 
+
 class TorchvisionStyleMNIST(torch.utils.data.Dataset):
     """What torchvision.datasets.MNIST(transform=ToTensor()) does per example."""
 
@@ -109,6 +110,7 @@ class ExamplesLoop:
 
 # --- pythae ---------------------------------------------------------------------------------
 
+
 def pythae_loop(images: np.ndarray, batch_size: int):
     """pythae's BaseTrainer on its VAE with the same 784-400-20 networks; None if not installed."""
     try:
@@ -140,8 +142,7 @@ def pythae_loop(images: np.ndarray, batch_size: int):
     config = VAEConfig(input_dim=(1, 28, 28), latent_dim=20, reconstruction_loss="bce")
     model = VAE(config, encoder=Encoder(), decoder=Decoder())
     out = tempfile.mkdtemp(prefix="pythae-")
-    train_config = BaseTrainerConfig(output_dir=out, per_device_train_batch_size=batch_size, num_epochs=1,
-                                     learning_rate=1e-3, no_cuda=True)
+    train_config = BaseTrainerConfig(output_dir=out, per_device_train_batch_size=batch_size, num_epochs=1, learning_rate=1e-3, no_cuda=True)
     data = torch.from_numpy(images).float().div(255)[:, None]  # (N, 1, 28, 28)
     trainer = BaseTrainer(model, train_dataset=BaseDataset(data, torch.zeros(len(data))), training_config=train_config)
     trainer.prepare_training()  # what BaseTrainer.train() does before its epochs (optimizer, callbacks)
@@ -149,6 +150,7 @@ def pythae_loop(images: np.ndarray, batch_size: int):
 
 
 # --- vaekit ---------------------------------------------------------------------------------
+
 
 def vaekit_config(data_dir: Path, batch_size: int) -> vaekit.RunConfig:
     return vaekit.RunConfig(
@@ -165,8 +167,9 @@ def vaekit_epoch(data_dir: Path, batch_size: int, out: Path) -> float:
     return result.progress.elapsed_s
 
 
-def flops_per_example(batch_size: int, model_config: vaekit.ModelConfig | None = None, shape: tuple[int, ...] = (1, 28, 28),
-                      preset: str | None = "seed-vae") -> float:
+def flops_per_example(
+    batch_size: int, model_config: vaekit.ModelConfig | None = None, shape: tuple[int, ...] = (1, 28, 28), preset: str | None = "seed-vae"
+) -> float:
     """Matrix-product and convolution FLOPs of one forward + backward step, per example (seed VAE by default)."""
     config = (model_config or vaekit.PRESETS["seed-vae"].model).for_data(shape, preset)
     model = vaekit.build_model(config)
@@ -209,21 +212,31 @@ def main() -> None:
                 rates.append(gemm_rate())
                 for name, run in contestants.items():
                     times[name].append(run(r))
-                print(f"batch {batch_size} round {r + 1}: GEMM {rates[-1] / 1e9:.0f} GFLOP/s, "
-                      + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()), flush=True)
+                print(
+                    f"batch {batch_size} round {r + 1}: GEMM {rates[-1] / 1e9:.0f} GFLOP/s, "
+                    + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()),
+                    flush=True,
+                )
             rows.append((batch_size, flops, rates, times))
-    print("\nmatrix-product FLOPs per epoch (forward + backward, flop_counter): "
-          + ", ".join(f"batch {bs}: {f / 1e9:.1f} G" for bs, f, _, _ in rows) + "\n")
+    print(
+        "\nmatrix-product FLOPs per epoch (forward + backward, flop_counter): "
+        + ", ".join(f"batch {bs}: {f / 1e9:.1f} G" for bs, f, _, _ in rows)
+        + "\n"
+    )
     print("| batch | loop | s/epoch (median) | examples/s | of GEMM rate | vaekit / this loop |")
     print("|---|---|---|---|---|---|")
     for batch_size, flops, rates, times in rows:
         for name, t in times.items():
             share = statistics.median(flops / ti / g for ti, g in zip(t, rates, strict=True))
             ratio = statistics.median(v / ti for v, ti in zip(times["vaekit"], t, strict=True))
-            print(f"| {batch_size} | {name} | {statistics.median(t):.2f} | {n / statistics.median(t):,.0f} | {share:.0%} "
-                  f"| {'—' if name == 'vaekit' else f'{ratio:.2f}'} |")
-    print(f"\nGEMM rate over all rounds: {min(r for *_, rs, _ in rows for r in rs) / 1e9:.0f}-"
-          f"{max(r for *_, rs, _ in rows for r in rs) / 1e9:.0f} GFLOP/s")
+            print(
+                f"| {batch_size} | {name} | {statistics.median(t):.2f} | {n / statistics.median(t):,.0f} | {share:.0%} "
+                f"| {'—' if name == 'vaekit' else f'{ratio:.2f}'} |"
+            )
+    print(
+        f"\nGEMM rate over all rounds: {min(r for *_, rs, _ in rows for r in rs) / 1e9:.0f}-"
+        f"{max(r for *_, rs, _ in rows for r in rs) / 1e9:.0f} GFLOP/s"
+    )
 
 
 def timed(fn) -> float:

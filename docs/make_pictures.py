@@ -38,9 +38,27 @@ def make(data_dir: Path) -> None:
         vaekit("train", "--data", "mnist", *d, "--latent-dim", 2, "--epochs", 10, "--no-progress", "--no-images", "--out", flat)
         vaekit("sample", run, "--n", 32, "--out", IMAGES / "sample.png")
         vaekit("reconstruct", run, "--n", 16, *d, "--out", IMAGES / "reconstruct.png")
-        vaekit("interpolate", run, "--a", 0, "--b", 1, "--steps", 7, "--method", "slerp", "--extrapolate", 0.34, *d, "--out", IMAGES / "interpolate.png")
+        vaekit(
+            "interpolate",
+            run,
+            "--a",
+            0,
+            "--b",
+            1,
+            "--steps",
+            7,
+            "--method",
+            "slerp",
+            "--extrapolate",
+            0.34,
+            *d,
+            "--out",
+            IMAGES / "interpolate.png",
+        )
         vaekit("traverse", run, "--top", 5, "--steps", 9, *d, "--out", IMAGES / "traverse.png")
-        vaekit("attribute", run, "--attribute", "label=7", "--against", "label=1", "--inputs", "1,2,3", *d, "--out", IMAGES / "attribute.png")
+        vaekit(
+            "attribute", run, "--attribute", "label=7", "--against", "label=1", "--inputs", "1,2,3", *d, "--out", IMAGES / "attribute.png"
+        )
         vaekit("encode", run, "--limit", 16, *d, "--out", Path(tmp) / "latents.npz")
         vaekit("decode", run, Path(tmp) / "latents.npz", "--out", IMAGES / "decode.png")
         vaekit("latent-map", flat, "--limit", 2000, *d, "--out", IMAGES / "latent_map.png")
@@ -54,10 +72,22 @@ def screenshot(page: Path, out: Path, tmp: Path) -> None:
     if browser is None:
         print("chromium not found (apt-get install chromium): skipping the report screenshot")
         return
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--hide-scrollbars", f"--user-data-dir={tmp / 'chromium'}"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        f"--user-data-dir={tmp / 'chromium'}",
+    ]
     raw = tmp / "report.png"
-    subprocess.run([browser, *flags, "--window-size=1000,1900", f"--screenshot={raw}", page.as_uri()], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [browser, *flags, "--window-size=1000,1900", f"--screenshot={raw}", page.as_uri()], check=True, capture_output=True, timeout=120
+    )
     image = Image.open(raw).convert("RGB")
     image.resize((image.width // 2, image.height // 2), Image.Resampling.LANCZOS).quantize(colors=256).save(out, optimize=True)
 

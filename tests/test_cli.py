@@ -12,16 +12,43 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from vaekit import run
 from vaekit.cli import main
 from vaekit.data import mnist
-from conftest import assert_user_error, cli
-from vaekit import run
 from vaekit.run import layout
 
-REPORT_KEYS = {"elbo", "reconstruction_nll", "kl", "iwae_log_px", "nll", "bits_per_dim", "active_units", "split", "n", "iw_samples", "mse",
-               "codebook_perplexity", "psnr", "ssim", "mutual_information", "kl_per_dimension", "ood_auroc",
-               "frechet_distance", "precision", "recall", "fid_classifier_accuracy",  # --fid
-               "mig", "dci_disentanglement", "dci_completeness", "dci_informativeness", "sap", "factor_vae_score", "beta_vae_score"}
+from conftest import assert_user_error, cli
+
+REPORT_KEYS = {
+    "elbo",
+    "reconstruction_nll",
+    "kl",
+    "iwae_log_px",
+    "nll",
+    "bits_per_dim",
+    "active_units",
+    "split",
+    "n",
+    "iw_samples",
+    "mse",
+    "codebook_perplexity",
+    "psnr",
+    "ssim",
+    "mutual_information",
+    "kl_per_dimension",
+    "ood_auroc",
+    "frechet_distance",
+    "precision",
+    "recall",
+    "fid_classifier_accuracy",  # --fid
+    "mig",
+    "dci_disentanglement",
+    "dci_completeness",
+    "dci_informativeness",
+    "sap",
+    "factor_vae_score",
+    "beta_vae_score",
+}
 TINY = ["--hidden", "32", "--latent-dim", "4", "--no-progress", "--no-images"]
 
 
@@ -64,8 +91,23 @@ def test_train_evaluate_sample_reconstruct(tmp_path, capsys):
 
 def test_seed_ae_preset_on_mnist_and_resume(tmp_path, capsys, data_dir):
     out = tmp_path / "ae"
-    code, _, err = cli(capsys, "train", "--preset", "seed-ae", "--data", "mnist", "--data-dir", data_dir, "--limit", 500,
-                       "--epochs", 1, "--no-progress", "--out", out)
+    code, _, err = cli(
+        capsys,
+        "train",
+        "--preset",
+        "seed-ae",
+        "--data",
+        "mnist",
+        "--data-dir",
+        data_dir,
+        "--limit",
+        500,
+        "--epochs",
+        1,
+        "--no-progress",
+        "--out",
+        out,
+    )
     assert code == 0 and "seed-ae (" in err
     code, _, err = cli(capsys, "train", "--resume", out, "--epochs", 2)
     assert code == 0 and "resuming" in err
@@ -81,8 +123,24 @@ def test_seed_ae_preset_on_mnist_and_resume(tmp_path, capsys, data_dir):
 def test_seed_vae_on_mnist_shortened(tmp_path, capsys, data_dir):
     """A shortened version of the 10-epoch check (the full one is marked slow)."""
     out = tmp_path / "vae"
-    code, _, _ = cli(capsys, "train", "--preset", "seed-vae", "--data", "mnist", "--data-dir", data_dir, "--limit", 20_000,
-                     "--epochs", 3, "--no-progress", "--no-images", "--out", out)
+    code, _, _ = cli(
+        capsys,
+        "train",
+        "--preset",
+        "seed-vae",
+        "--data",
+        "mnist",
+        "--data-dir",
+        data_dir,
+        "--limit",
+        20_000,
+        "--epochs",
+        3,
+        "--no-progress",
+        "--no-images",
+        "--out",
+        out,
+    )
     assert code == 0
     code, stdout, _ = cli(capsys, "evaluate", out, "--iw-samples", 50, "--limit", 500, "--json", "--data-dir", data_dir)
     r = json.loads(stdout)
@@ -94,8 +152,24 @@ def test_seed_vae_on_mnist_shortened(tmp_path, capsys, data_dir):
 def test_seed_vae_on_mnist_ten_epochs_matches_pytorch_examples(tmp_path, capsys, data_dir):
     """pytorch/examples' VAE (same network) reaches a test loss of about 105-106 nats in 10 epochs."""
     out = tmp_path / "vae"
-    code, _, _ = cli(capsys, "train", "--preset", "seed-vae", "--data", "mnist", "--data-dir", data_dir, "--epochs", 10,
-                     "--valid-size", 0, "--no-progress", "--no-images", "--out", out)
+    code, _, _ = cli(
+        capsys,
+        "train",
+        "--preset",
+        "seed-vae",
+        "--data",
+        "mnist",
+        "--data-dir",
+        data_dir,
+        "--epochs",
+        10,
+        "--valid-size",
+        0,
+        "--no-progress",
+        "--no-images",
+        "--out",
+        out,
+    )
     assert code == 0
     code, stdout, _ = cli(capsys, "evaluate", out, "--iw-samples", 1000, "--json", "--data-dir", data_dir)
     r = json.loads(stdout)
@@ -109,9 +183,15 @@ def test_seed_vae_on_mnist_ten_epochs_matches_pytorch_examples(tmp_path, capsys,
     ("argv", "pattern"),
     [
         (["train", "--data", "cifar"], r"unknown dataset 'cifar'; choose one of: digits, mnist, fashion-mnist, binarized-mnist"),
-        (["train", "--model", "gan"], r"unknown model 'gan'; choose one of: vae, beta-vae, beta-tcvae, iwae, cvae, ae, dae, sparse-ae, contractive-ae, vq-vae"),
+        (
+            ["train", "--model", "gan"],
+            r"unknown model 'gan'; choose one of: vae, beta-vae, beta-tcvae, iwae, cvae, ae, dae, sparse-ae, contractive-ae, vq-vae",
+        ),
         (["train", "--preset", "seed-gan"], r"unknown preset 'seed-gan'; choose one of: seed-ae, seed-vae"),
-        (["train", "--preset", "seed-vae"], r"preset 'seed-vae' is built for inputs of shape \(1, 28, 28\) but the data has shape \(1, 8, 8\)"),
+        (
+            ["train", "--preset", "seed-vae"],
+            r"preset 'seed-vae' is built for inputs of shape \(1, 28, 28\) but the data has shape \(1, 8, 8\)",
+        ),
         (["train", "--epochs", "0"], r"--epochs must be at least 1"),
         (["train", "--beta", "-1"], r"--beta must be 0 or more"),
         (["train", "--activation", "swish"], r"unknown activation 'swish'"),
@@ -126,8 +206,14 @@ def test_bad_names_and_values(argv, pattern, capsys, tmp_path, monkeypatch):
 
 def test_missing_dataset_files(tmp_path, capsys, isolated_cache, monkeypatch):
     monkeypatch.setitem(mnist.MIRRORS, "mnist", ["http://127.0.0.1:9/"])
-    assert_user_error(capsys, ["train", "--data", "mnist", "--out", tmp_path / "r"], r"could not download train-images-idx3-ubyte.gz .* or pass --data-dir DIR")
-    assert_user_error(capsys, ["train", "--data", "binarized-mnist", "--out", tmp_path / "r"], r"binarized_mnist.npz not found .* pass --data-dir DIR")
+    assert_user_error(
+        capsys,
+        ["train", "--data", "mnist", "--out", tmp_path / "r"],
+        r"could not download train-images-idx3-ubyte.gz .* or pass --data-dir DIR",
+    )
+    assert_user_error(
+        capsys, ["train", "--data", "binarized-mnist", "--out", tmp_path / "r"], r"binarized_mnist.npz not found .* pass --data-dir DIR"
+    )
     assert not (tmp_path / "r").exists()
 
 
@@ -145,9 +231,17 @@ def test_corrupt_truncated_and_lying_idx_files(tmp_path, capsys, data_dir, isola
     (d / "train-labels-idx1-ubyte.gz").write_bytes(good)
     images = d / "train-images-idx3-ubyte.gz"
     images.write_bytes((data_dir / "mnist" / images.name).read_bytes()[:200_000])  # a download cut short
-    assert_user_error(capsys, ["train", "--data", "mnist", "--data-dir", d, "--out", tmp_path / "r"], r"train-images-idx3-ubyte.gz: cannot read .*corrupt or truncated")
+    assert_user_error(
+        capsys,
+        ["train", "--data", "mnist", "--data-dir", d, "--out", tmp_path / "r"],
+        r"train-images-idx3-ubyte.gz: cannot read .*corrupt or truncated",
+    )
     images.write_bytes(gzip.compress(b"\x00\x00\x08\x03" + (60000).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2 + bytes(1000)))
-    assert_user_error(capsys, ["train", "--data", "mnist", "--data-dir", d, "--out", tmp_path / "r"], r"truncated IDX file: the header promises 47040000 bytes of data .* holds 1000")
+    assert_user_error(
+        capsys,
+        ["train", "--data", "mnist", "--data-dir", d, "--out", tmp_path / "r"],
+        r"truncated IDX file: the header promises 47040000 bytes of data .* holds 1000",
+    )
     images.write_bytes(b"not gzip, not idx at all")
     assert_user_error(capsys, ["train", "--data", "mnist", "--data-dir", d, "--out", tmp_path / "r"], r"not an IDX file \(bad magic number")
     assert not (tmp_path / "r").exists()
@@ -158,9 +252,19 @@ def test_corrupt_npz_and_wrong_values(tmp_path, capsys, isolated_cache):
     d.mkdir()
     (d / "binarized_mnist.npz").write_bytes(b"PK\x03\x04garbage")
     assert_user_error(capsys, ["train", "--data", "binarized-mnist", "--data-dir", d], r"binarized_mnist.npz: cannot read")
-    np.savez(d / "binarized_mnist.npz", train=np.full((5, 784), 255, np.uint8), valid=np.zeros((2, 784), np.uint8), test=np.zeros((2, 784), np.uint8))
+    np.savez(
+        d / "binarized_mnist.npz",
+        train=np.full((5, 784), 255, np.uint8),
+        valid=np.zeros((2, 784), np.uint8),
+        test=np.zeros((2, 784), np.uint8),
+    )
     assert_user_error(capsys, ["train", "--data", "binarized-mnist", "--data-dir", d], r"values other than 0 and 1")
-    np.savez(d / "binarized_mnist.npz", train=np.zeros((5, 28, 28), np.uint8), valid=np.zeros((2, 784), np.uint8), test=np.zeros((2, 784), np.uint8))
+    np.savez(
+        d / "binarized_mnist.npz",
+        train=np.zeros((5, 28, 28), np.uint8),
+        valid=np.zeros((2, 784), np.uint8),
+        test=np.zeros((2, 784), np.uint8),
+    )
     assert_user_error(capsys, ["train", "--data", "binarized-mnist", "--data-dir", d], r"shape \(5, 28, 28\), expected \(N, 784\)")
 
 
@@ -202,8 +306,27 @@ def test_debug_shows_the_traceback(capsys):
 
 def test_conv_vae_trains_on_olivetti_faces(tmp_path, capsys, data_dir):
     out = tmp_path / "faces"
-    code, _, err = cli(capsys, "train", "--data", "olivetti-faces", "--data-dir", data_dir, "--arch", "conv", "--width", "16",
-                       "--latent-dim", "16", "--epochs", 20, "--batch-size", 32, "--no-progress", "--out", out)
+    code, _, err = cli(
+        capsys,
+        "train",
+        "--data",
+        "olivetti-faces",
+        "--data-dir",
+        data_dir,
+        "--arch",
+        "conv",
+        "--width",
+        "16",
+        "--latent-dim",
+        "16",
+        "--epochs",
+        20,
+        "--batch-size",
+        32,
+        "--no-progress",
+        "--out",
+        out,
+    )
     assert code == 0, err
     lines = [json.loads(ln) for ln in (out / layout.METRICS).read_text().splitlines()]
     assert lines[-1]["valid_loss"] < lines[0]["valid_loss"] - 100  # nats: it learns, not just runs
@@ -225,8 +348,26 @@ def test_seed_face_example_256x256_to_32_numbers_trains(tmp_path, capsys):
         faces.append(np.stack([face * 200, face * 160 - eyes * 120, face * 120], -1).clip(0, 255).astype(np.uint8))
     np.save(tmp_path / "faces.npy", np.stack(faces))
     out = tmp_path / "run"
-    code, _, err = cli(capsys, "train", "--data", f"npy:{tmp_path / 'faces.npy'}", "--arch", "conv", "--width", "8", "--latent-dim", "32",
-                       "--epochs", 3, "--batch-size", 4, "--no-progress", "--no-images", "--out", out)
+    code, _, err = cli(
+        capsys,
+        "train",
+        "--data",
+        f"npy:{tmp_path / 'faces.npy'}",
+        "--arch",
+        "conv",
+        "--width",
+        "8",
+        "--latent-dim",
+        "32",
+        "--epochs",
+        3,
+        "--batch-size",
+        4,
+        "--no-progress",
+        "--no-images",
+        "--out",
+        out,
+    )
     assert code == 0, err
     config = json.loads((out / layout.CONFIG).read_text())
     assert config["model"]["input_shape"] == [3, 256, 256] and config["model"]["latent_dim"] == 32
@@ -240,8 +381,21 @@ def test_tabular_npz_gets_a_gaussian_likelihood(tmp_path, capsys):
     x = z @ rng.normal(size=(2, 6)) + 3.0 + 0.1 * rng.normal(size=(400, 6))  # 2 factors in 6 columns
     np.savez(tmp_path / "tab.npz", x=x)
     out = tmp_path / "run"
-    code, _, err = cli(capsys, "train", "--data", f"npz:{tmp_path / 'tab.npz'}", "--latent-dim", 2, "--hidden", 32, "--epochs", 300,
-                       "--no-progress", "--out", out)
+    code, _, err = cli(
+        capsys,
+        "train",
+        "--data",
+        f"npz:{tmp_path / 'tab.npz'}",
+        "--latent-dim",
+        2,
+        "--hidden",
+        32,
+        "--epochs",
+        300,
+        "--no-progress",
+        "--out",
+        out,
+    )
     assert code == 0, err
     model = json.loads((out / layout.CONFIG).read_text())["model"]
     assert (model["likelihood"], model["output_activation"], model["input_shape"]) == ("gaussian", "identity", [6])
@@ -254,8 +408,30 @@ def test_tabular_npz_gets_a_gaussian_likelihood(tmp_path, capsys):
 @pytest.mark.parametrize("model", ["vae", "beta-vae", "beta-tcvae", "iwae", "cvae", "ae", "dae", "sparse-ae", "contractive-ae", "vq-vae"])
 def test_every_model_trains_on_an_mnist_subset(model, tmp_path, capsys, data_dir):
     out = tmp_path / model
-    code, _, err = cli(capsys, "train", "--model", model, "--data", "mnist", "--data-dir", data_dir, "--limit", 10_000, "--valid-size", 1000,
-                       "--hidden", 128, "--latent-dim", 8, "--epochs", 3, "--no-progress", "--no-images", "--out", out)
+    code, _, err = cli(
+        capsys,
+        "train",
+        "--model",
+        model,
+        "--data",
+        "mnist",
+        "--data-dir",
+        data_dir,
+        "--limit",
+        10_000,
+        "--valid-size",
+        1000,
+        "--hidden",
+        128,
+        "--latent-dim",
+        8,
+        "--epochs",
+        3,
+        "--no-progress",
+        "--no-images",
+        "--out",
+        out,
+    )
     assert code == 0, err
     lines = [json.loads(ln) for ln in (out / layout.METRICS).read_text().splitlines()]
     assert lines[-1]["valid_reconstruction"] < lines[0]["valid_reconstruction"]
@@ -283,7 +459,9 @@ def test_cvae_samples_the_class_it_is_asked_for(tmp_path, capsys):
     from vaekit.generation import one_hot_labels, sample
 
     out = tmp_path / "cvae"
-    code, _, err = cli(capsys, "train", "--model", "cvae", "--hidden", 128, "--latent-dim", 4, "--epochs", 100, "--no-progress", "--out", out)
+    code, _, err = cli(
+        capsys, "train", "--model", "cvae", "--hidden", 128, "--latent-dim", 4, "--epochs", 100, "--no-progress", "--out", out
+    )
     assert code == 0, err
     assert json.loads((out / layout.CONFIG).read_text())["model"]["condition_dim"] == 10
     model = run.load(out)
@@ -302,11 +480,16 @@ def test_cvae_samples_the_class_it_is_asked_for(tmp_path, capsys):
 
 
 def test_conditional_runs_need_conditions(tmp_path, capsys, data_dir):
-    assert_user_error(capsys, ["train", "--model", "cvae", "--data", "frey-faces", "--data-dir", data_dir, "--out", tmp_path / "r"],
-                      r"a model conditioned on labels needs data with class labels; this dataset has none")
+    assert_user_error(
+        capsys,
+        ["train", "--model", "cvae", "--data", "frey-faces", "--data-dir", data_dir, "--out", tmp_path / "r"],
+        r"a model conditioned on labels needs data with class labels; this dataset has none",
+    )
     assert not (tmp_path / "r").exists()
     assert cli(capsys, "train", "--epochs", 1, *TINY, "--out", tmp_path / "vae")[0] == 0
-    assert_user_error(capsys, ["sample", tmp_path / "vae", "--label", 3, "--out", tmp_path / "x.png"], r"--label needs a run of a label-conditioned model")
+    assert_user_error(
+        capsys, ["sample", tmp_path / "vae", "--label", 3, "--out", tmp_path / "x.png"], r"--label needs a run of a label-conditioned model"
+    )
 
 
 def test_cvae_conditioned_on_folder_attributes(tmp_path, capsys):
@@ -314,8 +497,29 @@ def test_cvae_conditioned_on_folder_attributes(tmp_path, capsys):
 
     root = make_folder(tmp_path / "pets")
     out = tmp_path / "run"
-    code, _, err = cli(capsys, "train", "--model", "cvae", "--condition", "attributes", "--data", f"folder:{root}", "--image-size", 8,
-                       "--attributes", tmp_path / "attrs.csv", "--hidden", 32, "--latent-dim", 2, "--epochs", 3, "--no-progress", "--out", out)
+    code, _, err = cli(
+        capsys,
+        "train",
+        "--model",
+        "cvae",
+        "--condition",
+        "attributes",
+        "--data",
+        f"folder:{root}",
+        "--image-size",
+        8,
+        "--attributes",
+        tmp_path / "attrs.csv",
+        "--hidden",
+        32,
+        "--latent-dim",
+        2,
+        "--epochs",
+        3,
+        "--no-progress",
+        "--out",
+        out,
+    )
     assert code == 0, err
     assert json.loads((out / layout.CONFIG).read_text())["model"]["condition_dim"] == 2  # Smiling, Is_Cat
     assert cli(capsys, "sample", out, "--n", 4, "--out", tmp_path / "s.png")[0] == 0
@@ -324,13 +528,38 @@ def test_cvae_conditioned_on_folder_attributes(tmp_path, capsys):
 
 def test_evaluate_health_reconstruction_and_ood(tmp_path, capsys, data_dir):
     out = tmp_path / "vae"
-    assert cli(capsys, "train", "--data", "mnist", "--data-dir", data_dir, "--limit", 10_000, "--hidden", 128, "--latent-dim", 8,
-               "--epochs", 2, "--no-progress", "--no-images", "--out", out)[0] == 0
-    code, stdout, err = cli(capsys, "evaluate", out, "--iw-samples", 10, "--limit", 500, "--ood-data", "fashion-mnist", "--data-dir", data_dir, "--json")
+    assert (
+        cli(
+            capsys,
+            "train",
+            "--data",
+            "mnist",
+            "--data-dir",
+            data_dir,
+            "--limit",
+            10_000,
+            "--hidden",
+            128,
+            "--latent-dim",
+            8,
+            "--epochs",
+            2,
+            "--no-progress",
+            "--no-images",
+            "--out",
+            out,
+        )[0]
+        == 0
+    )
+    code, stdout, err = cli(
+        capsys, "evaluate", out, "--iw-samples", 10, "--limit", 500, "--ood-data", "fashion-mnist", "--data-dir", data_dir, "--json"
+    )
     assert code == 0, err
     r = json.loads(stdout)
     assert 0 < r["mutual_information"] <= math.log(500) and len(r["kl_per_dimension"]) == 8
     assert sum(r["kl_per_dimension"]) == pytest.approx(r["kl"], rel=1e-3)
     assert 10 < r["psnr"] < 40 and 0 < r["ssim"] < 1
     assert r["ood_auroc"] > 0.95  # Fashion-MNIST is far from MNIST under an MNIST model (measured 0.9995 with the seed VAE)
-    assert_user_error(capsys, ["evaluate", out, "--ood-data", "frey-faces", "--data-dir", data_dir], r"--ood-data has examples of shape \(1, 28, 20\)")
+    assert_user_error(
+        capsys, ["evaluate", out, "--ood-data", "frey-faces", "--data-dir", data_dir], r"--ood-data has examples of shape \(1, 28, 20\)"
+    )

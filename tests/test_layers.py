@@ -77,7 +77,9 @@ def _imports(tree: ast.AST, root: Path) -> list[tuple[int, str]]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "vaekit" and node.level == 0:
             for a in node.names:  # `from vaekit import run` imports the module vaekit.run
                 sub = f"{node.module}.{a.name}"
-                is_module = (root.parent / Path(*sub.split("."))).with_suffix(".py").is_file() or (root.parent / Path(*sub.split("."))).is_dir()
+                is_module = (root.parent / Path(*sub.split("."))).with_suffix(".py").is_file() or (
+                    root.parent / Path(*sub.split("."))
+                ).is_dir()
                 found.append((node.lineno, sub if is_module else node.module))
         for child in ast.iter_child_nodes(node):
             visit(child)
@@ -104,13 +106,24 @@ def test_no_module_imports_against_the_layer_order():
     assert violations(SRC) == []
 
 
-@pytest.mark.parametrize(("where", "line", "expected"), [
-    ("evaluation/likelihood.py", "from vaekit.training.trainer import Trainer", "evaluation imports vaekit.training.trainer (training)"),
-    ("generation/draw.py", "from vaekit import cli", "generation imports vaekit.cli (cli)"),
-    ("data/folder.py", "import vaekit.models.vae", "data imports vaekit.models.vae (models)"),
-    ("objectives/elbo.py", "from vaekit.models import VAE", "objectives imports vaekit.models (models)"),
-    ("run/load.py", "def f():\n    from vaekit.training import TrainConfig", "run imports vaekit.training (training)"),  # a local import counts too
-])
+@pytest.mark.parametrize(
+    ("where", "line", "expected"),
+    [
+        (
+            "evaluation/likelihood.py",
+            "from vaekit.training.trainer import Trainer",
+            "evaluation imports vaekit.training.trainer (training)",
+        ),
+        ("generation/draw.py", "from vaekit import cli", "generation imports vaekit.cli (cli)"),
+        ("data/folder.py", "import vaekit.models.vae", "data imports vaekit.models.vae (models)"),
+        ("objectives/elbo.py", "from vaekit.models import VAE", "objectives imports vaekit.models (models)"),
+        (
+            "run/load.py",
+            "def f():\n    from vaekit.training import TrainConfig",
+            "run imports vaekit.training (training)",
+        ),  # a local import counts too
+    ],
+)
 def test_a_forbidden_import_is_found(tmp_path, where, line, expected):
     copy = tmp_path / "vaekit"
     shutil.copytree(SRC, copy, ignore=shutil.ignore_patterns("__pycache__"))

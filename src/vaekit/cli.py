@@ -85,7 +85,9 @@ def _summary(fn: Callable) -> str:
     return inspect.getdoc(fn).split("\n\n")[0].replace("\n", " ")
 
 
-def _cli_function(fn: Callable, hidden: set[str], extra: dict[str, tuple[Any, Any, str]], defaults: dict[str, Any] | None = None) -> Callable:
+def _cli_function(
+    fn: Callable, hidden: set[str], extra: dict[str, tuple[Any, Any, str]], defaults: dict[str, Any] | None = None
+) -> Callable:
     """A function tyro can build a subcommand from: ``fn``'s parameters (less ``hidden``) with their
     docstring help, plus CLI-only ``extra`` options {name: (type, default, help)}. Calling it returns
     the parsed values instead of running anything."""
@@ -176,8 +178,13 @@ def _field_docs(cls: type) -> dict[str, str]:
     body = tree.body[0].body
     docs = {}
     for node, after in zip(body, body[1:], strict=False):
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr) \
-                and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)
+        ):
             docs[node.target.id] = " ".join(inspect.cleandoc(after.value.value).split())
     return docs
 
@@ -201,9 +208,11 @@ class _Group:
 
 def _groups() -> list[_Group]:
     """Common options first (data, model, training), then one group per set of families."""
-    groups = {"data": _Group("data", "Which data to train and evaluate on."),
-              "model": _Group("model", "The network: family, sizes and decoder likelihood."),
-              "train": _Group("training", "The optimisation loop.")}
+    groups = {
+        "data": _Group("data", "Which data to train and evaluate on."),
+        "model": _Group("model", "The network: family, sizes and decoder likelihood."),
+        "train": _Group("training", "The optimisation loop."),
+    }
     by_families: dict[tuple[str, ...], _Group] = {}
     for part, cls in (("data", DataConfig), ("model", ModelConfig), ("objective", ObjectiveConfig), ("train", TrainConfig)):
         for f in fields(cls):
@@ -236,8 +245,7 @@ def _train_parser(defaults: commands.RunConfig) -> tuple[type, list[_Group]]:
         cls = make_dataclass(f"Group{index}", members, frozen=True)
         cls.__doc__ = group.description
         root.append((f"group{index}", Annotated[cls, tyro.conf.OmitArgPrefixes, tyro.conf.arg(name=group.title)], field(default=cls())))
-    top = _cli_function(commands.train_or_resume, {"data", "model", "objective", "train_config", "echo"}, {},
-                        {"preset": defaults.preset})
+    top = _cli_function(commands.train_or_resume, {"data", "model", "objective", "train_config", "echo"}, {}, {"preset": defaults.preset})
     for p in inspect.signature(top).parameters.values():
         root.append((p.name, p.annotation, field(default=p.default)))
     parser = make_dataclass("TrainCommand", [root[i] for i in (*range(len(groups), len(root)), *range(len(groups)))], frozen=True)
@@ -263,8 +271,10 @@ def _train_arguments(argv: list[str]) -> dict[str, Any]:
         for part, name in group.members:
             values[part][name] = getattr(getattr(parsed, f"group{index}"), name)
     hidden = {"model": {"condition_dim": defaults.model.condition_dim, "input_shape": defaults.model.input_shape}}
-    configs = {part: type(getattr(defaults, attr))(**(values[part] | hidden.get(part, {})))
-               for part, attr in (("data", "data"), ("model", "model"), ("objective", "objective"), ("train", "train"))}
+    configs = {
+        part: type(getattr(defaults, attr))(**(values[part] | hidden.get(part, {})))
+        for part, attr in (("data", "data"), ("model", "model"), ("objective", "objective"), ("train", "train"))
+    }
     rest = {f.name: getattr(parsed, f.name) for f in fields(parsed) if not f.name.startswith("group")}
     return {"data": configs["data"], "model": configs["model"], "objective": configs["objective"], "train_config": configs["train"], **rest}
 
@@ -383,8 +393,12 @@ def run_command(name: str, argv: list[str]) -> int:
     if name == "train":
         kwargs = _train_arguments(argv)
     else:
-        kwargs = _parse(_cli_function(command.fn, set(command.hidden), command.extra), argv, f"vaekit {name}",
-                        description=inspect.getdoc(command.fn).split("\n\n")[0])
+        kwargs = _parse(
+            _cli_function(command.fn, set(command.hidden), command.extra),
+            argv,
+            f"vaekit {name}",
+            description=inspect.getdoc(command.fn).split("\n\n")[0],
+        )
     options = {key: kwargs.pop(key) for key in command.extra}
     hidden = {"echo": _echo, "command": " ".join(["vaekit", name, *argv])}
     accepted = inspect.signature(command.fn).parameters

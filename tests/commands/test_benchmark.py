@@ -7,8 +7,8 @@ import json
 import pytest
 
 from vaekit.cli import main
-from vaekit.evaluation import fidelity
 from vaekit.commands import preset_run_config
+from vaekit.evaluation import fidelity
 
 CONFIG = """
 title = "tiny"
@@ -50,7 +50,12 @@ def test_benchmark_runs_every_cell_writes_a_table_and_skips_finished_cells(tmp_p
     captured = capsys.readouterr()
     assert "[4/4] AE (MSE) on shapes:400" in captured.err
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-    assert [(r["model"], r["data"]) for r in rows] == [("vae", "digits"), ("AE (MSE)", "digits"), ("vae", "shapes:400"), ("AE (MSE)", "shapes:400")]
+    assert [(r["model"], r["data"]) for r in rows] == [
+        ("vae", "digits"),
+        ("AE (MSE)", "digits"),
+        ("vae", "shapes:400"),
+        ("AE (MSE)", "shapes:400"),
+    ]
     assert all("error" not in r and r["train_s"] > 0 and r["examples_per_s"] > 0 for r in rows)
     vae_digits, ae_digits, vae_shapes, _ = rows
     assert vae_digits["epochs"] == 1 and vae_shapes["epochs"] == 2  # data options apply to every model on that data
@@ -65,15 +70,18 @@ def test_benchmark_runs_every_cell_writes_a_table_and_skips_finished_cells(tmp_p
     assert "[1/4]" not in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("text, pattern", [
-    ("[[data]]\nname = 'digits'\n", "at least one"),
-    ("epoch = 3\n[[data]]\nname = 'digits'\n[[model]]\nmodel = 'vae'\n", "unknown setting"),
-    ("[[data]]\nname = 'digits'\n[[model]]\nmodel = 'vae'\noptions = { latent = 3 }\n", "unknown option 'latent'"),
-    ("[[data]]\nname = 'nope'\n[[model]]\nmodel = 'vae'\n", "unknown dataset 'nope'"),
-    ("[[data]]\nname = 'digits'\n[[model]]\nlabel = 'x'\n", "needs model = FAMILY"),
-    ("[[data]]\nname = 'digits'\n[[model]]\nmodel = 'vae'\n[[model]]\nmodel = 'vae'\n", "share a name"),
-    ("[[data]\n", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, pattern",
+    [
+        ("[[data]]\nname = 'digits'\n", "at least one"),
+        ("epoch = 3\n[[data]]\nname = 'digits'\n[[model]]\nmodel = 'vae'\n", "unknown setting"),
+        ("[[data]]\nname = 'digits'\n[[model]]\nmodel = 'vae'\noptions = { latent = 3 }\n", "unknown option 'latent'"),
+        ("[[data]]\nname = 'nope'\n[[model]]\nmodel = 'vae'\n", "unknown dataset 'nope'"),
+        ("[[data]]\nname = 'digits'\n[[model]]\nlabel = 'x'\n", "needs model = FAMILY"),
+        ("[[data]]\nname = 'digits'\n[[model]]\nmodel = 'vae'\n[[model]]\nmodel = 'vae'\n", "share a name"),
+        ("[[data]\n", "not valid TOML"),
+    ],
+)
 def test_bad_benchmark_configs_are_one_line_errors(tmp_path, capsys, text, pattern):
     config = tmp_path / "bench.toml"
     config.write_text(text)
@@ -101,7 +109,9 @@ def test_options_an_objective_would_ignore_are_refused(tmp_path, capsys):
 
 def test_a_changed_cell_does_not_reuse_the_old_run(tmp_path, capsys):
     config = tmp_path / "bench.toml"
-    config.write_text("epochs = 1\niw_samples = 2\nfid = false\n[[data]]\nname = 'digits'\n[[model]]\nmodel = 'ae'\noptions = { hidden = [16] }\n")
+    config.write_text(
+        "epochs = 1\niw_samples = 2\nfid = false\n[[data]]\nname = 'digits'\n[[model]]\nmodel = 'ae'\noptions = { hidden = [16] }\n"
+    )
     out = tmp_path / "out"
     assert main(["benchmark", str(config), "--out", str(out)]) == 0
     (out / "results.jsonl").unlink()  # as if interrupted before the result was written

@@ -11,12 +11,16 @@ from vaekit.errors import ConfigError, DataError
 
 from conftest import cli, make_folder
 
+
 def test_folder_labels_attributes_and_splits_stay_aligned(tmp_path):
     root = make_folder(tmp_path / "pets")
     d = load_dataset(DataConfig(name=f"folder:{root}", image_size=16, attributes=tmp_path / "attrs.csv"))
     assert d.shape == (3, 16, 16) and (len(d.train), len(d.valid), len(d.test)) == (20, 2, 2)
     assert d.classes == ("cats", "dogs") and d.attribute_names == ("Smiling", "Is_Cat")
-    assert d.notes == ("skipped 1 unreadable file(s): cats/broken.png (UnidentifiedImageError)", "skipped 1 non-image file(s): dogs/readme.txt")
+    assert d.notes == (
+        "skipped 1 unreadable file(s): cats/broken.png (UnidentifiedImageError)",
+        "skipped 1 non-image file(s): dogs/readme.txt",
+    )
     for split in (d.train, d.valid, d.test):
         red = split.x[:, 0].float().mean((1, 2)) > split.x[:, 2].float().mean((1, 2))
         assert (red == (split.labels == 0)).all()  # the image, its label ...
@@ -61,8 +65,27 @@ def test_folder_problems(tmp_path):
 def test_conv_vae_trains_on_a_generated_image_folder(tmp_path, capsys):
     root = make_folder(tmp_path / "pets", n_per_class=40, attributes=False)
     out = tmp_path / "run"
-    code, _, err = cli(capsys, "train", "--data", f"folder:{root}", "--image-size", 32, "--arch", "conv", "--width", 8,
-                       "--latent-dim", 4, "--epochs", 15, "--batch-size", 16, "--no-progress", "--out", out)
+    code, _, err = cli(
+        capsys,
+        "train",
+        "--data",
+        f"folder:{root}",
+        "--image-size",
+        32,
+        "--arch",
+        "conv",
+        "--width",
+        8,
+        "--latent-dim",
+        4,
+        "--epochs",
+        15,
+        "--batch-size",
+        16,
+        "--no-progress",
+        "--out",
+        out,
+    )
     assert code == 0, err
     assert "note: skipped 1 unreadable file(s): cats/broken.png" in err
     lines = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines()]
@@ -73,20 +96,74 @@ def test_conv_vae_trains_on_a_generated_image_folder(tmp_path, capsys):
 def test_attribute_vectors_from_a_folder_attribute_file(tmp_path, capsys):
     root = make_folder(tmp_path / "pets", n_per_class=30)
     out = tmp_path / "run"
-    assert cli(capsys, "train", "--data", f"folder:{root}", "--attributes", tmp_path / "attrs.csv", "--image-size", 8, "--hidden", 32,
-               "--latent-dim", 3, "--epochs", 5, "--no-progress", "--no-images", "--out", out)[0] == 0
+    assert (
+        cli(
+            capsys,
+            "train",
+            "--data",
+            f"folder:{root}",
+            "--attributes",
+            tmp_path / "attrs.csv",
+            "--image-size",
+            8,
+            "--hidden",
+            32,
+            "--latent-dim",
+            3,
+            "--epochs",
+            5,
+            "--no-progress",
+            "--no-images",
+            "--out",
+            out,
+        )[0]
+        == 0
+    )
     for spec in ("Smiling", "is_cat=1", "label=cats"):
         code, _, err = cli(capsys, "attribute", out, "--attribute", spec, "--inputs", "0,1", "--out", tmp_path / "a.png")
         assert code == 0, err
-    code, _, _ = cli(capsys, "attribute", out, "--attribute", "Is_Cat", "--save-vector", tmp_path / "cat.npy", "--inputs", "0", "--out", tmp_path / "b.png")
+    code, _, _ = cli(
+        capsys,
+        "attribute",
+        out,
+        "--attribute",
+        "Is_Cat",
+        "--save-vector",
+        tmp_path / "cat.npy",
+        "--inputs",
+        "0",
+        "--out",
+        tmp_path / "b.png",
+    )
     assert code == 0 and np.load(tmp_path / "cat.npy").shape == (3,)
 
 
 def test_encode_another_dataset_with_a_folder_attribute_run(tmp_path, capsys):
     root = make_folder(tmp_path / "pets")
     out = tmp_path / "run"
-    assert cli(capsys, "train", "--data", f"folder:{root}", "--attributes", tmp_path / "attrs.csv", "--image-size", 8, "--hidden", 16,
-               "--latent-dim", 2, "--epochs", 1, "--no-progress", "--no-images", "--out", out)[0] == 0
+    assert (
+        cli(
+            capsys,
+            "train",
+            "--data",
+            f"folder:{root}",
+            "--attributes",
+            tmp_path / "attrs.csv",
+            "--image-size",
+            8,
+            "--hidden",
+            16,
+            "--latent-dim",
+            2,
+            "--epochs",
+            1,
+            "--no-progress",
+            "--no-images",
+            "--out",
+            out,
+        )[0]
+        == 0
+    )
     np.save(tmp_path / "other.npy", np.random.default_rng(0).integers(0, 256, (20, 8, 8, 3), dtype=np.uint8))
     code, _, err = cli(capsys, "encode", out, "--data", f"npy:{tmp_path / 'other.npy'}", "--out", tmp_path / "z.npz")
     assert code == 0, err  # the run's --attributes file does not follow to another dataset

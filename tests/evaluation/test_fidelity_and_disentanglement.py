@@ -22,7 +22,7 @@ def test_frechet_distance_of_a_set_with_itself_is_zero_and_grows_with_a_shift():
     a = torch.randn(2000, 16, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-8)
     shifts = [frechet_distance(a, a + s) for s in (0.5, 1.0, 2.0)]
-    assert shifts == pytest.approx([16 * s ** 2 for s in (0.5, 1.0, 2.0)], rel=1e-6)  # ||shift||^2, covariances equal
+    assert shifts == pytest.approx([16 * s**2 for s in (0.5, 1.0, 2.0)], rel=1e-6)  # ||shift||^2, covariances equal
 
 
 def test_frechet_distance_matches_the_closed_form_for_gaussians():
@@ -120,7 +120,14 @@ def test_sap_factor_vae_and_beta_vae_scores_known_answers():
     assert sap(permuted, factors) == pytest.approx(expected, abs=0.05)
     assert sap(noise, factors) < 0.05
     assert set(disentanglement_scores(permuted, factors)) == {
-        "mig", "dci_disentanglement", "dci_completeness", "dci_informativeness", "sap", "factor_vae_score", "beta_vae_score"}
+        "mig",
+        "dci_disentanglement",
+        "dci_completeness",
+        "dci_informativeness",
+        "sap",
+        "factor_vae_score",
+        "beta_vae_score",
+    }
 
 
 def test_evaluate_fid_and_disentanglement_from_the_cli(tmp_path, capsys, monkeypatch):
@@ -135,8 +142,26 @@ def test_evaluate_fid_and_disentanglement_from_the_cli(tmp_path, capsys, monkeyp
     assert main(["evaluate", str(run), "--disentanglement"]) == 2
     assert "known generative factors" in capsys.readouterr().err
     shapes = tmp_path / "shapes"
-    assert main(["train", "--data", "shapes:800", "--hidden", "64", "--latent-dim", "5", "--epochs", "1", "--out", str(shapes),
-                 "--no-progress", "--no-images"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                "shapes:800",
+                "--hidden",
+                "64",
+                "--latent-dim",
+                "5",
+                "--epochs",
+                "1",
+                "--out",
+                str(shapes),
+                "--no-progress",
+                "--no-images",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["evaluate", str(shapes), "--iw-samples", "2", "--split", "train", "--disentanglement", "--json"]) == 0
     values = json.loads(capsys.readouterr().out)
@@ -147,7 +172,9 @@ def test_fid_of_conditional_and_vq_models_draws_across_chunks(tmp_path, capsys, 
     monkeypatch.setenv("VAEKIT_CACHE", str(tmp_path / "cache"))
     for model in ("cvae", "vq-vae"):
         run = tmp_path / model
-        assert main(["train", "--data", "digits", "--model", model, "--epochs", "2", "--out", str(run), "--no-progress", "--no-images"]) == 0
+        assert (
+            main(["train", "--data", "digits", "--model", model, "--epochs", "2", "--out", str(run), "--no-progress", "--no-images"]) == 0
+        )
         capsys.readouterr()
         assert main(["evaluate", str(run), "--iw-samples", "2", "--fid", "--fid-samples", "700", "--split", "train", "--json"]) == 0
         values = json.loads(capsys.readouterr().out)  # 700 samples: two chunks of draws, conditions sliced per chunk

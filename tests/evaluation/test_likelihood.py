@@ -5,10 +5,11 @@ import math
 import pytest
 import torch
 
-from conftest import tiny_run_config
-from vaekit.evaluation import active_units, evaluate, kl_per_dimension
 from vaekit import run
 from vaekit.commands import evaluate_run, train
+from vaekit.evaluation import active_units, evaluate, kl_per_dimension
+
+from conftest import tiny_run_config
 
 
 def test_iwae_is_above_the_elbo_and_grows_with_k(trained_digits_run):

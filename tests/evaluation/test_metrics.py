@@ -17,6 +17,7 @@ SSIM_C1 = SSIM_K1**2  # data range 1
 # The implementations vaekit had before it called maintained libraries (pytorch-msssim, scikit-learn,
 # scipy), kept here as references: the library numbers must agree with them.
 
+
 def reference_ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Wang et al. with a full 2-D 11x11 Gaussian window (sigma 1.5) over the valid region."""
     size = min(11, x.shape[2], x.shape[3])
@@ -81,7 +82,9 @@ def test_ssim_of_an_image_with_itself_is_one_and_falls_with_noise():
 
 def test_ssim_of_constant_images_by_hand():
     a, b = 0.3, 0.7  # no variance: SSIM = (2ab + C1) / (a^2 + b^2 + C1)
-    got = ssim(torch.full((1, 1, 16, 16), a, dtype=torch.float64), torch.full((1, 1, 16, 16), b, dtype=torch.float64)).item()  # float64: var = 0 exactly
+    got = ssim(
+        torch.full((1, 1, 16, 16), a, dtype=torch.float64), torch.full((1, 1, 16, 16), b, dtype=torch.float64)
+    ).item()  # float64: var = 0 exactly
     assert got == pytest.approx((2 * a * b + SSIM_C1) / (a * a + b * b + SSIM_C1), rel=1e-4)
 
 
@@ -113,7 +116,9 @@ def test_mutual_information_equals_its_definition_term_by_term():
     g = torch.Generator().manual_seed(0)
     mu = torch.randn(n, d, generator=g, dtype=torch.float64) * 4
     logvar = torch.empty(n, d, dtype=torch.float64).uniform_(-12.0, 2.0, generator=g)  # sigma from 0.0025 to 2.7
-    z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=torch.Generator().manual_seed(1), dtype=mu.dtype)  # the function's draw
+    z = mu + torch.exp(0.5 * logvar) * torch.randn(
+        mu.shape, generator=torch.Generator().manual_seed(1), dtype=mu.dtype
+    )  # the function's draw
     q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))  # batch (N, D)
     log_q_own = q.log_prob(z).sum(-1)  # (N,)
     log_q_pairs = torch.distributions.Normal(mu[None], torch.exp(0.5 * logvar[None])).log_prob(z[:, None]).sum(-1)  # (i, n)

@@ -1,18 +1,18 @@
 """Latent tools on synthetic data where the answer is known, and every command end to end."""
 
-
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from conftest import assert_user_error, cli
+from vaekit import run
+from vaekit.commands import RunConfig, train
 from vaekit.data import DatasetSplits, InMemoryDataset
 from vaekit.distributions import DiagonalGaussian, Gaussian
 from vaekit.generation import apply_attribute, attribute_vector, kl_order, lerp, path_times, posterior_means, select, slerp, traverse
 from vaekit.models.base import LatentModel
-from vaekit import run
-from vaekit.commands import RunConfig, train
+
+from conftest import assert_user_error, cli
 
 
 class IdentityVAE(LatentModel):
@@ -84,8 +84,11 @@ def mnist_run(tmp_path_factory, data_dir):
     from vaekit.training import TrainConfig
 
     out = tmp_path_factory.mktemp("tools") / "run"
-    config = RunConfig(DataConfig(name="mnist", data_dir=data_dir, limit=10_000),
-                                  ModelConfig(hidden=(128,), latent_dim=8), train=TrainConfig(epochs=2, progress=False))
+    config = RunConfig(
+        DataConfig(name="mnist", data_dir=data_dir, limit=10_000),
+        ModelConfig(hidden=(128,), latent_dim=8),
+        train=TrainConfig(epochs=2, progress=False),
+    )
     train(config, out, images=False)
     return out
 
@@ -95,23 +98,98 @@ def test_every_tool_command_on_a_short_mnist_run(mnist_run, tmp_path, capsys, da
         return Image.open(tmp_path / name).size
 
     tile = 2 * 28 + 2  # 28 px images upscaled x2 (tiles of at least 32 px), 2 px gaps
-    code, _, err = cli(capsys, "interpolate", mnist_run, "--a", 0, "--b", 1, "--steps", 7, "--extrapolate", 0.5,
-                       "--method", "slerp", "--data-dir", data_dir, "--out", tmp_path / "i.png")
+    code, _, err = cli(
+        capsys,
+        "interpolate",
+        mnist_run,
+        "--a",
+        0,
+        "--b",
+        1,
+        "--steps",
+        7,
+        "--extrapolate",
+        0.5,
+        "--method",
+        "slerp",
+        "--data-dir",
+        data_dir,
+        "--out",
+        tmp_path / "i.png",
+    )
     assert code == 0, err
     assert size("i.png") == (13 * tile + 2, tile + 2)  # 7 steps + 3 extra on each side
     Image.fromarray((np.random.default_rng(0).random((40, 30)) * 255).astype(np.uint8)).save(tmp_path / "mine.png")
-    assert cli(capsys, "interpolate", mnist_run, "--a-file", tmp_path / "mine.png", "--b", 3, "--data-dir", data_dir, "--out", tmp_path / "f.png")[0] == 0
+    assert (
+        cli(
+            capsys,
+            "interpolate",
+            mnist_run,
+            "--a-file",
+            tmp_path / "mine.png",
+            "--b",
+            3,
+            "--data-dir",
+            data_dir,
+            "--out",
+            tmp_path / "f.png",
+        )[0]
+        == 0
+    )
     assert cli(capsys, "traverse", mnist_run, "--dims", "0,3,5", "--steps", 5, "--data-dir", data_dir, "--out", tmp_path / "t.png")[0] == 0
     assert size("t.png") == (5 * tile + 2, 3 * tile + 2)
     assert cli(capsys, "traverse", mnist_run, "--input", 4, "--data-dir", data_dir, "--out", tmp_path / "t2.png")[0] == 0
     assert size("t2.png") == (9 * tile + 2, 8 * tile + 2)  # all 8 dimensions, by KL
-    assert cli(capsys, "traverse", mnist_run, "--input-file", tmp_path / "mine.png", "--top", 2, "--data-dir", data_dir, "--out", tmp_path / "t3.png")[0] == 0
+    assert (
+        cli(
+            capsys,
+            "traverse",
+            mnist_run,
+            "--input-file",
+            tmp_path / "mine.png",
+            "--top",
+            2,
+            "--data-dir",
+            data_dir,
+            "--out",
+            tmp_path / "t3.png",
+        )[0]
+        == 0
+    )
     assert size("t3.png") == (9 * tile + 2, 2 * tile + 2)
-    code, _, err = cli(capsys, "attribute", mnist_run, "--attribute", "label=3", "--input-files", f"{tmp_path / 'mine.png'},{tmp_path / 'mine.png'}",
-                       "--data-dir", data_dir, "--out", tmp_path / "af.png")
+    code, _, err = cli(
+        capsys,
+        "attribute",
+        mnist_run,
+        "--attribute",
+        "label=3",
+        "--input-files",
+        f"{tmp_path / 'mine.png'},{tmp_path / 'mine.png'}",
+        "--data-dir",
+        data_dir,
+        "--out",
+        tmp_path / "af.png",
+    )
     assert code == 0 and size("af.png") == (5 * tile + 2, 2 * tile + 2), err
-    code, _, err = cli(capsys, "attribute", mnist_run, "--attribute", "label=7", "--against", "label=1", "--inputs", "0,1",
-                       "--strength", "-1,0,1", "--save-vector", tmp_path / "v.npy", "--data-dir", data_dir, "--out", tmp_path / "a.png")
+    code, _, err = cli(
+        capsys,
+        "attribute",
+        mnist_run,
+        "--attribute",
+        "label=7",
+        "--against",
+        "label=1",
+        "--inputs",
+        "0,1",
+        "--strength",
+        "-1,0,1",
+        "--save-vector",
+        tmp_path / "v.npy",
+        "--data-dir",
+        data_dir,
+        "--out",
+        tmp_path / "a.png",
+    )
     assert code == 0, err
     assert size("a.png") == (3 * tile + 2, 2 * tile + 2) and np.load(tmp_path / "v.npy").shape == (8,)
     code, _, err = cli(capsys, "encode", mnist_run, "--limit", 64, "--data-dir", data_dir, "--out", tmp_path / "z.npz")
@@ -120,7 +198,10 @@ def test_every_tool_command_on_a_short_mnist_run(mnist_run, tmp_path, capsys, da
     assert latents["mu"].shape == latents["logvar"].shape == (64, 8) and latents["labels"].shape == (64,)
     assert cli(capsys, "decode", mnist_run, tmp_path / "z.npz", "--out", tmp_path / "d.png")[0] == 0
     assert size("d.png") == (8 * tile + 2, 8 * tile + 2)
-    assert cli(capsys, "encode", mnist_run, "--data", "fashion-mnist", "--limit", 8, "--data-dir", data_dir, "--out", tmp_path / "fz.npz")[0] == 0
+    assert (
+        cli(capsys, "encode", mnist_run, "--data", "fashion-mnist", "--limit", 8, "--data-dir", data_dir, "--out", tmp_path / "fz.npz")[0]
+        == 0
+    )
 
 
 def test_encode_then_decode_equals_reconstruct(mnist_run, tmp_path, capsys, data_dir):
@@ -136,17 +217,45 @@ def test_encode_then_decode_equals_reconstruct(mnist_run, tmp_path, capsys, data
 
 def test_tool_errors(mnist_run, tmp_path, capsys, data_dir):
     base = ["--data-dir", data_dir]
-    assert_user_error(capsys, ["interpolate", mnist_run, "--a", 0, *base, "--out", tmp_path / "x.png"], r"give exactly one of --b IDX .* or --b-file IMAGE")
-    assert_user_error(capsys, ["interpolate", mnist_run, "--a", 0, "--b", 10_000, *base, "--out", tmp_path / "x.png"], r"--b 10000 is out of range")
+    assert_user_error(
+        capsys,
+        ["interpolate", mnist_run, "--a", 0, *base, "--out", tmp_path / "x.png"],
+        r"give exactly one of --b IDX .* or --b-file IMAGE",
+    )
+    assert_user_error(
+        capsys, ["interpolate", mnist_run, "--a", 0, "--b", 10_000, *base, "--out", tmp_path / "x.png"], r"--b 10000 is out of range"
+    )
     (tmp_path / "bad.png").write_bytes(b"not an image")
-    assert_user_error(capsys, ["interpolate", mnist_run, "--a-file", tmp_path / "bad.png", "--b", 1, *base, "--out", tmp_path / "x.png"], r"bad.png: cannot read as an image")
-    assert_user_error(capsys, ["traverse", mnist_run, "--dims", "0,9", *base, "--out", tmp_path / "x.png"], r"--dims \[9\] out of range: the latent has 8")
-    assert_user_error(capsys, ["traverse", mnist_run, "--dims", "a,b", *base, "--out", tmp_path / "x.png"], r"--dims takes comma-separated integers")
-    assert_user_error(capsys, ["attribute", mnist_run, "--attribute", "smiling", *base, "--out", tmp_path / "x.png"], r"unknown attribute 'smiling'; use label=K")
-    assert_user_error(capsys, ["attribute", mnist_run, "--attribute", "label=42", *base, "--out", tmp_path / "x.png"], r"needs examples on both sides; found 0 with")
+    assert_user_error(
+        capsys,
+        ["interpolate", mnist_run, "--a-file", tmp_path / "bad.png", "--b", 1, *base, "--out", tmp_path / "x.png"],
+        r"bad.png: cannot read as an image",
+    )
+    assert_user_error(
+        capsys, ["traverse", mnist_run, "--dims", "0,9", *base, "--out", tmp_path / "x.png"], r"--dims \[9\] out of range: the latent has 8"
+    )
+    assert_user_error(
+        capsys, ["traverse", mnist_run, "--dims", "a,b", *base, "--out", tmp_path / "x.png"], r"--dims takes comma-separated integers"
+    )
+    assert_user_error(
+        capsys,
+        ["attribute", mnist_run, "--attribute", "smiling", *base, "--out", tmp_path / "x.png"],
+        r"unknown attribute 'smiling'; use label=K",
+    )
+    assert_user_error(
+        capsys,
+        ["attribute", mnist_run, "--attribute", "label=42", *base, "--out", tmp_path / "x.png"],
+        r"needs examples on both sides; found 0 with",
+    )
     np.savez(tmp_path / "wrong.npz", mu=np.zeros((3, 5), np.float32))
-    assert_user_error(capsys, ["decode", mnist_run, tmp_path / "wrong.npz", "--out", tmp_path / "x.png"], r"'mu' has shape \(3, 5\); expected \(N, 8\)")
-    assert_user_error(capsys, ["encode", mnist_run, "--data", "frey-faces", *base, "--out", tmp_path / "x.npz"], r"the data have shape \(1, 28, 20\) but the model takes \(1, 28, 28\)")
+    assert_user_error(
+        capsys, ["decode", mnist_run, tmp_path / "wrong.npz", "--out", tmp_path / "x.png"], r"'mu' has shape \(3, 5\); expected \(N, 8\)"
+    )
+    assert_user_error(
+        capsys,
+        ["encode", mnist_run, "--data", "frey-faces", *base, "--out", tmp_path / "x.npz"],
+        r"the data have shape \(1, 28, 20\) but the model takes \(1, 28, 28\)",
+    )
 
 
 def test_latent_map_and_report(mnist_run, tmp_path, capsys, data_dir):
@@ -159,15 +268,44 @@ def test_latent_map_and_report(mnist_run, tmp_path, capsys, data_dir):
     assert code == 0, err
     page = (mnist_run / "report.html").read_text()
     assert stdout.strip() == str(mnist_run / "report.html")
-    assert re.findall(r"<h2>(.*?)</h2>", page) == ["Training curves", "Test metrics (K = 5, first 200 test examples)", "Samples",
-                                                   "Reconstructions", "Interpolation", "Traversal", "Latent map", "Configuration"]
+    assert re.findall(r"<h2>(.*?)</h2>", page) == [
+        "Training curves",
+        "Test metrics (K = 5, first 200 test examples)",
+        "Samples",
+        "Reconstructions",
+        "Interpolation",
+        "Traversal",
+        "Latent map",
+        "Configuration",
+    ]
     assert page.count('src="data:image/png;base64,') == 6 and "not available" not in page and "iwae_log_px" in page
 
 
 def test_two_dimensional_latent_gets_the_manifold(tmp_path, capsys, data_dir):
     out = tmp_path / "run"
-    assert cli(capsys, "train", "--data", "mnist", "--data-dir", data_dir, "--limit", 2000, "--latent-dim", 2, "--hidden", 64,
-               "--epochs", 1, "--no-progress", "--no-images", "--out", out)[0] == 0
+    assert (
+        cli(
+            capsys,
+            "train",
+            "--data",
+            "mnist",
+            "--data-dir",
+            data_dir,
+            "--limit",
+            2000,
+            "--latent-dim",
+            2,
+            "--hidden",
+            64,
+            "--epochs",
+            1,
+            "--no-progress",
+            "--no-images",
+            "--out",
+            out,
+        )[0]
+        == 0
+    )
     assert cli(capsys, "latent-map", out, "--limit", 200, "--data-dir", data_dir, "--out", tmp_path / "m.png")[0] == 0
     assert Image.open(tmp_path / "m.png").size == (800, 400)  # scatter and manifold side by side
 

@@ -7,13 +7,13 @@ import pytest
 import torch
 from torch import nn
 
+from vaekit import run
 from vaekit.data import InMemoryDataset
-from vaekit.evaluation import evaluate
 from vaekit.errors import ConfigError
+from vaekit.evaluation import evaluate
 from vaekit.models import MODELS, PRESETS, ModelConfig, build_model, networks, resolve_model_config
 from vaekit.models.vae import VAE
 from vaekit.objectives import ObjectiveConfig, make_objective
-from vaekit import run
 from vaekit.run import layout
 from vaekit.run.config import config_to_dict
 from vaekit.runtime.files import atomic_write_json, save_tensors
@@ -26,8 +26,9 @@ SHAPE = (1, 9, 10)  # odd sides: the conv decoder must restore the pixel the enc
 def _config(name, arch, likelihood, learn):
     defaults = resolve_model_config(name)  # the family's own defaults (an iwae decodes K samples)
     y = 3 if MODELS[name].conditional else 0  # a cvae gets 3 classes
-    return replace(defaults, arch=arch, hidden=(16, 8), width=4, latent_dim=4, code_dim=2, likelihood=likelihood, learn_variance=learn,
-                   condition_dim=y).for_data(SHAPE)
+    return replace(
+        defaults, arch=arch, hidden=(16, 8), width=4, latent_dim=4, code_dim=2, likelihood=likelihood, learn_variance=learn, condition_dim=y
+    ).for_data(SHAPE)
 
 
 @pytest.mark.parametrize(("name", "arch", "likelihood", "learn"), CASES)
@@ -60,7 +61,9 @@ def test_every_registered_model_conforms(name, arch, likelihood, learn, tmp_path
     assert model.has_prior == isinstance(model, VAE)
     # vaekit evaluate works on it; models without a prior report reconstruction metrics only
     labels = torch.tensor([0, 1, 2, 0, 1, 2])
-    report = evaluate(loaded, InMemoryDataset((x * 255).to(torch.uint8), labels, 255.0), iw_samples=3, generator=torch.Generator().manual_seed(0))
+    report = evaluate(
+        loaded, InMemoryDataset((x * 255).to(torch.uint8), labels, 255.0), iw_samples=3, generator=torch.Generator().manual_seed(0)
+    )
     assert report.n == 6 and math.isfinite(report.reconstruction_nll) and math.isfinite(report.mse)
     assert (report.iwae_log_px is not None) == model.has_prior and (report.codebook_perplexity is not None) == (name == "vq-vae")
 
@@ -117,7 +120,9 @@ def test_seed_vae_preset_is_exactly_the_seed_network():
 
 
 def test_presets_pin_their_input_shape_and_names_are_checked():
-    with pytest.raises(ConfigError, match=r"preset 'seed-vae' is built for inputs of shape \(1, 28, 28\) but the data has shape \(1, 8, 8\)"):
+    with pytest.raises(
+        ConfigError, match=r"preset 'seed-vae' is built for inputs of shape \(1, 28, 28\) but the data has shape \(1, 8, 8\)"
+    ):
         PRESETS["seed-vae"].model.for_data((1, 8, 8), "seed-vae")
     with pytest.raises(ConfigError, match="unknown preset 'nope'; choose one of: seed-ae, seed-vae"):
         resolve_model_config(preset="nope")

@@ -111,7 +111,9 @@ def test_iwae_log_weights_do_not_depend_on_the_chunk_size():
     # The CPU generator fills normals in blocks of 16, so chunks of a multiple of 16 numbers draw
     # the same stream as one big draw (4 examples x 1 dimension: 4, 16 or 32 samples per chunk).
     q = _exact_posterior(X)
-    runs = [iwae_log_weights(X, q, PRIOR, _decode, k=32, generator=torch.Generator().manual_seed(3), max_rows=rows) for rows in (16, 64, 4000)]
+    runs = [
+        iwae_log_weights(X, q, PRIOR, _decode, k=32, generator=torch.Generator().manual_seed(3), max_rows=rows) for rows in (16, 64, 4000)
+    ]
     for log_w, log_pxz in runs[1:]:
         torch.testing.assert_close(log_w, runs[0][0])
         torch.testing.assert_close(log_pxz, runs[0][1])

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import assert_same_run
 from vaekit.cli import main
 from vaekit.commands import RunConfig, evaluate_run, train
 from vaekit.data import DataConfig
@@ -21,6 +20,8 @@ from vaekit.models import ModelConfig
 from vaekit.run import layout
 from vaekit.runtime.files import load_tensors
 from vaekit.training import TrainConfig
+
+from conftest import assert_same_run
 
 DATA = ["--data", "mnist", "--limit", "1001", "--valid-size", "500"]  # 15 steps of 64 and a last one of 41: 21 + 20 on two ranks
 SMALL = ["--hidden", "64", "--latent-dim", "8"]
@@ -133,8 +134,25 @@ def test_two_vae_ranks_resume_bitwise_and_reach_the_single_process_elbo(tmp_path
 
 def test_vq_vae_codebook_averages_over_both_ranks_batches(tmp_path, data_dir):
     """The EMA codebook update sums both ranks' assignments: the same buffers as one process of both batches."""
-    common = ["--model", "vq-vae", "--hidden", "64", "--latent-dim", "8", "--code-dim", "2", "--codebook-size", "32", *DATA,
-              "--data-dir", str(data_dir), "--epochs", "1", "--no-progress", "--no-images"]
+    common = [
+        "--model",
+        "vq-vae",
+        "--hidden",
+        "64",
+        "--latent-dim",
+        "8",
+        "--code-dim",
+        "2",
+        "--codebook-size",
+        "32",
+        *DATA,
+        "--data-dir",
+        str(data_dir),
+        "--epochs",
+        "1",
+        "--no-progress",
+        "--no-images",
+    ]
     torchrun("-m", "vaekit", "train", *common, "--batch-size", "32", "--out", str(tmp_path / "two"))
     assert main(["train", *common, "--batch-size", "64", "--out", str(tmp_path / "one")]) == 0
     ours, theirs = weights(tmp_path / "two"), weights(tmp_path / "one")

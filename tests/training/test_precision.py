@@ -7,16 +7,16 @@ from dataclasses import replace
 import pytest
 import torch
 
-from conftest import tiny_run_config
-from conftest import assert_same_run, make_trainer, weights
-from vaekit.distributions import Bernoulli, DiagonalGaussian
-from vaekit.errors import ConfigError
-from vaekit.training.precision import check_supported, widen
-from vaekit.types import ModelOutput
 from vaekit import run
 from vaekit.commands import evaluate_run, resume, train
+from vaekit.distributions import Bernoulli, DiagonalGaussian
+from vaekit.errors import ConfigError
 from vaekit.run import layout
 from vaekit.runtime.files import load_tensors
+from vaekit.training.precision import check_supported, widen
+from vaekit.types import ModelOutput
+
+from conftest import assert_same_run, make_trainer, tiny_run_config, weights
 
 
 def _supported(precision: str) -> None:

@@ -3,22 +3,21 @@
 import json
 import os
 import signal
+from pathlib import Path
 
 import pytest
 import torch
 
-from pathlib import Path
-
-from conftest import TINY, make_trainer, tiny_run_config
-from vaekit.data import DataConfig
-from vaekit.errors import ConfigError, DataError, RunDirError, TrainingDiverged
-from vaekit.training import TrainConfig
-from conftest import assert_same_run, weights
 from vaekit import run
 from vaekit.commands import RunConfig, fit, read_run_config, resume, train
+from vaekit.data import DataConfig
+from vaekit.errors import ConfigError, DataError, RunDirError, TrainingDiverged
 from vaekit.run import layout
 from vaekit.run.config import config_to_dict
 from vaekit.runtime.files import atomic_write_bytes, atomic_write_json, load_tensors, save_tensors
+from vaekit.training import TrainConfig
+
+from conftest import TINY, assert_same_run, make_trainer, tiny_run_config, weights
 
 
 @pytest.mark.parametrize("binarize", ["none", "dynamic"])
@@ -31,7 +30,9 @@ def test_interrupted_and_resumed_run_is_bitwise_identical(tmp_path, stop_at, bin
     part = train(config, tmp_path / "part", images=False, stop_at_step=stop_at)
     assert part.interrupted and part.progress.global_step == stop_at
     resumed = resume(tmp_path / "part", images=False)
-    assert not resumed.interrupted and resumed.progress == full.progress.__class__(**{**full.progress.__dict__, "elapsed_s": resumed.progress.elapsed_s})
+    assert not resumed.interrupted and resumed.progress == full.progress.__class__(
+        **{**full.progress.__dict__, "elapsed_s": resumed.progress.elapsed_s}
+    )
     assert_same_run(tmp_path / "full", tmp_path / "part")
 
 
@@ -89,7 +90,10 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, mo
 
     _wrap_objective(monkeypatch, poison)
     out = tmp_path / "run"
-    with pytest.raises(TrainingDiverged, match=r"NaN or infinite at step 13 \(epoch 2, 8 steps per epoch\).*last good checkpoint \(epoch 1\).*Try a lower --lr"):
+    with pytest.raises(
+        TrainingDiverged,
+        match=r"NaN or infinite at step 13 \(epoch 2, 8 steps per epoch\).*last good checkpoint \(epoch 1\).*Try a lower --lr",
+    ):
         train(tiny_run_config(epochs=3, checkpoint_every_s=0), out, images=False)
     kept = weights(out)
     assert all(torch.isfinite(v).all() for v in kept.values())
@@ -115,7 +119,11 @@ def test_run_directory_contents(tmp_path):
     assert {"train_loss", "train_reconstruction", "train_kl", "valid_loss", "valid_kl"} <= lines[0].keys()
     assert lines[1]["train_loss"] < lines[0]["train_loss"]
     assert sorted(p.name for p in (out / layout.IMAGES).iterdir()) == [
-        "reconstructions_0001.png", "reconstructions_0002.png", "samples_0001.png", "samples_0002.png"]
+        "reconstructions_0001.png",
+        "reconstructions_0002.png",
+        "samples_0001.png",
+        "samples_0002.png",
+    ]
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]  # no leftovers of atomic writes
 
 

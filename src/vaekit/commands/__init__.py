@@ -5,10 +5,10 @@ checks and errors."""
 from vaekit.commands.benchmark import benchmark_run
 from vaekit.commands.evaluate import evaluate_run
 from vaekit.commands.explore import attribute_run, decode_run, encode_run, interpolate_run, latent_map_run, traverse_run
+from vaekit.commands.fit import resume, train, train_or_resume
 from vaekit.commands.generate import reconstruct_run, sample_run
 from vaekit.commands.report import report_run
 from vaekit.commands.runconfig import RunConfig, preset_run_config, read_run_config
-from vaekit.commands.fit import resume, train, train_or_resume
 
 __all__ = [
     "RunConfig",

@@ -46,8 +46,8 @@ import tyro
 
 from vaekit import run
 from vaekit.commands.evaluate import evaluate_run
-from vaekit.commands.runconfig import RunConfig, preset_run_config, read_run_config
 from vaekit.commands.fit import resume, train
+from vaekit.commands.runconfig import RunConfig, preset_run_config, read_run_config
 from vaekit.data import DataConfig
 from vaekit.errors import ConfigError, VaekitError
 from vaekit.models import MODELS, PRESETS
@@ -155,7 +155,9 @@ def load_benchmark(path: Path) -> Benchmark:
         raise ConfigError(e.args[0] if str(path) in str(e) else f"{path}: {e}") from None
     keys = [c.key for c in cells]
     if len(set(keys)) != len(keys):
-        raise ConfigError(f"{path}: two cells share a name ({sorted({k for k in keys if keys.count(k) > 1})}); give the models distinct labels")
+        raise ConfigError(
+            f"{path}: two cells share a name ({sorted({k for k in keys if keys.count(k) > 1})}); give the models distinct labels"
+        )
     settings = {k: spec[k] for k in ("iw_samples", "fid", "fid_samples", "eval_limit", "seed") if k in spec}
     try:
         return Benchmark(spec.get("title", "vaekit benchmark"), cells, references=references, **settings)
@@ -213,19 +215,31 @@ def run_cell(bench: Benchmark, cell: Cell, out: Path, echo: Callable[[str], None
         data = run.load_splits(run_dir)
         examples = min(len(data.train), cell.config.data.limit or len(data.train)) * epochs
         factors = data.test.factors is not None
-        report = evaluate_run(run_dir, "test", bench.iw_samples, bench.eval_limit, bench.seed, fid=bench.fid,
-                                         fid_samples=bench.fid_samples,
-                                         disentanglement=factors and not MODELS[cell.config.model.kind].conditional)
-        row |= {"train_s": round(train_s, 2), "examples_per_s": round(examples / max(train_s, 1e-9), 1),
-                "eval_s": round(time.perf_counter() - start, 2), **report.as_dict()}
+        report = evaluate_run(
+            run_dir,
+            "test",
+            bench.iw_samples,
+            bench.eval_limit,
+            bench.seed,
+            fid=bench.fid,
+            fid_samples=bench.fid_samples,
+            disentanglement=factors and not MODELS[cell.config.model.kind].conditional,
+        )
+        row |= {
+            "train_s": round(train_s, 2),
+            "examples_per_s": round(examples / max(train_s, 1e-9), 1),
+            "eval_s": round(time.perf_counter() - start, 2),
+            **report.as_dict(),
+        }
     except VaekitError as e:
         row["error"] = str(e)
         echo(f"  failed: {e}")
     return row
 
 
-def benchmark_run(config: tyro.conf.Positional[Path], out: Path = Path("benchmark"), command: str | None = None,
-                  echo: Callable[[str], None] | None = None) -> Path:
+def benchmark_run(
+    config: tyro.conf.Positional[Path], out: Path = Path("benchmark"), command: str | None = None, echo: Callable[[str], None] | None = None
+) -> Path:
     """Train and evaluate every model x dataset of a TOML config; write a Markdown leaderboard.
 
     Args:
@@ -278,16 +292,18 @@ def _cell_text(row: dict[str, Any], key: str, fmt: str) -> str:
 def _table(bench: Benchmark, data: str, rows: list[dict[str, Any]]) -> list[str]:
     factors = any(r.get("mig") is not None for r in rows)
     columns = COLUMNS + (FACTOR_COLUMNS if factors else []) + TIME_COLUMNS
-    lines = [f"### {data}", "", "| model | epochs | " + " | ".join(h for h, _, _ in columns) + " |",
-             "|---|---:|" + "---:|" * len(columns)]
+    lines = [f"### {data}", "", "| model | epochs | " + " | ".join(h for h, _, _ in columns) + " |", "|---|---:|" + "---:|" * len(columns)]
     for row in rows:
         if "error" in row:
             lines.append(f"| {row['model']} | {row['epochs']} | failed: {row['error']} |" + " |" * (len(columns) - 1))
         else:
             lines.append(f"| {row['model']} | {row['epochs']} | " + " | ".join(_cell_text(row, k, f) for _, k, f in columns) + " |")
     for ref in (r for r in bench.references if r.get("data") == data):
-        lines.append(f"| *{ref['model']}* (published: {ref['source']}) | {ref.get('epochs', '—')} | "
-                     + " | ".join(_cell_text(ref, k, f) for _, k, f in columns) + " |")
+        lines.append(
+            f"| *{ref['model']}* (published: {ref['source']}) | {ref.get('epochs', '—')} | "
+            + " | ".join(_cell_text(ref, k, f) for _, k, f in columns)
+            + " |"
+        )
     return lines + [""]
 
 

@@ -30,9 +30,20 @@ Device = Literal["auto", "cpu", "cuda", "mps"]
 FID_CHUNK = 500
 
 
-def evaluate_run(run_dir: tyro.conf.Positional[Path], split: Split = "test", iw_samples: int = 1000, limit: int | None = None,
-                 seed: int = 0, data_dir: Path | None = None, weights: Weights = "best", device: Device = "auto",
-                 ood_data: str | None = None, fid: bool = False, fid_samples: int = 10_000, disentanglement: bool = False) -> Report:
+def evaluate_run(
+    run_dir: tyro.conf.Positional[Path],
+    split: Split = "test",
+    iw_samples: int = 1000,
+    limit: int | None = None,
+    seed: int = 0,
+    data_dir: Path | None = None,
+    weights: Weights = "best",
+    device: Device = "auto",
+    ood_data: str | None = None,
+    fid: bool = False,
+    fid_samples: int = 10_000,
+    disentanglement: bool = False,
+) -> Report:
     """Report ELBO, reconstruction, KL, importance-weighted log p(x), bits/dim and active units.
 
     Args:
@@ -60,7 +71,9 @@ def evaluate_run(run_dir: tyro.conf.Positional[Path], split: Split = "test", iw_
     model = run.load(run_dir, weights=weights, device=dev)
     data = run.load_split(run_dir, split, data_dir, limit, dev)
     outliers = None if ood_data is None else run.load_split(run_dir, "test", data_dir, limit, dev, name=ood_data)
-    report = evaluate(model, data, split, iw_samples, torch.Generator(device=dev).manual_seed(distributed.rank_seed(seed)), outliers=outliers)
+    report = evaluate(
+        model, data, split, iw_samples, torch.Generator(device=dev).manual_seed(distributed.rank_seed(seed)), outliers=outliers
+    )
     if not distributed.current().is_main:
         return report  # sample quality and disentanglement are computed by rank 0 alone
     if fid:
@@ -81,8 +94,9 @@ def _disentanglement(run_dir: Path, model: LatentModel, data: InMemoryDataset, s
     return disentanglement_scores(codes, data.factors.cpu().numpy(), seed)
 
 
-def _sample_quality(run_dir: Path, model: LatentModel, real: InMemoryDataset, data_dir: Path | None, n: int, seed: int,
-                    device: torch.device) -> dict[str, float]:
+def _sample_quality(
+    run_dir: Path, model: LatentModel, real: InMemoryDataset, data_dir: Path | None, n: int, seed: int, device: torch.device
+) -> dict[str, float]:
     """frechet_distance / precision / recall of n samples against n examples of ``real``; {} for
     models that cannot sample (plain autoencoders)."""
     if not model.has_prior and not model.codebook_size:
@@ -99,5 +113,9 @@ def _sample_quality(run_dir: Path, model: LatentModel, real: InMemoryDataset, da
     if bool(((x_real == 0) | (x_real == 1)).all()):  # binary data: compare binary draws from p(x|z), not grey means
         fake = torch.bernoulli(fake.clamp(0, 1), generator=generator)
     q = sample_quality(extractor, x_real, fake)
-    return {"frechet_distance": q.frechet_distance, "precision": q.precision, "recall": q.recall,
-            "fid_classifier_accuracy": q.feature_accuracy}
+    return {
+        "frechet_distance": q.frechet_distance,
+        "precision": q.precision,
+        "recall": q.recall,
+        "fid_classifier_accuracy": q.feature_accuracy,
+    }

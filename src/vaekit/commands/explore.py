@@ -53,9 +53,20 @@ def _model(run_dir: Path, weights: str) -> LatentModel:
     return require_unconditional(run.load(run_dir, weights=weights))
 
 
-def interpolate_run(run_dir: tyro.conf.Positional[Path], out: Path, a: int | None = None, b: int | None = None, a_file: Path | None = None,
-                    b_file: Path | None = None, steps: int = 9, method: Literal["lerp", "slerp"] = "lerp", extrapolate: float = 0.0,
-                    split: Split = "test", data_dir: Path | None = None, weights: Weights = "best") -> Path:
+def interpolate_run(
+    run_dir: tyro.conf.Positional[Path],
+    out: Path,
+    a: int | None = None,
+    b: int | None = None,
+    a_file: Path | None = None,
+    b_file: Path | None = None,
+    steps: int = 9,
+    method: Literal["lerp", "slerp"] = "lerp",
+    extrapolate: float = 0.0,
+    split: Split = "test",
+    data_dir: Path | None = None,
+    weights: Weights = "best",
+) -> Path:
     """Decode a path from a to b (dataset indices or image files), extended past both ends.
 
     Args:
@@ -81,10 +92,19 @@ def interpolate_run(run_dir: tyro.conf.Positional[Path], out: Path, a: int | Non
     return save_grid(images, out, nrow=images.shape[0])
 
 
-def traverse_run(run_dir: tyro.conf.Positional[Path], out: Path, dims: str | None = None, top: int = 10,
-                 span: Annotated[float, tyro.conf.arg(name="range")] = 3.0, steps: int = 9,
-                 input_index: Annotated[int | None, tyro.conf.arg(name="input")] = None, input_file: Path | None = None,
-                 split: Split = "test", data_dir: Path | None = None, weights: Weights = "best") -> Path:
+def traverse_run(
+    run_dir: tyro.conf.Positional[Path],
+    out: Path,
+    dims: str | None = None,
+    top: int = 10,
+    span: Annotated[float, tyro.conf.arg(name="range")] = 3.0,
+    steps: int = 9,
+    input_index: Annotated[int | None, tyro.conf.arg(name="input")] = None,
+    input_file: Path | None = None,
+    split: Split = "test",
+    data_dir: Path | None = None,
+    weights: Weights = "best",
+) -> Path:
     """One row per latent dimension, set to values in [-range, range]; most informative first.
 
     Args:
@@ -112,9 +132,18 @@ def traverse_run(run_dir: tyro.conf.Positional[Path], out: Path, dims: str | Non
     return save_grid(traverse(model, order, span, steps, x), out, nrow=steps)
 
 
-def attribute_run(run_dir: tyro.conf.Positional[Path], out: Path, attribute: str, against: str | None = None, strength: str = "-2,-1,0,1,2",
-                  inputs: str = "0,1,2", save_vector: Path | None = None, data_dir: Path | None = None, weights: Weights = "best",
-                  input_files: str | None = None) -> Path:
+def attribute_run(
+    run_dir: tyro.conf.Positional[Path],
+    out: Path,
+    attribute: str,
+    against: str | None = None,
+    strength: str = "-2,-1,0,1,2",
+    inputs: str = "0,1,2",
+    save_vector: Path | None = None,
+    data_dir: Path | None = None,
+    weights: Weights = "best",
+    input_files: str | None = None,
+) -> Path:
     """Edit inputs along an attribute vector: mean code with the attribute minus without it.
 
     Args:
@@ -137,7 +166,9 @@ def attribute_run(run_dir: tyro.conf.Positional[Path], out: Path, attribute: str
     config = run.data_config(run_dir)
     splits = load_dataset(replace(config, limit=None, data_dir=data_dir or config.data_dir))
     means = posterior_means(model, splits.train)  # (N, D)
-    vector = attribute_vector(means, select(splits, splits.train, attribute), None if against is None else select(splits, splits.train, against))
+    vector = attribute_vector(
+        means, select(splits, splits.train, attribute), None if against is None else select(splits, splits.train, against)
+    )
     if save_vector is not None:
         save_npy(save_vector, vector.cpu().numpy())
     if input_files:
@@ -156,8 +187,15 @@ def _bits_per_value(data: InMemoryDataset) -> float:
     return 32.0
 
 
-def encode_run(run_dir: tyro.conf.Positional[Path], out: Path, data: str | None = None, split: Split = "test", data_dir: Path | None = None,
-               limit: int | None = None, weights: Weights = "best") -> tuple[Path, float]:
+def encode_run(
+    run_dir: tyro.conf.Positional[Path],
+    out: Path,
+    data: str | None = None,
+    split: Split = "test",
+    data_dir: Path | None = None,
+    limit: int | None = None,
+    weights: Weights = "best",
+) -> tuple[Path, float]:
     """Compress a split to latent codes (.npz with mu, logvar or codes, labels).
 
     Args:
@@ -216,8 +254,15 @@ def decode_run(run_dir: tyro.conf.Positional[Path], latents: tyro.conf.Positiona
     return save_grid(images, out)
 
 
-def latent_map_run(run_dir: tyro.conf.Positional[Path], out: Path, method: Literal["pca", "tsne"] = "pca", split: Split = "test",
-                   limit: int | None = 2000, data_dir: Path | None = None, weights: Weights = "best") -> Path:
+def latent_map_run(
+    run_dir: tyro.conf.Positional[Path],
+    out: Path,
+    method: Literal["pca", "tsne"] = "pca",
+    split: Split = "test",
+    limit: int | None = 2000,
+    data_dir: Path | None = None,
+    weights: Weights = "best",
+) -> Path:
     """Posterior means of a split in 2-D, coloured by label; a 2-D latent also gets its decoded manifold.
 
     Args:

@@ -26,8 +26,8 @@ from vaekit.generation import fit_code_prior, interleave_rows, reconstruct, samp
 from vaekit.models import MODELS, LatentModel, ModelConfig, build_model, check_model_options
 from vaekit.models.memory import require_fits
 from vaekit.objectives import ObjectiveConfig, check_options, make_objective
-from vaekit.run.config import write_config
 from vaekit.run.config import world_size as trained_world_size
+from vaekit.run.config import write_config
 from vaekit.run.layout import CONFIG, IMAGES
 from vaekit.runtime import distributed
 from vaekit.runtime.files import make_dir, writable_dir
@@ -50,8 +50,10 @@ def default_run_dir(config: RunConfig) -> Path:
 
 def _check_new_run_dir(out: Path) -> None:
     if (out / CONFIG).exists():
-        raise RunDirError(f"{out} already holds a run; continue it with `vaekit train --resume {out}` "
-                          f"(Python: vaekit.resume('{out}')) or choose another --out")
+        raise RunDirError(
+            f"{out} already holds a run; continue it with `vaekit train --resume {out}` "
+            f"(Python: vaekit.resume('{out}')) or choose another --out"
+        )
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise RunDirError(f"{out} exists and is not an empty directory; choose another --out")
     writable_dir(out)
@@ -131,8 +133,9 @@ def _remove_written(out: Path, created: bool) -> None:
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 
-def train(config: RunConfig, out: Path | None = None, images: bool = True, stop_at_step: int | None = None,
-          echo: Echo | None = None) -> TrainResult:
+def train(
+    config: RunConfig, out: Path | None = None, images: bool = True, stop_at_step: int | None = None, echo: Echo | None = None
+) -> TrainResult:
     """Train a new run into ``out`` (default: a fresh directory under runs/).
 
     Raises:
@@ -174,8 +177,15 @@ def train(config: RunConfig, out: Path | None = None, images: bool = True, stop_
             lock.release()
 
 
-def resume(run_dir: Path, epochs: int | None = None, device: str | None = None, progress: bool | None = None,
-           images: bool = True, stop_at_step: int | None = None, echo: Echo | None = None) -> TrainResult:
+def resume(
+    run_dir: Path,
+    epochs: int | None = None,
+    device: str | None = None,
+    progress: bool | None = None,
+    images: bool = True,
+    stop_at_step: int | None = None,
+    echo: Echo | None = None,
+) -> TrainResult:
     """Continue a run where its last checkpoint stopped, optionally to a new total of ``epochs``.
 
     Only the number of epochs, the device and the progress display may change; config.json is
@@ -189,7 +199,11 @@ def resume(run_dir: Path, epochs: int | None = None, device: str | None = None, 
     dev = distributed.setup(resolve_device(config.train.device))
     world, trained_on = distributed.current(), trained_world_size(run_dir)
     if world.size != trained_on:  # the data order and each step's examples depend on it
-        how = f"torchrun --nproc_per_node {trained_on} -m vaekit train --resume {run_dir}" if trained_on > 1 else f"vaekit train --resume {run_dir} (one process)"
+        how = (
+            f"torchrun --nproc_per_node {trained_on} -m vaekit train --resume {run_dir}"
+            if trained_on > 1
+            else f"vaekit train --resume {run_dir} (one process)"
+        )
         raise ConfigError(f"{run_dir} was trained by {trained_on} process(es) and this is {world.size}; resume it the same way: {how}")
     lock = DirectoryLock(run_dir).acquire() if world.is_main else None
     try:
@@ -198,8 +212,10 @@ def resume(run_dir: Path, epochs: int | None = None, device: str | None = None, 
         trainer.resume()
         done = trainer.progress.epoch
         if epochs is not None and epochs < done:
-            raise ConfigError(f"{run_dir} has already trained {done} epochs; --epochs {epochs} is fewer (it is the new total): "
-                              f"pass more than {done} to train longer")
+            raise ConfigError(
+                f"{run_dir} has already trained {done} epochs; --epochs {epochs} is fewer (it is the new total): "
+                f"pass more than {done} to train longer"
+            )
         if changes and world.is_main:
             write_config(run_dir, config, world.size)
         if world.is_main and echo:
@@ -217,21 +233,36 @@ def resume_overrides(config: RunConfig, out: Path | None) -> dict[str, object]:
     """What a ``--resume`` may change (epochs, device, progress) out of options given as a whole
     ``RunConfig``: anything else set away from its default is an error that names the options."""
     plain = RunConfig()
-    changed = [f.name for part in ("data", "model", "objective") for f in fields(getattr(config, part))
-               if getattr(getattr(config, part), f.name) != getattr(getattr(plain, part), f.name)]
-    changed += [f.name for f in fields(config.train) if f.name not in RESUMABLE and getattr(config.train, f.name) != getattr(plain.train, f.name)]
+    changed = [
+        f.name
+        for part in ("data", "model", "objective")
+        for f in fields(getattr(config, part))
+        if getattr(getattr(config, part), f.name) != getattr(getattr(plain, part), f.name)
+    ]
+    changed += [
+        f.name for f in fields(config.train) if f.name not in RESUMABLE and getattr(config.train, f.name) != getattr(plain.train, f.name)
+    ]
     changed += [name for name, value in (("out", out), ("preset", config.preset)) if value is not None]
     if changed:
         names = {"kind": "model", "name": "data"}  # config fields whose flag has another name
         flags = ", ".join("--" + names.get(n, n).replace("_", "-") for n in changed)
-        raise ConfigError(f"--resume continues a run with its saved configuration; drop {flags} (only --epochs, --device, --progress may be given)")
+        raise ConfigError(
+            f"--resume continues a run with its saved configuration; drop {flags} (only --epochs, --device, --progress may be given)"
+        )
     return {k: getattr(config.train, k) for k in RESUMABLE if getattr(config.train, k) != getattr(plain.train, k)}
 
 
-def train_or_resume(data: DataConfig = DataConfig(), model: ModelConfig = ModelConfig(), objective: ObjectiveConfig = ObjectiveConfig(),
-                    train_config: TrainConfig = TrainConfig(), preset: str | None = None,
-                    out: Path | None = None, resume_dir: Annotated[Path | None, tyro.conf.arg(name="resume")] = None,
-                    images: bool = True, echo: Echo | None = None) -> TrainResult:
+def train_or_resume(
+    data: DataConfig = DataConfig(),
+    model: ModelConfig = ModelConfig(),
+    objective: ObjectiveConfig = ObjectiveConfig(),
+    train_config: TrainConfig = TrainConfig(),
+    preset: str | None = None,
+    out: Path | None = None,
+    resume_dir: Annotated[Path | None, tyro.conf.arg(name="resume")] = None,
+    images: bool = True,
+    echo: Echo | None = None,
+) -> TrainResult:
     """Train a model and write a run directory (config, weights, metrics, images).
 
     Args:
@@ -239,7 +270,8 @@ def train_or_resume(data: DataConfig = DataConfig(), model: ModelConfig = ModelC
         model: the network: family, sizes and decoder likelihood.
         objective: weights of the objective's terms and their schedules.
         train_config: the optimisation loop.
-        preset: Named configuration (seed-ae, seed-vae, binarized-vae, binarized-iwae; see `vaekit list`); other options override its values.
+        preset: Named configuration (seed-ae, seed-vae, binarized-vae, binarized-iwae; see `vaekit list`); other options
+            override its values.
         out: Run directory to create (default: runs/<model>-<data>-<time>).
         resume_dir: Continue this run directory where it stopped (with --epochs for a new total).
         images: Write sample and reconstruction grids to RUN/images/ during training.
@@ -256,6 +288,10 @@ def next_steps(result: TrainResult) -> list[str]:
     run = result.run_dir
     model = read_run_config(run).model
     steps = [f"vaekit evaluate {run}"]
-    if MODELS[model.kind].objective not in ("reconstruction", "sparse", "contractive") and model.input_shape and len(model.input_shape) == 3:
+    if (
+        MODELS[model.kind].objective not in ("reconstruction", "sparse", "contractive")
+        and model.input_shape
+        and len(model.input_shape) == 3
+    ):
         steps.append(f"vaekit sample {run} --out {run}/samples.png")
     return [*steps, f"vaekit report {run}"]

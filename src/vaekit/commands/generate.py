@@ -16,8 +16,16 @@ Split = Literal["test", "valid", "train"]
 Weights = Literal["best", "last"]
 
 
-def sample_run(run_dir: tyro.conf.Positional[Path], out: Path, n: int = 64, temperature: float = 1.0, seed: int = 0,
-               weights: Weights = "best", label: int | None = None, data_dir: Path | None = None) -> Path:
+def sample_run(
+    run_dir: tyro.conf.Positional[Path],
+    out: Path,
+    n: int = 64,
+    temperature: float = 1.0,
+    seed: int = 0,
+    weights: Weights = "best",
+    label: int | None = None,
+    data_dir: Path | None = None,
+) -> Path:
     """Decode samples of the prior into a PNG grid.
 
     Args:
@@ -45,8 +53,14 @@ def sample_run(run_dir: tyro.conf.Positional[Path], out: Path, n: int = 64, temp
     return save_grid(sample(model, n, generator, temperature, condition), out)
 
 
-def reconstruct_run(run_dir: tyro.conf.Positional[Path], out: Path, n: int = 32, split: Split = "test", data_dir: Path | None = None,
-                    weights: Weights = "best") -> Path:
+def reconstruct_run(
+    run_dir: tyro.conf.Positional[Path],
+    out: Path,
+    n: int = 32,
+    split: Split = "test",
+    data_dir: Path | None = None,
+    weights: Weights = "best",
+) -> Path:
     """Write a PNG of test examples (rows of originals above rows of reconstructions).
 
     Args:

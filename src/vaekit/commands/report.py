@@ -41,8 +41,10 @@ from vaekit.run.layout import METRICS
 from vaekit.runtime.checks import at_least
 from vaekit.runtime.files import read_jsonl
 
-STYLE = "body{font-family:sans-serif;max-width:960px;margin:2em auto;color:#222} img{max-width:100%} " \
-        "table{border-collapse:collapse} td,th{border:1px solid #ccc;padding:3px 8px;text-align:right} pre{background:#f6f6f6;padding:1em}"
+STYLE = (
+    "body{font-family:sans-serif;max-width:960px;margin:2em auto;color:#222} img{max-width:100%} "
+    "table{border-collapse:collapse} td,th{border:1px solid #ccc;padding:3px 8px;text-align:right} pre{background:#f6f6f6;padding:1em}"
+)
 
 
 def _img(png: bytes, alt: str) -> str:
@@ -82,8 +84,20 @@ def _section(title: str, build: Callable[[], str]) -> str:
     return f"<h2>{html.escape(title)}</h2>\n{body}\n"
 
 
-OPT_IN = {"ood_auroc", "frechet_distance", "precision", "recall", "fid_classifier_accuracy", "mig", "dci_disentanglement",
-          "dci_completeness", "dci_informativeness", "sap", "factor_vae_score", "beta_vae_score"}  # evaluate's extra flags
+OPT_IN = {
+    "ood_auroc",
+    "frechet_distance",
+    "precision",
+    "recall",
+    "fid_classifier_accuracy",
+    "mig",
+    "dci_disentanglement",
+    "dci_completeness",
+    "dci_informativeness",
+    "sap",
+    "factor_vae_score",
+    "beta_vae_score",
+}  # evaluate's extra flags
 
 
 def build_report(run_dir: Path, iw_samples: int = 100, limit: int = 2000, data_dir: Path | None = None, seed: int = 0) -> str:
@@ -97,16 +111,20 @@ def build_report(run_dir: Path, iw_samples: int = 100, limit: int = 2000, data_d
 
     def metrics() -> str:
         report = evaluate(model, test, "test", iw_samples, torch.Generator().manual_seed(seed))
+
         def cell(v) -> str:
             if isinstance(v, list):
                 return " ".join(f"{x:.2f}" for x in v)
             return f"{v:.4f}" if isinstance(v, float) else "—" if v is None else str(v)
 
-        rows = "".join(f"<tr><th>{k}</th><td>{cell(v)}</td><td>{UNITS.get(k, '')}</td></tr>"
-                       for k, v in report.as_dict().items() if k not in OPT_IN)
-        return (f"<table>{rows}</table><p>Per example; — marks metrics that do not apply to this model. "
-                "<code>vaekit evaluate --fid --disentanglement --ood-data NAME</code> adds sample quality, "
-                "disentanglement and OOD scores.</p>")
+        rows = "".join(
+            f"<tr><th>{k}</th><td>{cell(v)}</td><td>{UNITS.get(k, '')}</td></tr>" for k, v in report.as_dict().items() if k not in OPT_IN
+        )
+        return (
+            f"<table>{rows}</table><p>Per example; — marks metrics that do not apply to this model. "
+            "<code>vaekit evaluate --fid --disentanglement --ood-data NAME</code> adds sample quality, "
+            "disentanglement and OOD scores.</p>"
+        )
 
     def samples() -> str:
         code_prior = fit_code_prior(model, run.load_split(run_dir, "train", data_dir)) if model.codebook_size else None
@@ -115,12 +133,18 @@ def build_report(run_dir: Path, iw_samples: int = 100, limit: int = 2000, data_d
 
     def reconstructions() -> str:
         x = test.batch(slice(0, 16))
-        return _img(png_bytes(interleave_rows(x, reconstruct(model, x, y), 8), 8), "reconstructions") + "<p>Originals above their reconstructions.</p>"
+        return (
+            _img(png_bytes(interleave_rows(x, reconstruct(model, x, y), 8), 8), "reconstructions")
+            + "<p>Originals above their reconstructions.</p>"
+        )
 
     def interpolation() -> str:
         require_unconditional(model)
         images = interpolate(model, test.batch(slice(0, 1)), test.batch(slice(1, 2)), 9, "slerp", 0.25)
-        return _img(png_bytes(images, images.shape[0]), "interpolation") + "<p>Test examples 0 to 1 (slerp), extended by a quarter past both ends.</p>"
+        return (
+            _img(png_bytes(images, images.shape[0]), "interpolation")
+            + "<p>Test examples 0 to 1 (slerp), extended by a quarter past both ends.</p>"
+        )
 
     def traversal() -> str:
         require_unconditional(model)
@@ -142,14 +166,23 @@ def build_report(run_dir: Path, iw_samples: int = 100, limit: int = 2000, data_d
     ]
     if model.has_prior or model.codebook_size:
         parts.append(_section("Samples", samples))
-    parts += [_section("Reconstructions", reconstructions), _section("Interpolation", interpolation),
-              _section("Traversal", traversal), _section("Latent map", latent_map),
-              f"<h2>Configuration</h2><pre>{html.escape(json.dumps(config, indent=2))}</pre>"]
-    return f"<!doctype html><html><head><meta charset='utf-8'><title>vaekit report</title><style>{STYLE}</style></head><body>\n" + "\n".join(parts) + "</body></html>\n"
+    parts += [
+        _section("Reconstructions", reconstructions),
+        _section("Interpolation", interpolation),
+        _section("Traversal", traversal),
+        _section("Latent map", latent_map),
+        f"<h2>Configuration</h2><pre>{html.escape(json.dumps(config, indent=2))}</pre>",
+    ]
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>vaekit report</title><style>{STYLE}</style></head><body>\n"
+        + "\n".join(parts)
+        + "</body></html>\n"
+    )
 
 
-def report_run(run_dir: tyro.conf.Positional[Path], out: Path | None = None, iw_samples: int = 100, limit: int = 2000,
-               data_dir: Path | None = None) -> Path:
+def report_run(
+    run_dir: tyro.conf.Positional[Path], out: Path | None = None, iw_samples: int = 100, limit: int = 2000, data_dir: Path | None = None
+) -> Path:
     """Write one self-contained HTML page about a run: curves, metrics, samples, latent tools, config.
 
     Args:

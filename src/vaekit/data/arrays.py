@@ -60,8 +60,9 @@ def _examples(path: Path, arrays: dict[str, np.ndarray], key: str, label_key: st
     """One split: examples in (N, C, H, W) or (N, D) layout, labels or None, and the scale."""
     a = arrays[key]
     if a.ndim >= 2 and 0 in a.shape:
-        raise DataError(f"{path}: array '{key}' has shape {a.shape}; it needs at least one example (rows) of at least one value "
-                        "(columns or pixels)")
+        raise DataError(
+            f"{path}: array '{key}' has shape {a.shape}; it needs at least one example (rows) of at least one value (columns or pixels)"
+        )
     x, scale = _values(path, key, a)
     x = _layout(path, key, x)
     return x, _labels(path, label_key, arrays.get(label_key), len(x)), scale

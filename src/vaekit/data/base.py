@@ -79,6 +79,7 @@ class InMemoryDataset:
 
     def _map(self, fn) -> InMemoryDataset:
         """Apply ``fn`` to x and to labels, attributes and factors where present."""
+
         def opt(t):
             return None if t is None else fn(t)
 

@@ -23,7 +23,15 @@ def _read_mat(path: Path, variable: str, shape: tuple[int, int]) -> np.ndarray:
 
     try:
         content = scipy.io.loadmat(str(path))
-    except (OSError, ValueError, TypeError, IndexError, KeyError, NotImplementedError, zlib.error) as e:  # scipy's parser raises any of these
+    except (
+        OSError,
+        ValueError,
+        TypeError,
+        IndexError,
+        KeyError,
+        NotImplementedError,
+        zlib.error,
+    ) as e:  # scipy's parser raises any of these
         raise DataError(f"{path}: cannot read as a MATLAB file ({type(e).__name__}: {e}); the file is corrupt, replace it") from None
     if variable not in content:
         raise DataError(f"{path}: has no variable '{variable}' (found {sorted(k for k in content if not k.startswith('__'))})")
@@ -49,7 +57,10 @@ def load_olivetti_faces(data_dir: Path | None = None) -> RawSplits:
     """
     paths = find_files("olivetti-faces", [OLIVETTI], data_dir)
     if paths is None:
-        raise DataError(f"{OLIVETTI} not found (looked in --data-dir, $VAEKIT_DATA/olivetti_faces/ and the cache); put the file there or pass --data-dir DIR")
+        raise DataError(
+            f"{OLIVETTI} not found (looked in --data-dir, $VAEKIT_DATA/olivetti_faces/ and the cache); "
+            "put the file there or pass --data-dir DIR"
+        )
     faces = _read_mat(paths[0], "faces", (4096, 400))
     x = np.ascontiguousarray(faces.T.reshape(400, 64, 64).transpose(0, 2, 1))[:, None]  # (400, 1, 64, 64), upright
     y = np.repeat(np.arange(40), 10)  # (400,)

@@ -61,7 +61,9 @@ def _labels(root: Path, files: list[Path]) -> tuple[np.ndarray | None, tuple[str
     index = {c: i for i, c in enumerate(classes)}
     if any(len(p) == 1 for p in parts):
         loose = [str(f) for f, p in zip(files, parts, strict=True) if len(p) == 1][:3]
-        raise DataError(f"{root}: some images are in sub-folders (labels) and some are not ({', '.join(loose)}...); move them into a class folder")
+        raise DataError(
+            f"{root}: some images are in sub-folders (labels) and some are not ({', '.join(loose)}...); move them into a class folder"
+        )
     return np.array([index[p[0]] for p in parts], dtype=np.int64), classes
 
 
@@ -81,8 +83,11 @@ def _attributes(root: Path, files: list[Path], path: Path) -> tuple[np.ndarray, 
 def load_folder(root: Path, image_size: int, channels: int, attributes: Path | None = None) -> RawSplits:
     """All images under ``root`` at ``image_size`` x ``image_size`` with ``channels`` channels."""
     files, others = list_images(root)
-    memory.require(2 * len(files) * channels * image_size**2, f"{len(files):,} images of {channels}x{image_size}x{image_size}",
-                   "use a smaller --image-size or a folder with fewer images")
+    memory.require(
+        2 * len(files) * channels * image_size**2,
+        f"{len(files):,} images of {channels}x{image_size}x{image_size}",
+        "use a smaller --image-size or a folder with fewer images",
+    )
     images, kept, skipped = [], [], []
     for f in files:
         try:
@@ -101,5 +106,12 @@ def load_folder(root: Path, image_size: int, channels: int, attributes: Path | N
         for what, names in (("unreadable file(s)", skipped), ("non-image file(s)", [str(p.relative_to(root)) for p in others]))
         if names
     )
-    return RawSplits(train=data.take(slice(0, cut)), test=data.take(slice(cut, None)), scale=255.0, location=str(root),
-                     classes=classes, attribute_names=names, notes=notes)
+    return RawSplits(
+        train=data.take(slice(0, cut)),
+        test=data.take(slice(cut, None)),
+        scale=255.0,
+        location=str(root),
+        classes=classes,
+        attribute_names=names,
+        notes=notes,
+    )

@@ -64,7 +64,9 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
             if f.read(1):
                 raise DataError(f"{path}: IDX file has bytes after the {dims} data its header describes; the file is corrupt")
     except (OSError, EOFError, zlib.error) as e:
-        raise DataError(f"{path}: cannot read ({type(e).__name__}: {e}); the file is corrupt or truncated, delete it and fetch it again") from None
+        raise DataError(
+            f"{path}: cannot read ({type(e).__name__}: {e}); the file is corrupt or truncated, delete it and fetch it again"
+        ) from None
     return np.frombuffer(data, dtype=dtype).reshape(dims)
 
 

@@ -40,7 +40,9 @@ def open_image(path: Path, mode: str) -> Image.Image:
                     raise ImageError(path, "too large to decode", f"{w}x{h} pixels, over the limit of {_max_pixels():,}", "resize it first")
                 return image.convert(mode)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(path, "too large to decode", f"more than {_max_pixels():,} pixels: a decompression bomb?", "resize it first") from None
+        raise ImageError(
+            path, "too large to decode", f"more than {_max_pixels():,} pixels: a decompression bomb?", "resize it first"
+        ) from None
     except FileNotFoundError:
         raise ImageError(path, "cannot read as an image", "no such file", hint) from None
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as e:  # PIL's decoding errors
@@ -57,8 +59,6 @@ def load_image(path: Path, size: int, channels: int) -> np.ndarray:
         image = image.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BICUBIC)
         array = np.asarray(image, dtype=np.uint8)
     return array[None] if channels == 1 else array.transpose(2, 0, 1)
-
-
 
 
 def image_as_example(path: Path, shape: tuple[int, ...]) -> np.ndarray:

@@ -18,8 +18,14 @@ def _tensors(split: Split, scale: float, dynamic: bool) -> InMemoryDataset:
     def tensor(a):
         return None if a is None else torch.from_numpy(np.ascontiguousarray(a))
 
-    return InMemoryDataset(tensor(split.x), tensor(split.y), scale, dynamic_binarize=dynamic, attributes=tensor(split.attributes),
-                           factors=tensor(split.factors))
+    return InMemoryDataset(
+        tensor(split.x),
+        tensor(split.y),
+        scale,
+        dynamic_binarize=dynamic,
+        attributes=tensor(split.attributes),
+        factors=tensor(split.factors),
+    )
 
 
 def _split_train(raw: RawSplits, valid_size: int) -> tuple[Split, Split]:
@@ -55,6 +61,15 @@ def load_dataset(config: DataConfig) -> DatasetSplits:
         splits["train"] = splits["train"].head(config.limit)
     if len(splits["train"]) == 0:
         raise DataError(f"dataset '{config.name}' from {raw.location} has no training examples")
-    return DatasetSplits(config.name, splits["train"], splits["valid"], splits["test"], source=raw.location,
-                         classes=raw.classes, attribute_names=raw.attribute_names, notes=raw.notes,
-                         factor_names=raw.factor_names, factor_sizes=raw.factor_sizes)
+    return DatasetSplits(
+        config.name,
+        splits["train"],
+        splits["valid"],
+        splits["test"],
+        source=raw.location,
+        classes=raw.classes,
+        attribute_names=raw.attribute_names,
+        notes=raw.notes,
+        factor_names=raw.factor_names,
+        factor_sizes=raw.factor_sizes,
+    )

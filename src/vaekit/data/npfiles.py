@@ -40,12 +40,15 @@ def _check_claim(where: str, shape: tuple[int, ...], dtype: np.dtype, available:
     if dtype.hasobject:
         raise DataError(f"{where}: holds Python objects (dtype {dtype}); vaekit reads plain numbers only, never pickled data")
     if dtype.kind not in "biuf":
-        raise DataError(f"{where}: has dtype {dtype}; expected real numbers (integers, floats or booleans), not strings, "
-                        "complex numbers or records")
+        raise DataError(
+            f"{where}: has dtype {dtype}; expected real numbers (integers, floats or booleans), not strings, complex numbers or records"
+        )
     claimed = math.prod(shape) * dtype.itemsize
     if claimed > available:
-        raise DataError(f"{where}: the header claims shape {shape} ({claimed:,} bytes of {dtype}) but the file holds only "
-                        f"{available:,} bytes of data; the file is truncated or damaged")
+        raise DataError(
+            f"{where}: the header claims shape {shape} ({claimed:,} bytes of {dtype}) but the file holds only "
+            f"{available:,} bytes of data; the file is truncated or damaged"
+        )
     memory.require(claimed, f"{where} (shape {shape}, {dtype})", "use a smaller array")
 
 
@@ -88,7 +91,9 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
             return _read_npz(path)
         return {"x": _read_npy(path)}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError) as e:
-        raise DataError(f"{path}: cannot read ({type(e).__name__}: {e}); it must be a NumPy .npy/.npz file without pickled objects") from None
+        raise DataError(
+            f"{path}: cannot read ({type(e).__name__}: {e}); it must be a NumPy .npy/.npz file without pickled objects"
+        ) from None
 
 
 def read_array(path: Path, key: str, hint: str) -> np.ndarray:

@@ -49,14 +49,17 @@ DATASETS: dict[str, DatasetInfo] = {
     "binarized-mnist": DatasetInfo(_from_dir(load_binarized_mnist), "Larochelle & Murray's static binarization (50k/10k/10k)", 10_000, 10),
     "frey-faces": DatasetInfo(_from_dir(load_frey_faces), "Frey's 1965 face frames, 28x20 (Roweis's .mat)", 165, 200),
     "olivetti-faces": DatasetInfo(_from_dir(load_olivetti_faces), "Olivetti faces, 40 people x 10, 64x64 (Roweis's .mat)", 0, 300),
-    "shapes": DatasetInfo(lambda c: load_shapes(c.name), "generated 64x64 dSprites-like sprites with 5 known factors (no download)", 0.1, 20),
+    "shapes": DatasetInfo(
+        lambda c: load_shapes(c.name), "generated 64x64 dSprites-like sprites with 5 known factors (no download)", 0.1, 20
+    ),
 }
 
 PREFIXES: dict[str, DatasetInfo] = {
     "npz": DatasetInfo(lambda c: load_arrays(_path(c)), "an .npz file of named arrays", 0.1, 50),
     "npy": DatasetInfo(lambda c: load_arrays(_path(c)), "an .npy array", 0.1, 50),
-    "folder": DatasetInfo(lambda c: load_folder(_path(c), c.image_size, c.channels, c.attributes),
-                          "a directory of images (labels from sub-folders)", 0.1, 50),
+    "folder": DatasetInfo(
+        lambda c: load_folder(_path(c), c.image_size, c.channels, c.attributes), "a directory of images (labels from sub-folders)", 0.1, 50
+    ),
     "shapes": DatasetInfo(lambda c: load_shapes(c.name), "shapes:N[:SEED]: N sprites drawn from dSprites' factor grid", 0.1, 20),
 }
 

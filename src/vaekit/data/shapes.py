@@ -36,9 +36,9 @@ def _inside(shape: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     if shape == 0:
         return np.maximum(np.abs(u), np.abs(v)) <= 0.8
     if shape == 1:
-        return u ** 2 + (v / 0.5) ** 2 <= 1.0
+        return u**2 + (v / 0.5) ** 2 <= 1.0
     x, y = u * 1.25, -v * 1.25 + 0.15  # the heart curve (x^2 + y^2 - 1)^3 <= x^2 y^3, tip down
-    return (x ** 2 + y ** 2 - 1) ** 3 <= x ** 2 * y ** 3
+    return (x**2 + y**2 - 1) ** 3 <= x**2 * y**3
 
 
 def render(factors: np.ndarray, grid: tuple[int, ...] = GRID) -> np.ndarray:

@@ -81,7 +81,7 @@ def _decompressed_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         gz = f.read(2) == b"\x1f\x8b"
-    with (gzip.open(path, "rb") if gz else open(path, "rb")) as f:
+    with gzip.open(path, "rb") if gz else open(path, "rb") as f:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
@@ -113,7 +113,4 @@ def download(file: RemoteFile, mirrors: list[str], dest_dir: Path, timeout: floa
             failures.append(f"{url}: {getattr(e, 'reason', e)}")
         finally:
             tmp.unlink(missing_ok=True)
-    raise DataError(
-        f"could not download {file.name} ({'; '.join(failures)}); put the file in {dest_dir} "
-        "by hand or pass --data-dir DIR"
-    )
+    raise DataError(f"could not download {file.name} ({'; '.join(failures)}); put the file in {dest_dir} by hand or pass --data-dir DIR")

@@ -5,5 +5,17 @@ from vaekit.evaluation.latent import ACTIVE_THRESHOLD, active_units, kl_per_dime
 from vaekit.evaluation.likelihood import UNITS, Report, check_support, evaluate
 from vaekit.evaluation.reconstruction import auroc, psnr, ssim
 
-__all__ = ["ACTIVE_THRESHOLD", "UNITS", "Report", "active_units", "auroc", "check_support", "evaluate", "kl_per_dimension",
-           "mutual_information", "perplexity", "psnr", "ssim"]
+__all__ = [
+    "ACTIVE_THRESHOLD",
+    "UNITS",
+    "Report",
+    "active_units",
+    "auroc",
+    "check_support",
+    "evaluate",
+    "kl_per_dimension",
+    "mutual_information",
+    "perplexity",
+    "psnr",
+    "ssim",
+]

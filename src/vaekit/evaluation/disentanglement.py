@@ -126,9 +126,15 @@ def sap(codes: np.ndarray, factors: np.ndarray, seed: int = 0) -> float:
         values = len(np.unique(factors[:, f]))
         if values < 2:
             continue
-        scores = sorted((DecisionTreeClassifier(max_leaf_nodes=2 * values, random_state=seed)
-                         .fit(codes[train, d:d + 1], factors[train, f]).score(codes[test, d:d + 1], factors[test, f])
-                         for d in range(codes.shape[1])), reverse=True)
+        scores = sorted(
+            (
+                DecisionTreeClassifier(max_leaf_nodes=2 * values, random_state=seed)
+                .fit(codes[train, d : d + 1], factors[train, f])
+                .score(codes[test, d : d + 1], factors[test, f])
+                for d in range(codes.shape[1])
+            ),
+            reverse=True,
+        )
         gaps.append(scores[0] - (scores[1] if len(scores) > 1 else 0.0))
     return float(np.mean(gaps)) if gaps else 0.0
 
@@ -167,8 +173,9 @@ def beta_vae_score(codes: np.ndarray, factors: np.ndarray, seed: int = 0, points
     return float(classifier.score(x[test], y[test]))
 
 
-def factor_vae_score(codes: np.ndarray, factors: np.ndarray, seed: int = 0, votes: int = 1000, batch: int = 64,
-                     prune: float = 0.05) -> float:
+def factor_vae_score(
+    codes: np.ndarray, factors: np.ndarray, seed: int = 0, votes: int = 1000, batch: int = 64, prune: float = 0.05
+) -> float:
     """FactorVAE score (Kim & Mnih 2018): codes scaled by their std over the data; for a batch that
     shares one factor, the dimension of least variance votes for that factor; a majority-vote
     classifier from dimensions to factors is trained on half the votes and scored on the rest.

@@ -46,8 +46,11 @@ class FeatureNet(nn.Module):
             # Images larger than 32x32 are average-pooled to at most 32x32 first: cheap, and enough to tell classes apart.
             pool = max(1, math.ceil(max(shape[1:]) / MAX_SIDE))
             pooled = (shape[0], shape[1] // pool, shape[2] // pool)
-            self.body = nn.Sequential(nn.AvgPool2d(pool) if pool > 1 else nn.Identity(),
-                                      ConvEncoder(pooled, FEATURES, width=32, depth=None, activation="relu"), nn.ReLU())
+            self.body = nn.Sequential(
+                nn.AvgPool2d(pool) if pool > 1 else nn.Identity(),
+                ConvEncoder(pooled, FEATURES, width=32, depth=None, activation="relu"),
+                nn.ReLU(),
+            )
         else:
             self.body = mlp([math.prod(shape), 256, FEATURES], "relu", final_activation="relu")
         self.head = nn.Linear(FEATURES, classes)
@@ -87,7 +90,7 @@ class FeatureExtractor:
         """Features of images in [0, 1], (N, F) float64 on the CPU."""
         self.net.eval()
         device = next(self.net.parameters()).device
-        return torch.cat([self.net.features(x[i:i + batch_size].to(device)).double().cpu() for i in range(0, len(x), batch_size)])
+        return torch.cat([self.net.features(x[i : i + batch_size].to(device)).double().cpu() for i in range(0, len(x), batch_size)])
 
 
 def _task_batch(data: InMemoryDataset, index: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -106,7 +109,9 @@ def _accuracy(net: FeatureNet, data: InMemoryDataset) -> float:
     return correct / max(len(data), 1)
 
 
-def train_feature_net(train: InMemoryDataset, check: InMemoryDataset, epochs: int = EPOCHS, min_steps: int | None = None) -> FeatureExtractor:
+def train_feature_net(
+    train: InMemoryDataset, check: InMemoryDataset, epochs: int = EPOCHS, min_steps: int | None = None
+) -> FeatureExtractor:
     """Train the classifier on ``train`` (labels, or flips without them) for ``epochs`` passes or
     ``min_steps`` steps, whichever is more; its accuracy is measured on ``check``."""
     if train.labels is None and len(train.shape) != 3:
@@ -122,7 +127,7 @@ def train_feature_net(train: InMemoryDataset, check: InMemoryDataset, epochs: in
         net.train()
         order = torch.randperm(len(train), generator=generator, device=train.x.device)  # (N,)
         for start in range(0, len(train), BATCH):
-            x, target = _task_batch(train, order[start:start + BATCH], generator)
+            x, target = _task_batch(train, order[start : start + BATCH], generator)
             loss = nn.functional.cross_entropy(net(x), target)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -153,7 +158,12 @@ def feature_extractor(name: str, train: InMemoryDataset, check: InMemoryDataset,
             pass  # a damaged or foreign cache file: train again and replace it
     extractor = train_feature_net(train, check)
     path.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"task": extractor.task, "accuracy": repr(extractor.accuracy), "classes": str(extractor.net.head.out_features), "version": VERSION}
+    meta = {
+        "task": extractor.task,
+        "accuracy": repr(extractor.accuracy),
+        "classes": str(extractor.net.head.out_features),
+        "version": VERSION,
+    }
     save_tensors(path, {k: v.detach().cpu() for k, v in extractor.net.state_dict().items()}, meta)
     return extractor
 
@@ -191,7 +201,7 @@ def _knn_radii(x: torch.Tensor, k: int) -> torch.Tensor:
 
 def _coverage(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, chunk: int = 1000) -> float:
     """Fraction of points inside at least one ball (centre, radius)."""
-    inside = [(torch.cdist(points[i:i + chunk], centres) <= radii).any(1) for i in range(0, len(points), chunk)]
+    inside = [(torch.cdist(points[i : i + chunk], centres) <= radii).any(1) for i in range(0, len(points), chunk)]
     return float(torch.cat(inside).double().mean())
 
 

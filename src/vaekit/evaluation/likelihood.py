@@ -17,7 +17,6 @@ from vaekit.objectives import iwae_bound, iwae_log_weights, reconstruction_nll
 from vaekit.runtime import distributed, memory
 from vaekit.runtime.checks import at_least
 
-
 MI_SEED = 0  # the mutual-information estimate draws its own samples on the CPU, repeatably
 
 
@@ -70,8 +69,17 @@ class Report:
 
 # What each metric is measured in, for tables (evaluate, the report); a metric not named is a count or a score.
 UNITS = {
-    "elbo": "nats", "reconstruction_nll": "nats", "kl": "nats", "iwae_log_px": "nats", "nll": "nats", "bits_per_dim": "bits/dim",
-    "mse": "per value", "psnr": "dB", "mutual_information": "nats", "kl_per_dimension": "nats", "codebook_perplexity": "codes",
+    "elbo": "nats",
+    "reconstruction_nll": "nats",
+    "kl": "nats",
+    "iwae_log_px": "nats",
+    "nll": "nats",
+    "bits_per_dim": "bits/dim",
+    "mse": "per value",
+    "psnr": "dB",
+    "mutual_information": "nats",
+    "kl_per_dimension": "nats",
+    "codebook_perplexity": "codes",
     "active_units": "of the latent dimensions",
 }
 
@@ -94,8 +102,9 @@ def _image_terms(x_hat: torch.Tensor, x: torch.Tensor) -> dict[str, torch.Tensor
 
 
 @torch.no_grad()
-def _vae_terms(model: LatentModel, x: torch.Tensor, y: torch.Tensor | None, k: int, generator: torch.Generator | None,
-               max_rows: int) -> tuple[dict[str, torch.Tensor], DiagonalGaussian]:
+def _vae_terms(
+    model: LatentModel, x: torch.Tensor, y: torch.Tensor | None, k: int, generator: torch.Generator | None, max_rows: int
+) -> tuple[dict[str, torch.Tensor], DiagonalGaussian]:
     """Per-example ELBO terms and the K-sample bound, (B,) each, and the posterior."""
     posterior = model.encode(x, y)  # (B, D)
     assert isinstance(posterior, DiagonalGaussian)
@@ -108,8 +117,15 @@ def _vae_terms(model: LatentModel, x: torch.Tensor, y: torch.Tensor | None, k: i
     return terms | _image_terms(model.decode(posterior.mode(), y).mean, x), posterior
 
 
-def _per_example(model: LatentModel, data: InMemoryDataset, iw_samples: int, generator: torch.Generator | None, batch_size: int,
-                 max_rows: int, code_counts: torch.Tensor) -> tuple[dict[str, torch.Tensor], list[DiagonalGaussian]]:
+def _per_example(
+    model: LatentModel,
+    data: InMemoryDataset,
+    iw_samples: int,
+    generator: torch.Generator | None,
+    batch_size: int,
+    max_rows: int,
+    code_counts: torch.Tensor,
+) -> tuple[dict[str, torch.Tensor], list[DiagonalGaussian]]:
     """Every per-example term over the whole split (on the CPU), and the posteriors.
 
     Under torchrun each rank takes every world-size-th batch and the results are summed into
@@ -123,7 +139,7 @@ def _per_example(model: LatentModel, data: InMemoryDataset, iw_samples: int, gen
     parts: dict[str, list[torch.Tensor]] = {}
     posteriors = []
     starts = list(range(0, len(data), batch_size))
-    for start in starts[world.rank::world.size]:
+    for start in starts[world.rank :: world.size]:
         index = slice(start, start + batch_size)
         x = data.batch(index, generator)  # (B, C, H, W)
         y = data.condition(index, model.conditioning, model.condition_dim)  # (B, Y) or None
@@ -137,7 +153,7 @@ def _per_example(model: LatentModel, data: InMemoryDataset, iw_samples: int, gen
     if not world.active:
         return {k: torch.cat(v) for k, v in parts.items()}, posteriors
     distributed.all_reduce(code_counts)
-    mine = [slice(s, min(s + batch_size, len(data))) for s in starts[world.rank::world.size]]
+    mine = [slice(s, min(s + batch_size, len(data))) for s in starts[world.rank :: world.size]]
     full = {k: _assemble(v, mine, len(data)) for k, v in sorted(parts.items())}
     if not posteriors:
         return full, []
@@ -153,8 +169,15 @@ def _assemble(pieces: list[torch.Tensor], rows: list[slice], n: int) -> torch.Te
     return distributed.all_reduce(table)
 
 
-def _check_arguments(model: LatentModel, data: InMemoryDataset, iw_samples: int, batch_size: int, max_rows: int,
-                     outliers: InMemoryDataset | None, mi_examples: int) -> None:
+def _check_arguments(
+    model: LatentModel,
+    data: InMemoryDataset,
+    iw_samples: int,
+    batch_size: int,
+    max_rows: int,
+    outliers: InMemoryDataset | None,
+    mi_examples: int,
+) -> None:
     """Every argument of ``evaluate``, before any work."""
     for name, value in (("iw_samples", iw_samples), ("batch_size", batch_size), ("max_rows", max_rows), ("mi_examples", mi_examples)):
         at_least(name, value, 1)
@@ -165,8 +188,9 @@ def _check_arguments(model: LatentModel, data: InMemoryDataset, iw_samples: int,
     if outliers is not None and tuple(outliers.shape) != tuple(data.shape):
         raise ConfigError(f"--ood-data has examples of shape {tuple(outliers.shape)}, but the model's are {tuple(data.shape)}")
     rows = min(batch_size, len(data))
-    memory.require(2 * iw_samples * rows * 4, f"the importance weights of K = {iw_samples:,} samples for {rows} examples",
-                   "use a smaller --iw-samples")
+    memory.require(
+        2 * iw_samples * rows * 4, f"the importance weights of K = {iw_samples:,} samples for {rows} examples", "use a smaller --iw-samples"
+    )
 
 
 @torch.no_grad()
@@ -175,8 +199,9 @@ def check_support(model: LatentModel, data: InMemoryDataset, chunk: int = 10_000
     if len(data) == 0:
         return
     x = data.batch(slice(0, 1))
-    likelihood = model.decode(torch.zeros(1, model.latent_dim, device=x.device), data.condition(slice(0, 1), model.conditioning,
-                                                                                                model.condition_dim))
+    likelihood = model.decode(
+        torch.zeros(1, model.latent_dim, device=x.device), data.condition(slice(0, 1), model.conditioning, model.condition_dim)
+    )
     for start in range(0, len(data), chunk):
         likelihood.check_support(data.values(slice(start, start + chunk)))
 
@@ -222,7 +247,9 @@ def evaluate(
     mean = {k: float(v.double().mean()) for k, v in terms.items()}
     ood = None
     if outliers is not None:
-        ood = auroc(terms["score"], _per_example(model, outliers, iw_samples, generator, batch_size, max_rows, code_counts.clone())[0]["score"])
+        ood = auroc(
+            terms["score"], _per_example(model, outliers, iw_samples, generator, batch_size, max_rows, code_counts.clone())[0]["score"]
+        )
     images = {"psnr": mean.get("psnr"), "ssim": mean.get("ssim"), "ood_auroc": ood}
     if not model.has_prior:
         codes = perplexity(code_counts) if model.codebook_size else None
@@ -241,7 +268,9 @@ def evaluate(
         bits_per_dim=nll / (dims * math.log(2)),
         active_units=active_units(mu),
         mse=mean["mse"],
-        mutual_information=mutual_information(mu[:mi_examples].double(), logvar[:mi_examples].double(), torch.Generator().manual_seed(MI_SEED)),
+        mutual_information=mutual_information(
+            mu[:mi_examples].double(), logvar[:mi_examples].double(), torch.Generator().manual_seed(MI_SEED)
+        ),
         kl_per_dimension=[round(v, 4) for v in kl_per_dimension(mu, logvar).tolist()],
         **images,
     )

@@ -47,13 +47,16 @@ def attribute_vector(means: torch.Tensor, with_attribute: torch.Tensor, against:
     """mean(z | attribute) - mean(z | against, or not attribute): means (N, D), masks (N,) -> (D,)."""
     other = ~with_attribute if against is None else against
     if not with_attribute.any() or not other.any():
-        raise ConfigError(f"an attribute vector needs examples on both sides; found {int(with_attribute.sum())} with and {int(other.sum())} without")
+        raise ConfigError(
+            f"an attribute vector needs examples on both sides; found {int(with_attribute.sum())} with and {int(other.sum())} without"
+        )
     return means[with_attribute].mean(0) - means[other].mean(0)
 
 
 @torch.no_grad()
-def apply_attribute(model: LatentModel, x: torch.Tensor, vector: torch.Tensor, strengths: list[float],
-                    generator: torch.Generator | None = None) -> torch.Tensor:
+def apply_attribute(
+    model: LatentModel, x: torch.Tensor, vector: torch.Tensor, strengths: list[float], generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Each input x (B, C, H, W) decoded with ``s * vector`` added to its code, for every strength.
 
     Deterministic (posterior means); ``generator`` is accepted like every tool's.
@@ -66,9 +69,14 @@ def apply_attribute(model: LatentModel, x: torch.Tensor, vector: torch.Tensor, s
     for value in strengths:
         finite("strength", value)
     if vector.shape != (model.latent_dim,) or not bool(torch.isfinite(vector).all()):
-        raise ConfigError(f"an attribute vector must hold {model.latent_dim} finite numbers (one per latent dimension), got shape {tuple(vector.shape)}")
-    memory.require(x.shape[0] * len(strengths) * math.prod(model.data_shape) * 4, f"{x.shape[0] * len(strengths):,} edited images",
-                   "give fewer --inputs or --strength values")
+        raise ConfigError(
+            f"an attribute vector must hold {model.latent_dim} finite numbers (one per latent dimension), got shape {tuple(vector.shape)}"
+        )
+    memory.require(
+        x.shape[0] * len(strengths) * math.prod(model.data_shape) * 4,
+        f"{x.shape[0] * len(strengths):,} edited images",
+        "give fewer --inputs or --strength values",
+    )
     z = model.encode(x).mode()  # (B, D)
     s = torch.tensor(strengths, device=z.device, dtype=z.dtype)  # (S,)
     edited = z[:, None, :] + s[None, :, None] * vector  # (B, S, D)

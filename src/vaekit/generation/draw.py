@@ -27,17 +27,27 @@ def _check(model: LatentModel, n: int, temperature: float, condition: torch.Tens
     in_range("temperature", temperature, 0)
     if model.codebook_size:
         if code_prior is None:
-            raise ConfigError("a VQ-VAE samples codes from a prior fitted to its training codes: pass code_prior=fit_code_prior(model, train)")
+            raise ConfigError(
+                "a VQ-VAE samples codes from a prior fitted to its training codes: pass code_prior=fit_code_prior(model, train)"
+            )
         return
     if not model.has_prior:
         model.prior(1)  # raises: a plain autoencoder has no prior
     if model.conditioning is not None and (condition is None or tuple(condition.shape) != (n, model.condition_dim)):
-        raise ConfigError(f"this {model.conditioning}-conditioned model needs a condition of shape ({n}, {model.condition_dim}) "
-                          "for its samples (see sample_conditions)")
+        raise ConfigError(
+            f"this {model.conditioning}-conditioned model needs a condition of shape ({n}, {model.condition_dim}) "
+            "for its samples (see sample_conditions)"
+        )
 
 
-def _decoded(model: LatentModel, m: int, generator: torch.Generator | None, temperature: float, condition: torch.Tensor | None,
-             code_prior: torch.Tensor | None) -> torch.Tensor:
+def _decoded(
+    model: LatentModel,
+    m: int,
+    generator: torch.Generator | None,
+    temperature: float,
+    condition: torch.Tensor | None,
+    code_prior: torch.Tensor | None,
+) -> torch.Tensor:
     if code_prior is not None and model.codebook_size:
         return model.decode(model.embed(sample_codes(code_prior, m, generator, temperature))).mean
     prior = model.prior(m)  # (m, D)
@@ -46,8 +56,15 @@ def _decoded(model: LatentModel, m: int, generator: torch.Generator | None, temp
 
 
 @torch.no_grad()
-def sample(model: LatentModel, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
-           condition: torch.Tensor | None = None, code_prior: torch.Tensor | None = None, chunk: int | None = None) -> torch.Tensor:
+def sample(
+    model: LatentModel,
+    n: int,
+    generator: torch.Generator | None = None,
+    temperature: float = 1.0,
+    condition: torch.Tensor | None = None,
+    code_prior: torch.Tensor | None = None,
+    chunk: int | None = None,
+) -> torch.Tensor:
     """n samples of the model: the mean of p(x|z[, y]) for z ~ N(0, temperature^2 I), (n, C, H, W).
 
     The mean (pixel probabilities for a Bernoulli decoder) is what papers show as 'samples';
@@ -69,7 +86,7 @@ def sample(model: LatentModel, n: int, generator: torch.Generator | None = None,
     parts = []
     for start in range(0, n, chunk):
         m = min(chunk, n - start)
-        y = None if condition is None else condition[start:start + m]
+        y = None if condition is None else condition[start : start + m]
         parts.append(_decoded(model, m, generator, temperature, y, code_prior))
     return torch.cat(parts)
 
@@ -108,7 +125,7 @@ def interleave_rows(originals: torch.Tensor, reconstructions: torch.Tensor, nrow
     """Stack rows so each row of originals sits above the row of its reconstructions, (2B, C, H, W)."""
     chunks = []
     for start in range(0, originals.shape[0], nrow):
-        pair = originals[start:start + nrow], reconstructions[start:start + nrow]
+        pair = originals[start : start + nrow], reconstructions[start : start + nrow]
         blank = torch.ones(nrow - pair[0].shape[0], *originals.shape[1:], device=originals.device)  # pads a short last row
         chunks += [torch.cat([pair[0], blank]), torch.cat([pair[1], blank])]
     return torch.cat(chunks)

@@ -44,14 +44,23 @@ def path_times(steps: int, extrapolate: float = 0.0) -> torch.Tensor:
     spacing = 1.0 / (steps - 1)
     extra = round(extrapolate * (steps - 1))
     if steps + 2 * extra > MAX_POINTS:
-        raise ConfigError(f"--steps {steps} with --extrapolate {extrapolate:g} makes {steps + 2 * extra:,} points; "
-                          f"at most {MAX_POINTS:,} fit in one strip")
+        raise ConfigError(
+            f"--steps {steps} with --extrapolate {extrapolate:g} makes {steps + 2 * extra:,} points; "
+            f"at most {MAX_POINTS:,} fit in one strip"
+        )
     return torch.arange(-extra, steps + extra, dtype=torch.float32) * spacing
 
 
 @torch.no_grad()
-def interpolate(model: LatentModel, xa: torch.Tensor, xb: torch.Tensor, steps: int = 9, method: str = "lerp",
-                extrapolate: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
+def interpolate(
+    model: LatentModel,
+    xa: torch.Tensor,
+    xb: torch.Tensor,
+    steps: int = 9,
+    method: str = "lerp",
+    extrapolate: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Decoded points on the path between the posterior means of xa and xb (1, C, H, W) each.
 
     Returns:

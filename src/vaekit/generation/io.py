@@ -26,7 +26,9 @@ def grid(images: torch.Tensor, nrow: int | None = None, pad: int = 2, scale: int
         scale: integer nearest-neighbour upscaling (default: enough for 32 px tiles).
     """
     if images.dim() != 4 or images.shape[1] not in (1, 3):
-        raise VaekitError(f"image grids need (N, C, H, W) images with 1 or 3 channels, got shape {tuple(images.shape)}; this run's data are not images")
+        raise VaekitError(
+            f"image grids need (N, C, H, W) images with 1 or 3 channels, got shape {tuple(images.shape)}; this run's data are not images"
+        )
     n, c, h, w = images.shape
     nrow = nrow or math.ceil(math.sqrt(n))
     scale = scale or max(1, math.ceil(32 / max(h, w)))
@@ -39,7 +41,7 @@ def grid(images: torch.Tensor, nrow: int | None = None, pad: int = 2, scale: int
     canvas = torch.ones(c, rows * (h + pad) + pad, nrow * (w + pad) + pad)  # (C, H_total, W_total)
     for i in range(n):
         r, col = divmod(i, nrow)
-        canvas[:, pad + r * (h + pad):pad + r * (h + pad) + h, pad + col * (w + pad):pad + col * (w + pad) + w] = x[i]
+        canvas[:, pad + r * (h + pad) : pad + r * (h + pad) + h, pad + col * (w + pad) : pad + col * (w + pad) + w] = x[i]
     array = (canvas * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()  # (H_total, W_total, C)
     return array[:, :, 0] if c == 1 else array
 

@@ -26,13 +26,19 @@ def kl_order(model: LatentModel, data: InMemoryDataset, batch_size: int = 1000) 
     if codes.logvar is None:
         return torch.argsort(codes.mu.var(0), descending=True).tolist()
     kl = DiagonalGaussian(codes.mu, codes.logvar).kl_per_dim()  # (N, D)
-    score = sum(kl[s:s + batch_size].sum(0) for s in range(0, len(kl), batch_size))  # (D,) summed chunk by chunk, as before
+    score = sum(kl[s : s + batch_size].sum(0) for s in range(0, len(kl), batch_size))  # (D,) summed chunk by chunk, as before
     return torch.argsort(score, descending=True).tolist()
 
 
 @torch.no_grad()
-def traverse(model: LatentModel, dims: list[int], span: float = 3.0, steps: int = 9, x: torch.Tensor | None = None,
-             generator: torch.Generator | None = None) -> torch.Tensor:
+def traverse(
+    model: LatentModel,
+    dims: list[int],
+    span: float = 3.0,
+    steps: int = 9,
+    x: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """One row per dimension in ``dims``: that dimension set to ``steps`` values in [-span, span].
 
     The other dimensions stay at the posterior mean of x (1, C, H, W), or at 0 (the prior's mean).
@@ -45,7 +51,9 @@ def traverse(model: LatentModel, dims: list[int], span: float = 3.0, steps: int 
     bad = [d for d in dims if isinstance(d, bool) or not isinstance(d, int) or not 0 <= d < model.latent_dim]
     if bad or not dims:
         raise ConfigError(f"--dims {bad or dims} out of range: the latent has {model.latent_dim} dimensions (0..{model.latent_dim - 1})")
-    memory.require(len(dims) * steps * math.prod(model.data_shape) * 4, f"a traversal of {len(dims)} x {steps:,} images", "use fewer --steps")
+    memory.require(
+        len(dims) * steps * math.prod(model.data_shape) * 4, f"a traversal of {len(dims)} x {steps:,} images", "use fewer --steps"
+    )
     base = model.encode(x).mode()[0] if x is not None else torch.zeros(model.latent_dim, device=next(model.parameters()).device)  # (D,)
     values = torch.linspace(-span, span, steps, device=base.device)  # (S,)
     rows = []

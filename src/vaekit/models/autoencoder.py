@@ -32,7 +32,9 @@ class Autoencoder(LatentModel):
         self.encoder = networks.encoder(config, config.latent_dim)
         self.code_activation = nn.Identity() if config.latent_activation == "none" else ACTIVATIONS[config.latent_activation]()
         self.decoder = networks.decoder(config)
-        self.head = LikelihoodHead(config.likelihood, config.input_shape, config.output_activation, config.gaussian_std, config.learn_variance)
+        self.head = LikelihoodHead(
+            config.likelihood, config.input_shape, config.output_activation, config.gaussian_std, config.learn_variance
+        )
 
     def encode(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> PointMass:
         return PointMass(self.code_activation(self.encoder(x, condition)))  # (B, D)

@@ -22,7 +22,8 @@ class ModelConfig:
     kind: Annotated[str, tyro.conf.arg(name="model")] = "vae"
     """Model family: vae, beta-vae, beta-tcvae, iwae, cvae, ae, dae, sparse-ae, contractive-ae, vq-vae."""
     arch: Literal["mlp", "conv", "resnet"] = "mlp"
-    """Network: mlp (fully connected), conv (strided convolutions; images of any size, 1 or 3 channels), or resnet (conv + residual blocks)."""
+    """Network: mlp (fully connected), conv (strided convolutions; images of any size, 1 or 3 channels), or resnet
+    (conv + residual blocks)."""
     hidden: tuple[int, ...] = (400,)
     """mlp: hidden layer sizes of the encoder (the decoder mirrors them)."""
     width: int = 32
@@ -78,8 +79,10 @@ class ModelConfig:
         if not self.noise_level >= 0 or (self.noise != "gaussian" and self.noise_level > 1):
             raise ConfigError(f"--noise-level must be >= 0 (a fraction <= 1 for {self.noise}), got {self.noise_level}")
         if self.kind == "vq-vae" and (self.latent_dim % self.code_dim or self.codebook_size < 2 or not 0 < self.ema_decay < 1):
-            raise ConfigError(f"vq-vae needs --latent-dim ({self.latent_dim}) divisible by --code-dim ({self.code_dim}), "
-                              f"--codebook-size >= 2 and 0 < --ema-decay < 1")
+            raise ConfigError(
+                f"vq-vae needs --latent-dim ({self.latent_dim}) divisible by --code-dim ({self.code_dim}), "
+                f"--codebook-size >= 2 and 0 < --ema-decay < 1"
+            )
         if self.code_dim < 1 or self.codebook_size < 1:
             raise ConfigError(f"--code-dim and --codebook-size must be positive, got {self.code_dim} and {self.codebook_size}")
         if self.width < 1 or (self.depth is not None and self.depth < 1):

@@ -59,5 +59,9 @@ def footprint(config: ModelConfig, batch: int, training: bool) -> tuple[int, int
 def require_fits(config: ModelConfig, batch: int, training: bool, device: str | torch.device = "cpu", what: str | None = None) -> None:
     """A ConfigError, before anything is allocated, when the model of ``config`` would not fit."""
     weights, needed = footprint(config, batch, training)
-    memory.require(needed, what or f"this model ({memory.human(weights)} of weights) at batch {batch}",
-                   "use smaller --hidden / --width / --latent-dim / --codebook-size, or a smaller --batch-size", device)
+    memory.require(
+        needed,
+        what or f"this model ({memory.human(weights)} of weights) at batch {batch}",
+        "use smaller --hidden / --width / --latent-dim / --codebook-size, or a smaller --batch-size",
+        device,
+    )

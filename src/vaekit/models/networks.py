@@ -15,7 +15,15 @@ from vaekit.errors import ConfigError, lookup
 if TYPE_CHECKING:
     from vaekit.models.config import ModelConfig
 
-ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh, "leaky-relu": nn.LeakyReLU, "sigmoid": nn.Sigmoid}
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "tanh": nn.Tanh,
+    "leaky-relu": nn.LeakyReLU,
+    "sigmoid": nn.Sigmoid,
+}
 MIN_LOGVAR = 2.0 * math.log(1e-3)  # learned output std floor: keeps a Gaussian density finite on constant pixels
 MIN_LOG_SCALE = math.log(1e-4)  # logistic scale floor: far below one 8-bit level (1/255)
 
@@ -76,8 +84,10 @@ class ResidualBlock(nn.Module):
     def __init__(self, channels: int, activation: str):
         super().__init__()
         self.body = nn.Sequential(
-            ACTIVATIONS[activation](), nn.Conv2d(channels, channels, 3, padding=1),
-            ACTIVATIONS[activation](), nn.Conv2d(channels, channels, 3, padding=1),
+            ACTIVATIONS[activation](),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            ACTIVATIONS[activation](),
+            nn.Conv2d(channels, channels, 3, padding=1),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -90,8 +100,16 @@ class ConvEncoder(nn.Module):
     With ``residual``, a residual block follows each downsampling convolution (``--arch resnet``).
     """
 
-    def __init__(self, shape: tuple[int, ...], out_dim: int, width: int, depth: int | None, activation: str,
-                 residual: bool = False, condition_dim: int = 0):
+    def __init__(
+        self,
+        shape: tuple[int, ...],
+        out_dim: int,
+        width: int,
+        depth: int | None,
+        activation: str,
+        residual: bool = False,
+        condition_dim: int = 0,
+    ):
         super().__init__()
         sizes = conv_sizes(shape[1], shape[2], depth)
         channels = [shape[0], *_channels(width, len(sizes) - 1)]

@@ -42,25 +42,59 @@ AE_OPTIONS = ("latent_activation",)
 
 MODELS: dict[str, ModelSpec] = {
     "vae": ModelSpec(VAE, "elbo", "variational autoencoder, Gaussian posterior, N(0, I) prior", options=VAE_OPTIONS),
-    "beta-vae": ModelSpec(VAE, "elbo", "β-VAE (Higgins et al. 2017), β = 4 by default; --capacity for Burgess et al. 2018",
-                          objective_defaults={"beta": 4.0}, options=VAE_OPTIONS),
-    "beta-tcvae": ModelSpec(VAE, "tcvae", "β-TCVAE (Chen et al. 2018): total-correlation penalty from minibatch estimates of q(z)",
-                            objective_defaults={"beta": 6.0}, options=VAE_OPTIONS),
-    "iwae": ModelSpec(VAE, "iwae", "importance-weighted autoencoder (Burda et al. 2016), trained on the K = 5 bound",
-                      model_defaults={"samples": 5}, options=VAE_OPTIONS),
-    "cvae": ModelSpec(VAE, "elbo", "conditional VAE (Sohn et al. 2015): labels or attributes in encoder and decoder", conditional=True,
-                      options=(*VAE_OPTIONS, "condition")),
+    "beta-vae": ModelSpec(
+        VAE,
+        "elbo",
+        "β-VAE (Higgins et al. 2017), β = 4 by default; --capacity for Burgess et al. 2018",
+        objective_defaults={"beta": 4.0},
+        options=VAE_OPTIONS,
+    ),
+    "beta-tcvae": ModelSpec(
+        VAE,
+        "tcvae",
+        "β-TCVAE (Chen et al. 2018): total-correlation penalty from minibatch estimates of q(z)",
+        objective_defaults={"beta": 6.0},
+        options=VAE_OPTIONS,
+    ),
+    "iwae": ModelSpec(
+        VAE,
+        "iwae",
+        "importance-weighted autoencoder (Burda et al. 2016), trained on the K = 5 bound",
+        model_defaults={"samples": 5},
+        options=VAE_OPTIONS,
+    ),
+    "cvae": ModelSpec(
+        VAE,
+        "elbo",
+        "conditional VAE (Sohn et al. 2015): labels or attributes in encoder and decoder",
+        conditional=True,
+        options=(*VAE_OPTIONS, "condition"),
+    ),
     "ae": ModelSpec(Autoencoder, "reconstruction", "deterministic autoencoder", options=AE_OPTIONS),
-    "dae": ModelSpec(DenoisingAutoencoder, "reconstruction", "denoising autoencoder (Vincent et al. 2008): corrupted input, clean target",
-                     options=(*AE_OPTIONS, "noise", "noise_level")),
+    "dae": ModelSpec(
+        DenoisingAutoencoder,
+        "reconstruction",
+        "denoising autoencoder (Vincent et al. 2008): corrupted input, clean target",
+        options=(*AE_OPTIONS, "noise", "noise_level"),
+    ),
     # A sigmoid code saturates under Adam at lr 1e-3 and the AE collapses to the mean image, so
     # sparse-ae defaults to a ReLU code (L1 sparsity); --sparsity kl needs --latent-activation sigmoid.
-    "sparse-ae": ModelSpec(Autoencoder, "sparse", "sparse autoencoder: ReLU code with an L1 penalty (or sigmoid code with KL sparsity)",
-                           model_defaults={"latent_activation": "relu"}, options=AE_OPTIONS),
-    "contractive-ae": ModelSpec(ContractiveAutoencoder, "contractive", "contractive autoencoder (Rifai et al. 2011): encoder Jacobian penalty",
-                                options=AE_OPTIONS),
-    "vq-vae": ModelSpec(VQVAE, "vq", "VQ-VAE (van den Oord et al. 2017): EMA codebook, commitment loss; samples from a prior fitted to the codes",
-                        options=("codebook_size", "code_dim", "ema_decay")),
+    "sparse-ae": ModelSpec(
+        Autoencoder,
+        "sparse",
+        "sparse autoencoder: ReLU code with an L1 penalty (or sigmoid code with KL sparsity)",
+        model_defaults={"latent_activation": "relu"},
+        options=AE_OPTIONS,
+    ),
+    "contractive-ae": ModelSpec(
+        ContractiveAutoencoder, "contractive", "contractive autoencoder (Rifai et al. 2011): encoder Jacobian penalty", options=AE_OPTIONS
+    ),
+    "vq-vae": ModelSpec(
+        VQVAE,
+        "vq",
+        "VQ-VAE (van den Oord et al. 2017): EMA codebook, commitment loss; samples from a prior fitted to the codes",
+        options=("codebook_size", "code_dim", "ema_decay"),
+    ),
 }
 
 FAMILY_OPTIONS = frozenset(name for spec in MODELS.values() for name in spec.options)
@@ -128,8 +162,11 @@ def check_model_options(config: ModelConfig) -> None:
     """Raise if ``config`` sets a family-specific option that its family would silently ignore."""
     spec = MODELS[config.kind]
     defaults = ModelConfig(kind=config.kind, **spec.model_defaults)
-    ignored = [f.name for f in fields(config)
-               if f.name in FAMILY_OPTIONS and f.name not in spec.options and getattr(config, f.name) != getattr(defaults, f.name)]
+    ignored = [
+        f.name
+        for f in fields(config)
+        if f.name in FAMILY_OPTIONS and f.name not in spec.options and getattr(config, f.name) != getattr(defaults, f.name)
+    ]
     if ignored:
         users = {name: [k for k, s in MODELS.items() if name in s.options] for name in ignored}
         flags = ", ".join(f"--{n.replace('_', '-')} (used by {', '.join(users[n])})" for n in ignored)

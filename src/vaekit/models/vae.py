@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import torch
 
 from vaekit.distributions import DiagonalGaussian, Likelihood
-from vaekit.models.base import LatentModel
 from vaekit.models import networks
+from vaekit.models.base import LatentModel
 from vaekit.models.networks import LikelihoodHead
 
 if TYPE_CHECKING:
@@ -35,7 +35,9 @@ class VAE(LatentModel):
         self.condition_dim = config.condition_dim
         self.encoder = networks.encoder(config, 2 * config.latent_dim)
         self.decoder = networks.decoder(config)
-        self.head = LikelihoodHead(config.likelihood, config.input_shape, config.output_activation, config.gaussian_std, config.learn_variance)
+        self.head = LikelihoodHead(
+            config.likelihood, config.input_shape, config.output_activation, config.gaussian_std, config.learn_variance
+        )
 
     def encode(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> DiagonalGaussian:
         h = self.encoder(x, condition)  # (B, 2D)

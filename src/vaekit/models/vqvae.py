@@ -35,7 +35,9 @@ class VQVAE(LatentModel):
         self.decay = config.ema_decay
         self.encoder = networks.encoder(config, config.latent_dim)
         self.decoder = networks.decoder(config)
-        self.head = LikelihoodHead(config.likelihood, config.input_shape, config.output_activation, config.gaussian_std, config.learn_variance)
+        self.head = LikelihoodHead(
+            config.likelihood, config.input_shape, config.output_activation, config.gaussian_std, config.learn_variance
+        )
         codebook = torch.randn(config.codebook_size, config.code_dim)  # (K, d)
         self.register_buffer("codebook", codebook)
         self.register_buffer("ema_count", torch.ones(config.codebook_size))  # (K,)

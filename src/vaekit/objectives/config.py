@@ -42,8 +42,17 @@ class ObjectiveConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
-        for name in ("beta", "kl_warmup_steps", "kl_cycles", "free_bits", "capacity_steps", "capacity_gamma", "sparsity_weight",
-                     "contractive_weight", "commitment"):
+        for name in (
+            "beta",
+            "kl_warmup_steps",
+            "kl_cycles",
+            "free_bits",
+            "capacity_steps",
+            "capacity_gamma",
+            "sparsity_weight",
+            "contractive_weight",
+            "commitment",
+        ):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}")
         if not 0 < self.kl_cycle_ratio <= 1:

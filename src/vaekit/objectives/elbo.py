@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 
 from vaekit.distributions import DiagonalGaussian, Likelihood
-from vaekit.objectives.schedules import capacity, kl_weight
 from vaekit.objectives.config import ObjectiveConfig
+from vaekit.objectives.schedules import capacity, kl_weight
 from vaekit.types import LossTerms, ModelOutput, Step
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+
 import torch
 
 from vaekit.distributions import DiagonalGaussian, Likelihood
@@ -60,8 +61,8 @@ def iwae_log_weights(
     for start in range(0, k, chunk):
         z = posterior.rsample(generator, n=min(chunk, k - start))  # (k_chunk, B, D)
         w, pxz = importance_log_weights(x, z, posterior, prior, decode)  # (k_chunk, B) each
-        log_w[start:start + z.shape[0]] = w
-        log_pxz[start:start + z.shape[0]] = pxz
+        log_w[start : start + z.shape[0]] = w
+        log_pxz[start : start + z.shape[0]] = pxz
     return log_w, log_pxz
 
 

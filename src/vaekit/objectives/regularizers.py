@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from vaekit.objectives.elbo import reconstruction_nll
 from vaekit.objectives.config import ObjectiveConfig
+from vaekit.objectives.elbo import reconstruction_nll
 from vaekit.types import LossTerms, ModelOutput, Step
 
 EPS = 1e-6

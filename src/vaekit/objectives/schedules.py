@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 
-
 def kl_weight(step: int | None, total: int, warmup_steps: int = 0, cycles: int = 0, cycle_ratio: float = 0.5) -> float:
     """Multiplier of β at ``step`` (1 at the end of training, or when ``step`` is None).
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
 import torch
 
 from vaekit.distributions import DiagonalGaussian
-from vaekit.objectives.elbo import _posterior, reconstruction_nll
 from vaekit.objectives.config import ObjectiveConfig
+from vaekit.objectives.elbo import _posterior, reconstruction_nll
 from vaekit.types import LossTerms, ModelOutput, Step
 
 LOG_2PI = math.log(2 * math.pi)

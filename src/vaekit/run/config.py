@@ -81,7 +81,9 @@ def world_size(run_dir: Path) -> int:
     """How many processes trained the run (torchrun); 1 when not recorded."""
     value = read_config(run_dir).get("world_size", 1)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise RunDirError(f"{Path(run_dir) / CONFIG}: world_size is {json.dumps(value)}, not a positive integer; the run's config is damaged")
+        raise RunDirError(
+            f"{Path(run_dir) / CONFIG}: world_size is {json.dumps(value)}, not a positive integer; the run's config is damaged"
+        )
     return value
 
 

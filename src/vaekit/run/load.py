@@ -34,8 +34,10 @@ def load(run_dir: str | Path, weights: Literal["best", "last"] = "best", device:
     require_fits(config, 1, training=False, device=device, what=f"the model in {run_dir / CONFIG}")
     path = next((p for p in candidates if p.is_file()), None)
     if path is None:
-        raise RunDirError(f"{run_dir}: has no saved weights yet ({WEIGHTS}); resume the run with "
-                          f"`vaekit train --resume {run_dir}` (Python: vaekit.resume('{run_dir}'))")
+        raise RunDirError(
+            f"{run_dir}: has no saved weights yet ({WEIGHTS}); resume the run with "
+            f"`vaekit train --resume {run_dir}` (Python: vaekit.resume('{run_dir}'))"
+        )
     model = build_model(config)
     tensors, _ = load_tensors(path)
     try:
@@ -56,8 +58,14 @@ def load_splits(run_dir: Path, data_dir: Path | None = None, name: str | None = 
     return load_dataset(replace(config, limit=None))
 
 
-def load_split(run_dir: Path, split: str, data_dir: Path | None = None, limit: int | None = None, device: str | torch.device = "cpu",
-               name: str | None = None) -> InMemoryDataset:
+def load_split(
+    run_dir: Path,
+    split: str,
+    data_dir: Path | None = None,
+    limit: int | None = None,
+    device: str | torch.device = "cpu",
+    name: str | None = None,
+) -> InMemoryDataset:
     """One split of ``load_splits``, its first ``limit`` examples, on ``device``."""
     lookup({s: s for s in SPLITS}, split, "--split")
     data = load_splits(run_dir, data_dir, name).split(split)

@@ -151,7 +151,12 @@ def in_range(name: str, value: float, low: float | None = None, high: float | No
     """A finite number in [low, high]."""
     finite(name, value)
     if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f"between {low:g} and {high:g}" if low is not None and high is not None else \
-            f"at least {low:g}" if low is not None else f"at most {high:g}"
+        bounds = (
+            f"between {low:g} and {high:g}"
+            if low is not None and high is not None
+            else f"at least {low:g}"
+            if low is not None
+            else f"at most {high:g}"
+        )
         raise ConfigError(f"{flag(name)} must be {bounds}, got {value:g}")
     return value

@@ -74,8 +74,10 @@ def setup(device: torch.device) -> torch.device:
         return device
     if device.type == "cuda":
         if world.local_rank >= torch.cuda.device_count():
-            raise ConfigError(f"LOCAL_RANK {world.local_rank} has no GPU: this node has {torch.cuda.device_count()}; "
-                              "start at most that many processes per node (--nproc_per_node)")
+            raise ConfigError(
+                f"LOCAL_RANK {world.local_rank} has no GPU: this node has {torch.cuda.device_count()}; "
+                "start at most that many processes per node (--nproc_per_node)"
+            )
         device = torch.device("cuda", world.local_rank)
         torch.cuda.set_device(device)
     elif device.type == "mps":

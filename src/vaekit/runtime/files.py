@@ -128,8 +128,9 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             bad.append(number)
     if bad:
         where = "its last line" if bad == [len(lines) - (lines[-1] == "")] else f"line(s) {', '.join(map(str, bad[:5]))}"
-        warnings.warn(f"{path}: skipped {where}, which is not a whole JSON record (a process stopped while writing it?)",
-                      VaekitWarning, stacklevel=2)
+        warnings.warn(
+            f"{path}: skipped {where}, which is not a whole JSON record (a process stopped while writing it?)", VaekitWarning, stacklevel=2
+        )
     return rows
 
 

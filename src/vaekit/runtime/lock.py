@@ -63,7 +63,9 @@ class DirectoryLock:
         except FileExistsError:
             self._take_over(payload)
         except OSError as e:
-            raise RunDirError(f"{self.path.parent}: cannot create the lock file {self.path.name} ({e.strerror}); choose a writable --out") from None
+            raise RunDirError(
+                f"{self.path.parent}: cannot create the lock file {self.path.name} ({e.strerror}); choose a writable --out"
+            ) from None
         else:
             with os.fdopen(fd, "wb") as f:
                 f.write(payload)

@@ -73,8 +73,12 @@ def save_state(
     for rank, rank_sums in enumerate(sums):
         tensors.update({f"{_sums_prefix(rank)}{k}": v for k, v in rank_sums.items()})
     tensors.update({_rng_key(rank): state for rank, state in enumerate(rng_states)})
-    metadata = {"progress": json.dumps(asdict(progress)), "param_groups": json.dumps(opt["param_groups"]), "scaler": json.dumps(scaler or {}),
-                "rng_device": rng_device}
+    metadata = {
+        "progress": json.dumps(asdict(progress)),
+        "param_groups": json.dumps(opt["param_groups"]),
+        "scaler": json.dumps(scaler or {}),
+        "rng_device": rng_device,
+    }
     save_tensors(run_dir / STATE, tensors, metadata)
 
 
@@ -97,8 +101,10 @@ def load_state(
     tensors, metadata = load_tensors(path)
     saved_on = metadata.get("rng_device", "cpu")
     if saved_on != generator.device.type:
-        raise RunDirError(f"{run_dir} was checkpointed on {saved_on} and its training noise cannot continue on {generator.device.type}; "
-                          f"resume it with --device {saved_on} (its weights load on any device, e.g. vaekit evaluate --device {generator.device.type})")
+        raise RunDirError(
+            f"{run_dir} was checkpointed on {saved_on} and its training noise cannot continue on {generator.device.type}; "
+            f"resume it with --device {saved_on} (its weights load on any device, e.g. vaekit evaluate --device {generator.device.type})"
+        )
     try:
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         state: dict[int, dict[str, torch.Tensor]] = {}
@@ -113,5 +119,5 @@ def load_state(
     except (KeyError, ValueError, TypeError, RuntimeError) as e:
         raise RunDirError(f"{path}: does not match this run's model or optimizer ({e}); the file is damaged") from None
     prefix = _sums_prefix(rank)
-    sums = {k[len(prefix):]: v.to(device) for k, v in tensors.items() if k.startswith(prefix) and "." not in k[len(prefix):]}
+    sums = {k[len(prefix) :]: v.to(device) for k, v in tensors.items() if k.startswith(prefix) and "." not in k[len(prefix) :]}
     return progress, sums, scaler

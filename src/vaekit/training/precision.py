@@ -34,7 +34,9 @@ def check_supported(precision: str, device: torch.device) -> None:
         with torch.autocast(device.type, dtype=dtype):
             torch.zeros(2, 2, device=device) @ torch.zeros(2, 2, device=device)
     except (RuntimeError, AssertionError) as e:
-        raise ConfigError(f"--precision {precision} is not supported on {device.type} by this PyTorch ({e}); use --precision fp32") from None
+        raise ConfigError(
+            f"--precision {precision} is not supported on {device.type} by this PyTorch ({e}); use --precision fp32"
+        ) from None
 
 
 def widen(obj: Any) -> Any:

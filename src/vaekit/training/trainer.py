@@ -69,7 +69,7 @@ def mean_terms(model: torch.nn.Module, objective: Objective, data: InMemoryDatas
     world = distributed.current()
     sums: dict[str, torch.Tensor] = {}
     starts = list(range(0, len(data), EVAL_BATCH))
-    for start in starts[world.rank::world.size]:
+    for start in starts[world.rank :: world.size]:
         index = slice(start, start + EVAL_BATCH)
         generator = torch.Generator(device=device).manual_seed(seed + start // EVAL_BATCH)
         x = data.batch(index, generator)  # (B, C, H, W)
@@ -127,8 +127,16 @@ class Trainer:
         echo: where progress lines go when stderr is not a terminal (``progress.reporter``).
     """
 
-    def __init__(self, model, objective: Objective, data: DatasetSplits, config: TrainConfig, run_dir: Path,
-                 on_epoch_end: Callable[[int, torch.nn.Module], None] | None = None, echo: shown.Echo | None = None):
+    def __init__(
+        self,
+        model,
+        objective: Objective,
+        data: DatasetSplits,
+        config: TrainConfig,
+        run_dir: Path,
+        on_epoch_end: Callable[[int, torch.nn.Module], None] | None = None,
+        echo: shown.Echo | None = None,
+    ):
         if config.epochs is None:
             raise ConfigError("TrainConfig.epochs must be set before training")
         self.model, self.objective, self.data, self.config = model, objective, data, config
@@ -138,7 +146,11 @@ class Trainer:
         if len(data.train) < self.world.size:
             raise ConfigError(f"{len(data.train)} training examples cannot be spread over {self.world.size} processes; use fewer processes")
         # Under torchrun: gradients are averaged over ranks by DDP, which starts every rank from rank 0's weights.
-        self.step_model = DistributedDataParallel(model, device_ids=[self.device] if self.device.type == "cuda" else None, gradient_as_bucket_view=True) if self.world.active else model
+        self.step_model = (
+            DistributedDataParallel(model, device_ids=[self.device] if self.device.type == "cuda" else None, gradient_as_bucket_view=True)
+            if self.world.active
+            else model
+        )
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=self.device.type in ("cpu", "cuda", "mps"))
         self.precision = Precision(config.precision, self.device)
         # Each rank its own noise; rank 0's stream is the single-process one.
@@ -154,7 +166,9 @@ class Trainer:
 
     def resume(self) -> None:
         """Load ``training_state.safetensors`` and forget metric lines past its last epoch."""
-        self.progress, self.sums, scaler = load_state(self.run_dir, self.model, self.optimizer, self.generator, self.device, self.world.rank)
+        self.progress, self.sums, scaler = load_state(
+            self.run_dir, self.model, self.optimizer, self.generator, self.device, self.world.rank
+        )
         self.precision.load_state(scaler)
         self.saved = self.progress
         self.started = True
@@ -284,7 +298,7 @@ class Trainer:
         report.start_epoch(p.epoch + 1, cfg.epochs, steps)
         try:
             for i in range(p.step_in_epoch, steps):
-                step_index = order[i * self.global_batch:(i + 1) * self.global_batch]
+                step_index = order[i * self.global_batch : (i + 1) * self.global_batch]
                 index = step_index.tensor_split(world.size)[world.rank] if world.active else step_index  # this rank's shard
                 x = self.data.train.batch(index, self.generator)  # (B, C, H, W)
                 terms = self._step(x, self.data.train.condition(index, self.model.conditioning, self.model.condition_dim), len(step_index))
@@ -335,13 +349,22 @@ class Trainer:
         sums = dict(zip(sorted(self.sums), totals.tolist(), strict=True))
         count = sums.pop("count")
         train = {f"train_{k}": v / count for k, v in sums.items()}
-        valid = {f"valid_{k}": v for k, v in mean_terms(self.model, self.objective, self.data.valid, VALID_SEED).items()} if len(self.data.valid) else {}
+        valid = (
+            {f"valid_{k}": v for k, v in mean_terms(self.model, self.objective, self.data.valid, VALID_SEED).items()}
+            if len(self.data.valid)
+            else {}
+        )
         epoch = p.epoch + 1
         score = valid.get("valid_loss", train["train_loss"])
         if not math.isfinite(score):
-            raise TrainingDiverged(f"the validation loss is {score} after epoch {epoch}; the last good checkpoint ({self._saved_at()}) is kept in {self.run_dir}. Try a lower --lr")
+            raise TrainingDiverged(
+                f"the validation loss is {score} after epoch {epoch}; the last good checkpoint ({self._saved_at()}) "
+                f"is kept in {self.run_dir}. Try a lower --lr"
+            )
         improved = score < p.best_valid
-        self.progress = p = replace(p, epoch=epoch, step_in_epoch=0, best_valid=min(score, p.best_valid), best_epoch=epoch if improved else p.best_epoch)
+        self.progress = p = replace(
+            p, epoch=epoch, step_in_epoch=0, best_valid=min(score, p.best_valid), best_epoch=epoch if improved else p.best_epoch
+        )
         metrics = {"epoch": epoch, "step": p.global_step, "elapsed_s": round(p.elapsed_s, 3), **train, **valid}
         self.sums = {}
         if self.world.is_main:
