@@ -431,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     except VaekitError as e:
         if debug:
             raise
-        print(f"vaekit: error: {e}", file=sys.stderr)
+        print(f"vaekit: error: {' '.join(str(e).split())}", file=sys.stderr)  # one line, whatever the message held
         return 2
     except KeyboardInterrupt:
         print("vaekit: interrupted", file=sys.stderr)

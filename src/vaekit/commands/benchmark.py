@@ -54,7 +54,7 @@ from vaekit.models import MODELS, PRESETS
 from vaekit.run.config import config_to_dict
 from vaekit.run.layout import CONFIG
 from vaekit.runtime.checks import at_least, check_fields
-from vaekit.runtime.files import atomic_write_bytes, read_jsonl
+from vaekit.runtime.files import atomic_write_bytes, make_dir, read_jsonl, writable_dir
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -255,7 +255,8 @@ def benchmark_run(
 def run_benchmark(bench: Benchmark, out: Path, command: str, echo: Callable[[str], None] = lambda s: None) -> Path:
     """Run every cell not yet in ``OUT/results.jsonl`` and write ``OUT/leaderboard.md``."""
     out = Path(out)
-    (out / "runs").mkdir(parents=True, exist_ok=True)
+    writable_dir(out)
+    make_dir(out / "runs")
     done = _done(out)
     for i, cell in enumerate(bench.cells, 1):
         if cell.key in done and "error" not in done[cell.key]:

@@ -43,7 +43,8 @@ def load(run_dir: str | Path, weights: Literal["best", "last"] = "best", device:
     try:
         model.load_state_dict(tensors)
     except RuntimeError as e:
-        raise RunDirError(f"{path}: weights do not fit the model in {CONFIG} ({str(e).splitlines()[0]})") from None
+        reason = " ".join(line.strip() for line in str(e).strip().splitlines()[:2])  # 'Error(s) in loading...:' then the first mismatch
+        raise RunDirError(f"{path}: weights do not fit the model in {CONFIG} ({reason})") from None
     return model.to(device).eval()
 
 

@@ -117,7 +117,8 @@ def load_state(
         progress = Progress(**json.loads(metadata["progress"]))
         scaler = json.loads(metadata.get("scaler", "{}"))
     except (KeyError, ValueError, TypeError, RuntimeError) as e:
-        raise RunDirError(f"{path}: does not match this run's model or optimizer ({e}); the file is damaged") from None
+        reason = " ".join(line.strip() for line in str(e).strip().splitlines()[:2]) or type(e).__name__
+        raise RunDirError(f"{path}: does not match this run's model or optimizer ({reason}); the file is damaged") from None
     prefix = _sums_prefix(rank)
     sums = {k[len(prefix) :]: v.to(device) for k, v in tensors.items() if k.startswith(prefix) and "." not in k[len(prefix) :]}
     return progress, sums, scaler
