@@ -4,6 +4,7 @@ import gzip
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -563,3 +564,62 @@ def test_evaluate_health_reconstruction_and_ood(tmp_path, capsys, data_dir):
     assert_user_error(
         capsys, ["evaluate", out, "--ood-data", "frey-faces", "--data-dir", data_dir], r"--ood-data has examples of shape \(1, 28, 20\)"
     )
+
+
+# ---------------------------------------------------------------- parsing and help
+
+
+@pytest.mark.parametrize(
+    ("argv", "pattern"),
+    [
+        (["train", "--epochs", "abc"], r"^vaekit: error: --epochs: cannot read 'abc' as .*\(see vaekit train --help\)$"),
+        (["train", "--lr", "x"], r"--lr: 'x' is not a number"),
+        (["train", "--bogus", "1"], r"unrecognized option\(s\): --bogus, 1"),
+        (["evaluate"], r"missing RUN \(see vaekit evaluate --help\)"),
+        (["evaluate", "run", "--iw-sample", "3"], r"did you mean --iw-samples"),
+        (["evaluate", "run", "--split", "tset"], r"invalid choice 'tset' for argument '--split'"),
+        (["sample", "run"], r"missing --out"),
+        (["interpolate", "run", "--method", "slrep", "--out", "x.png"], r"invalid choice 'slrep'"),
+    ],
+)
+def test_parse_errors_are_one_line_with_exit_status_2(argv, pattern, capsys):
+    assert_user_error(capsys, argv, pattern)
+
+
+def test_help_groups_family_options_and_says_each_default_once(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["train", "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    groups = re.findall(r"^[╭─ ]*([\w ,-]*?) ?options *[─╮]*$", text, re.M)  # box titles, UTF-8 or ASCII
+    assert groups[:4] == ["", "data", "model", "training"], groups
+    assert "vq-vae" in groups and "dae" in groups and "sparse-ae" in groups  # family options under their family
+    assert text.index("--codebook-size") > text.index("--patience")  # the common options first
+    assert "(default: None)" not in text.split("--out")[1].split("--resume")[0]  # no doubled default for --out
+    assert not re.search(r"default[^()]*\)\. \(default:", text)
+
+
+def test_every_command_has_help_from_its_docstring(capsys):
+    from vaekit.cli import COMMANDS
+
+    for name, command in COMMANDS.items():
+        with pytest.raises(SystemExit) as done:
+            main([name, "--help"])
+        assert done.value.code == 0
+        text = capsys.readouterr().out
+        assert text.startswith(f"usage: vaekit {name}"), name
+        summary = command.fn.__doc__.strip().splitlines()[0]
+        assert " ".join(summary.split()[:4]) in " ".join(text.split()), (name, summary)
+
+
+def test_evaluate_shows_only_metrics_that_apply_with_units(tiny_digits_run, capsys):
+    code, out, _ = cli(capsys, "evaluate", tiny_digits_run, "--iw-samples", 3, "--limit", 50)
+    assert code == 0 and "n/a" not in out and "None" not in out
+    rows = {ln.split()[0]: ln for ln in out.splitlines()}
+    assert rows["elbo"].endswith("nats") and rows["bits_per_dim"].endswith("bits/dim") and rows["psnr"].endswith("dB")
+    assert "frechet_distance" not in rows and "codebook_perplexity" not in rows
+
+
+def test_a_closed_pipe_is_not_a_traceback(tmp_path):
+    done = subprocess.run(f"{sys.executable} -m vaekit train --help | head -1", shell=True, capture_output=True, text=True)
+    assert done.stdout.startswith("usage: vaekit train") and "Traceback" not in done.stderr and "Error" not in done.stderr

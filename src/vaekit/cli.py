@@ -126,22 +126,29 @@ REWORDED = [  # tyro's wording -> ours
 ]
 
 
+def _box(text: str) -> tuple[str, list[list[str]]]:
+    """The title and sections (between rules) of tyro's error box, drawn in UTF-8 or ASCII."""
+    lines = [line.rstrip() for line in re.sub(r"\x1b\[[0-9;]*m", "", text).splitlines() if line.strip()]
+    if not lines:
+        return "", []
+    if lines[0].lstrip().startswith("╭"):
+        title = lines[0].strip().strip("╭╮─ ")
+        body = [ln.strip()[1:-1].rstrip()[1:] for ln in lines[1:] if ln.strip().startswith("│")]
+    else:  # no UTF-8 on stdout: the title, a line of dashes, then contents indented by two
+        title, body = lines[0].strip(), [ln[2:] for ln in lines[2:]]
+    sections: list[list[str]] = [[]]
+    for line in body:
+        if set(line.strip()) <= {"─", "-"}:
+            sections.append([])
+        else:
+            sections[-1].append(line)
+    return title, sections
+
+
 def _one_line(text: str, prog: str) -> str:
     """tyro's boxed parse error as one line: its first section, and a 'did you mean' when it has one."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", text)
-    sections: list[list[str]] = [[]]
-    title = ""
-    for raw in text.splitlines():
-        line = raw.strip().strip("│").rstrip()
-        if raw.strip().startswith("╭"):
-            title = raw.strip().strip("╭╮─ ")
-        elif raw.strip().startswith("╰"):
-            continue
-        elif line.strip() and set(line.strip()) <= {"─"}:
-            sections.append([])
-        elif line.strip():
-            sections[-1].append(line.removeprefix(" "))
-    first = sections[0]
+    title, sections = _box(text)
+    first = sections[0] if sections else []
     if title == "Required options":
         names = [ln.strip() for ln in first if ln.startswith("    ") and not ln.startswith("     ")]
         message = f"missing {', '.join(names) or 'a required argument'}"
@@ -149,7 +156,7 @@ def _one_line(text: str, prog: str) -> str:
         message = " ".join(ln.strip() for ln in first).split(" Got errors:")[0]
         for pattern, replacement in REWORDED:
             message = re.sub(pattern, replacement, message)
-    guesses = next((s for s in sections[1:] if s and s[0].startswith("Perhaps you meant")), None)
+    guesses = next((sec for sec in sections[1:] if sec and sec[0].startswith("Perhaps you meant")), None)
     if guesses:
         flags = [ln.split()[0] for ln in guesses[1:] if ln.startswith("    ") and ln.strip().startswith("-")]
         message += f"; did you mean {' or '.join(dict.fromkeys(flags))}?" if flags else ""

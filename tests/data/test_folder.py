@@ -168,3 +168,12 @@ def test_encode_another_dataset_with_a_folder_attribute_run(tmp_path, capsys):
     code, _, err = cli(capsys, "encode", out, "--data", f"npy:{tmp_path / 'other.npy'}", "--out", tmp_path / "z.npz")
     assert code == 0, err  # the run's --attributes file does not follow to another dataset
     assert np.load(tmp_path / "z.npz")["mu"].shape == (2, 2)  # its test split: the last tenth of 20
+
+
+def test_a_decompression_bomb_in_a_folder_is_reported_and_skipped(tmp_path):
+    root = make_folder(tmp_path / "pets", attributes=False)
+    Image.new("L", (12_000, 12_000)).save(root / "cats" / "bomb.png")  # 144 megapixels, a few KB on disk
+    d = load_dataset(DataConfig(name=f"folder:{root}", image_size=8))
+    skipped = d.notes[0]
+    assert "skipped 2 unreadable file(s)" in skipped and "bomb.png (12000x12000 pixels, over the limit of 89,478,485)" in skipped
+    assert len(d.train) + len(d.valid) + len(d.test) == 24

@@ -153,10 +153,6 @@ def train(
     data, config, model = _prepare(config, device)
     trainer = _trainer(config, data, model, out, images, echo if world.is_main else None)
     trainer.check_data()
-    if world.is_main and echo:
-        echo(_describe(config, data, model, out) + (f" on {world.size} processes" if world.active else ""))
-        for note in data.notes:
-            echo(f"note: {note}")
     distributed.barrier()  # every rank has checked --out before rank 0 creates it
     created, lock = False, None
     try:
@@ -164,6 +160,10 @@ def train(
             created = make_dir(out)
             lock = DirectoryLock(out).acquire()
             write_config(out, config, world.size)
+            if echo:
+                echo(_describe(config, data, model, out) + (f" on {world.size} processes" if world.active else ""))
+                for note in data.notes:
+                    echo(f"note: {note}")
         trainer.start()  # the first checkpoint: from here on the run is resumable
     except BaseException:
         if world.is_main and lock is not None:

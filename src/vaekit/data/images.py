@@ -4,6 +4,7 @@ than vaekit decodes (a decompression bomb, or a photo far larger than any model 
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -33,16 +34,16 @@ def open_image(path: Path, mode: str) -> Image.Image:
     hint = "give a png, jpg, bmp or webp file"
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked here, before decoding
             with Image.open(path) as image:
                 w, h = image.size
                 if w * h > _max_pixels():
                     raise ImageError(path, "too large to decode", f"{w}x{h} pixels, over the limit of {_max_pixels():,}", "resize it first")
                 return image.convert(mode)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(
-            path, "too large to decode", f"more than {_max_pixels():,} pixels: a decompression bomb?", "resize it first"
-        ) from None
+    except Image.DecompressionBombError as e:  # PIL refuses twice its limit already when it reads the header
+        found = re.search(r"\((\d+) pixels\)", str(e))
+        size = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+        raise ImageError(path, "too large to decode", f"{size}, over the limit of {_max_pixels():,}", "resize it first") from None
     except FileNotFoundError:
         raise ImageError(path, "cannot read as an image", "no such file", hint) from None
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as e:  # PIL's decoding errors

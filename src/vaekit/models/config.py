@@ -98,7 +98,9 @@ class ModelConfig:
         """This config with ``input_shape`` set to the data's; a pinned shape must match."""
         if self.input_shape is not None and tuple(self.input_shape) != tuple(shape):
             if preset is None:  # a run's saved config, or a Python caller's pinned shape
-                raise ConfigError(f"the model is built for inputs of shape {tuple(self.input_shape)} but the data have shape {tuple(shape)}")
+                raise ConfigError(
+                    f"the model is built for inputs of shape {tuple(self.input_shape)} but the data have shape {tuple(shape)}"
+                )
             raise ConfigError(
                 f"preset '{preset}' is built for inputs of shape {tuple(self.input_shape)} but the data has "
                 f"shape {tuple(shape)}; use --data mnist, or --model {self.kind} without a preset"

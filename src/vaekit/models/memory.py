@@ -62,6 +62,6 @@ def require_fits(config: ModelConfig, batch: int, training: bool, device: str | 
     memory.require(
         needed,
         what or f"this model ({memory.human(weights)} of weights) at batch {batch}",
-        "use smaller --hidden / --width / --latent-dim / --codebook-size, or a smaller --batch-size",
+        "use smaller --hidden / --width / --latent-dim / --codebook-size / --samples, or a smaller --batch-size",
         device,
     )
