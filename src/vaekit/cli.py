@@ -394,19 +394,21 @@ commands:
 Run `vaekit COMMAND --help` for a command's options. --debug shows tracebacks."""
 
 
-def run_command(name: str, argv: list[str]) -> int:
-    """Parse ``argv`` for subcommand ``name``, call its function, print its result."""
+def parse_command(name: str, argv: list[str]) -> tuple[Command, dict[str, Any], dict[str, Any]]:
+    """Subcommand ``name``, the keyword arguments of its function and its CLI-only options, from ``argv``."""
     command = COMMANDS[name]
     if name == "train":
         kwargs = _train_arguments(argv)
     else:
-        kwargs = _parse(
-            _cli_function(command.fn, set(command.hidden), command.extra),
-            argv,
-            f"vaekit {name}",
-            description=inspect.getdoc(command.fn).split("\n\n")[0],
-        )
+        description = inspect.getdoc(command.fn).split("\n\n")[0]
+        kwargs = _parse(_cli_function(command.fn, set(command.hidden), command.extra), argv, f"vaekit {name}", description=description)
     options = {key: kwargs.pop(key) for key in command.extra}
+    return command, kwargs, options
+
+
+def run_command(name: str, argv: list[str]) -> int:
+    """Parse ``argv`` for subcommand ``name``, call its function, print its result."""
+    command, kwargs, options = parse_command(name, argv)
     hidden = {"echo": _echo, "command": " ".join(["vaekit", name, *argv])}
     accepted = inspect.signature(command.fn).parameters
     result = command.fn(**kwargs, **{k: v for k, v in hidden.items() if k in command.hidden and k in accepted})
