@@ -2,8 +2,9 @@
 
 On a terminal, a tqdm bar over all steps shows the epoch, the running training loss and the last
 validation loss, and stays on screen when training ends. Piped or in CI (stderr not a terminal),
-a bar would print nothing until the end, so one plain line is written per epoch, and one every
-``every_s`` seconds inside a long epoch.
+a bar would print nothing until the end, so plain lines are written: the first and last epoch, any
+epoch that ends ``epoch_s`` seconds or more after the previous line (so fast epochs do not flood a
+log), and one every ``every_s`` seconds inside a long epoch.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from tqdm import tqdm
 
 Echo = Callable[[str], None]
 EVERY_S = 30.0
+EPOCH_S = 5.0
 
 
 class Silent:
@@ -59,10 +61,11 @@ class Bar(Silent):
 
 
 class Lines(Silent):
-    """A line per epoch, and a line every ``every_s`` seconds within an epoch."""
+    """Epoch lines (at most one every ``epoch_s`` seconds, besides the first and the last), and a
+    line every ``every_s`` seconds within an epoch."""
 
-    def __init__(self, echo: Echo, every_s: float = EVERY_S):
-        self.echo, self.every_s = echo, every_s
+    def __init__(self, echo: Echo, every_s: float = EVERY_S, epoch_s: float = EPOCH_S):
+        self.echo, self.every_s, self.epoch_s = echo, every_s, epoch_s
         self.epoch = self.epochs = self.steps = 0
         self.last = time.monotonic()
 
@@ -75,6 +78,8 @@ class Lines(Silent):
             self.last = time.monotonic()
 
     def end_epoch(self, metrics: dict[str, float]) -> None:
+        if 1 < self.epoch < self.epochs and time.monotonic() - self.last < self.epoch_s:
+            return
         shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k in ("train_loss", "valid_loss"))
         self.echo(f"epoch {self.epoch}/{self.epochs}: {shown} nats ({metrics.get('elapsed_s', 0.0):.2f} s)")
         self.last = time.monotonic()
