@@ -29,7 +29,7 @@ class TrainConfig:
     log_every: int = 50
     """Steps between reading the loss back from the device (progress bar, NaN check)."""
     progress: bool = True
-    """Show progress: a bar on a terminal, else (piped, in CI) a line per epoch and every 30 s."""
+    """Show progress: a bar on a terminal, else (piped, in CI) plain lines every few epochs and every 30 s."""
     checkpoint_every_s: float = 60.0
     """Seconds between checkpoints at epoch ends (the last epoch and any stop always checkpoint)."""
     grad_clip: float | None = None
