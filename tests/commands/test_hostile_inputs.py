@@ -233,11 +233,14 @@ def _cases(run: Path, tmp: Path) -> dict[str, tuple[list, str, Path | None]]:
     paths = {
         "train-under-a-file": (["train", "--out", f["a_file"] / "run"], r"a_file is a file, not a directory"),
         "train-onto-a-file": (["train", "--out", f["a_file"]], r"a_file exists and is not an empty directory"),
-        "train-in-proc": (["train", "--out", "/proc/vaekit-run", "--epochs", "1"], r"/proc/vaekit-run: cannot write"),
+        "train-in-proc": (
+            ["train", "--out", "/proc/vaekit-run", "--epochs", "1"],
+            r"/proc/vaekit-run: cannot write|--out /proc/vaekit-run: /proc is not writable",
+        ),
         "sample-under-a-file": (["sample", run, "--out", f["a_file"] / "s.png"], r"a_file: is a file, not a directory"),
         "sample-missing-dir": (["sample", run, "--out", tmp / "nodir" / "s.png"], r"nodir: no such directory"),
         "sample-onto-a-dir": (["sample", run, "--out", tmp], r"images are written as .png"),
-        "encode-in-proc": (["encode", run, "--out", "/proc/vaekit.npz"], r"/proc/vaekit.npz: cannot write"),
+        "encode-in-proc": (["encode", run, "--out", "/proc/vaekit.npz"], r"/proc/vaekit.npz: cannot write|/proc: not writable"),
         "benchmark-under-a-file": (
             ["benchmark", Path(__file__).parents[2] / "bench" / "leaderboard.toml", "--out", f["a_file"] / "b"],
             r"a_file is a file, not a directory",
@@ -281,4 +284,6 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(hostile, name):
 
 def test_memory_stays_bounded_over_every_bad_input(hostile):
     _, results = hostile
-    assert results["__maxrss_kib__"] * 1024 < PEAK_RSS, f"peak {results['__maxrss_kib__'] / 1024:.0f} MiB"
+    peak = results["__maxrss_kib__"] * 1024
+    print(f"peak resident memory over every bad input: {peak / 2**20:.0f} MiB")
+    assert peak < PEAK_RSS, f"peak {peak / 2**20:.0f} MiB"
