@@ -8,6 +8,9 @@ from typing import Annotated, Literal
 
 import tyro
 
+from vaekit.data.facegen import MAX_SIZE as FACES_MAX
+from vaekit.data.facegen import MIN_SIZE as FACES_MIN
+from vaekit.data.facegen import parse_spec as faces_spec
 from vaekit.data.registry import DATASETS, is_known, prefixed_names
 from vaekit.data.shapes import parse_spec
 from vaekit.errors import ConfigError
@@ -21,8 +24,8 @@ class DataConfig:
     """Which data to train and evaluate on."""
 
     name: Annotated[str, tyro.conf.arg(name="data")] = "digits"
-    """Dataset: digits (embedded), mnist, fashion-mnist, binarized-mnist, frey-faces, olivetti-faces, shapes (generated; shapes:N[:SEED]
-    for a random sample), npz:PATH, npy:PATH, folder:PATH."""
+    """Dataset: digits (embedded), mnist, fashion-mnist, binarized-mnist, frey-faces, olivetti-faces, shapes and faces (generated;
+    shapes:N[:SEED] and faces:N[:SEED] for a random sample), npz:PATH, npy:PATH, folder:PATH."""
     data_dir: Path | None = None
     """Directory holding the dataset's files (searched before $VAEKIT_DATA and the cache)."""
     limit: int | None = None
@@ -32,9 +35,9 @@ class DataConfig:
     binarize: Literal["none", "dynamic"] = "none"
     """'dynamic' resamples Bernoulli(x) every batch; valid/test are binarized once with a fixed seed."""
     image_size: int = 64
-    """folder: images are centre-cropped to a square and resized to this side."""
+    """folder: images are centre-cropped to a square and resized to this side; faces: drawn at this side (32 to 256)."""
     channels: Literal[1, 3] = 3
-    """folder: 1 (grey) or 3 (RGB) channels."""
+    """folder and faces: 1 (grey) or 3 (RGB) channels."""
     attributes: Path | None = None
     """folder: CSV of per-image attributes (file name, then 0/1 or -1/1 columns, as CelebA's)."""
 
@@ -54,5 +57,9 @@ class DataConfig:
             raise ConfigError(f"--image-size must be between 4 and {MAX_IMAGE_SIZE}, got {self.image_size}")
         if prefix == "shapes":
             parse_spec(self.name)  # a malformed shapes:N:SEED fails before anything is loaded
+        if prefix == "faces":
+            faces_spec(self.name)
+            if not FACES_MIN <= self.image_size <= FACES_MAX:
+                raise ConfigError(f"faces are drawn at --image-size {FACES_MIN} to {FACES_MAX}, got {self.image_size}")
         if self.attributes is not None and prefix != "folder":
             raise ConfigError("--attributes goes with --data folder:PATH")

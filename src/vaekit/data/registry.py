@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from vaekit.data.arrays import load_arrays
 from vaekit.data.binarized import load_binarized_mnist
 from vaekit.data.digits import load_digits
+from vaekit.data.facegen import load_faces
 from vaekit.data.faces import load_frey_faces, load_olivetti_faces
 from vaekit.data.folder import load_folder
 from vaekit.data.mnist import load_fashion_mnist, load_mnist
@@ -42,6 +43,10 @@ def _path(config: DataConfig) -> Path:
     return Path(config.name.partition(":")[2])
 
 
+def _faces(config: DataConfig) -> RawSplits:
+    return load_faces(config.name, config.image_size, config.channels)
+
+
 DATASETS: dict[str, DatasetInfo] = {
     "digits": DatasetInfo(_from_dir(load_digits), "scikit-learn's bundled 8x8 digits (no download)", 180, 200),
     "mnist": DatasetInfo(_from_dir(load_mnist), "MNIST 28x28 grey-level digits", 10_000, 10),
@@ -52,6 +57,9 @@ DATASETS: dict[str, DatasetInfo] = {
     "shapes": DatasetInfo(
         lambda c: load_shapes(c.name), "generated 64x64 dSprites-like sprites with 5 known factors (no download)", 0.1, 20
     ),
+    "faces": DatasetInfo(
+        _faces, "generated faces (20k) with 13 known factors and 9 attributes (smiling, ...), --image-size 32-256 (no download)", 0.1, 20
+    ),
 }
 
 PREFIXES: dict[str, DatasetInfo] = {
@@ -61,9 +69,10 @@ PREFIXES: dict[str, DatasetInfo] = {
         lambda c: load_folder(_path(c), c.image_size, c.channels, c.attributes), "a directory of images (labels from sub-folders)", 0.1, 50
     ),
     "shapes": DatasetInfo(lambda c: load_shapes(c.name), "shapes:N[:SEED]: N sprites drawn from dSprites' factor grid", 0.1, 20),
+    "faces": DatasetInfo(_faces, "faces:N[:SEED]: N generated faces drawn from SEED", 0.1, 20),
 }
 
-PREFIX_ARGUMENT = {"shapes": "N[:SEED]"}  # what follows the colon, where it is not a PATH
+PREFIX_ARGUMENT = {"shapes": "N[:SEED]", "faces": "N[:SEED]"}  # what follows the colon, where it is not a PATH
 
 
 def prefixed_names() -> list[str]:

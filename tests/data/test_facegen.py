@@ -1,0 +1,101 @@
+"""The generated ``faces``: the same pixels for the same seed, factors and attributes that line up with
+the images, and each factor moving the part of the face it names."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from vaekit.data import DataConfig, load_dataset
+from vaekit.data.facegen import ATTRIBUTES, FACTOR_BINS, FACTOR_NAMES, attributes, bin_factors, render, sample_factors
+from vaekit.errors import ConfigError
+
+from conftest import cli
+
+SMILE, GLASSES, X = (FACTOR_NAMES.index(n) for n in ("smile", "glasses", "x"))
+
+
+def _neutral(n: int = 1) -> np.ndarray:
+    """Factor values in the middle of every range, no glasses."""
+    values = np.zeros((n, len(FACTOR_NAMES)))
+    for i, name in enumerate(FACTOR_NAMES):
+        values[:, i] = 0.0 if name in ("smile", "brow_tilt", "roll", "x", "y", "glasses") else 0.5
+    return values
+
+
+@pytest.mark.parametrize(
+    ("size", "channels", "digest"),
+    [(32, 3, "d2ecfba9a90472b0"), (32, 1, "bc58732665d9dc34"), (64, 3, "37f63661ffb10d77"), (64, 1, "6fd14aea91ebb045")],
+)
+def test_the_same_seed_draws_the_same_pixels(size, channels, digest):
+    images = render(sample_factors(20, 0)[:4], size, channels)
+    assert images.shape == (4, channels, size, size) and images.dtype == np.uint8
+    assert hashlib.sha256(images.tobytes()).hexdigest()[:16] == digest
+    assert not np.array_equal(render(sample_factors(4, 1), size, channels), images)
+
+
+def test_a_factor_moves_only_the_part_it_names():
+    frown, smile = _neutral(), _neutral()
+    frown[0, SMILE], smile[0, SMILE] = -1.0, 1.0
+    changed = (render(frown, 64)[0].astype(int) != render(smile, 64)[0].astype(int)).any(0)  # (H, W)
+    rows = np.flatnonzero(changed.any(1))
+    assert changed.sum() > 20 and rows.min() > 32 and rows.max() < 52  # the mouth: the lower middle of the face
+    plain, glasses = _neutral(), _neutral()
+    glasses[0, GLASSES] = 1.0
+    changed = (render(plain, 64)[0] != render(glasses, 64)[0]).any(0)
+    rows = np.flatnonzero(changed.any(1))
+    assert rows.min() > 16 and rows.max() < 36  # the eyes band, above the mouth
+    left, right = _neutral(), _neutral()
+    left[0, X], right[0, X] = -1.0, 1.0
+    centre = lambda image: (np.abs(image.astype(int) - image[:, :, :2].astype(int).mean()).sum(0).sum(0) * np.arange(64)).sum()  # noqa: E731
+    assert centre(render(right, 64)[0]) > centre(render(left, 64)[0])  # the head moved right
+
+
+def test_factors_and_attributes_line_up_with_the_images_through_the_splits():
+    d = load_dataset(DataConfig(name="faces:300:7", image_size=32))
+    values = sample_factors(300, 7)
+    cut = 270  # the last tenth is the test split; validation comes from the end of the rest
+    train_and_valid = np.concatenate([d.train.x.numpy(), d.valid.x.numpy()])
+    assert np.array_equal(train_and_valid, render(values[:cut], 32)) and np.array_equal(d.test.x.numpy(), render(values[cut:], 32))
+    assert np.array_equal(np.concatenate([d.train.factors, d.valid.factors]), bin_factors(values[:cut]))
+    assert np.array_equal(d.test.attributes.numpy(), attributes(values[cut:]))
+    assert d.attribute_names == tuple(ATTRIBUTES) and d.factor_names == FACTOR_NAMES
+    assert d.factor_sizes[GLASSES] == 2 and d.factor_sizes[SMILE] == FACTOR_BINS
+    smiling = list(ATTRIBUTES).index("smiling")
+    assert np.array_equal(d.test.attributes[:, smiling].numpy(), (values[cut:, SMILE] > 0).astype(np.uint8))
+
+
+def test_binned_factors_cover_their_range():
+    values = sample_factors(5000, 0)
+    bins = bin_factors(values)
+    assert bins.min() == 0 and bins[:, SMILE].max() == FACTOR_BINS - 1 and set(np.unique(bins[:, GLASSES])) == {0, 1}
+    counts = np.bincount(bins[:, SMILE], minlength=FACTOR_BINS)
+    assert counts.min() > 0.7 * 5000 / FACTOR_BINS  # uniform: every bin about 250
+
+
+def test_grey_faces_and_bad_specs():
+    assert load_dataset(DataConfig(name="faces:20", image_size=32, channels=1)).shape == (1, 32, 32)
+    for name, size, pattern in (
+        ("faces:abc", 64, "with whole numbers"),
+        ("faces:5", 64, "N >= 10"),
+        ("faces", 16, "--image-size 32 to 256"),
+        ("faces", 512, "--image-size 32 to 256"),
+    ):
+        with pytest.raises(ConfigError, match=pattern):
+            DataConfig(name=name, image_size=size)
+
+
+def test_attribute_edits_and_attribute_conditions_work_on_faces(tmp_path, capsys):
+    out = tmp_path / "run"
+    common = ["--data", "faces:400", "--image-size", "32", "--hidden", "64", "--latent-dim", "8", "--epochs", "2", "--no-progress"]
+    assert cli(capsys, "train", *common, "--no-images", "--out", out)[0] == 0
+    code, _, err = cli(capsys, "attribute", out, "--attribute", "smiling", "--inputs", "0,1", "--out", tmp_path / "smile.png")
+    assert code == 0, err
+    code, stdout, err = cli(capsys, "evaluate", out, "--iw-samples", "2", "--disentanglement", "--json")
+    assert code == 0, err
+    cvae = tmp_path / "cvae"
+    code, _, err = cli(capsys, "train", *common, "--model", "cvae", "--condition", "attributes", "--out", cvae)
+    assert code == 0, err
+    assert cli(capsys, "sample", cvae, "--n", "4", "--out", tmp_path / "s.png")[0] == 0
