@@ -105,7 +105,7 @@ def attributes(values: np.ndarray) -> np.ndarray:
 def _ellipse(x: torch.Tensor, y: torch.Tensor, cx, cy, rx, ry) -> torch.Tensor:
     """An approximate signed distance to an ellipse (negative inside), in image units."""
     r = torch.sqrt(((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2)
-    return (r - 1) * torch.minimum(rx, ry)
+    return (r - 1) * torch.minimum(torch.as_tensor(rx), torch.as_tensor(ry))
 
 
 def _segment(x: torch.Tensor, y: torch.Tensor, x0, y0, x1, y1, half_width) -> torch.Tensor:
@@ -200,17 +200,17 @@ def _draw_features(image: torch.Tensor, h: dict[str, torch.Tensor], f: dict[str,
         ex = side * eye_x
         almond = _ellipse(u, v, ex, eye_y, rx * 0.24, open_)
         image = _paint(image, _coverage(almond, px), col["white"])
-        iris = torch.maximum(_ellipse(u, v, ex, eye_y, 0.045 + 0 * rx, 0.045 + 0 * rx), almond)
+        iris = torch.maximum(_ellipse(u, v, ex, eye_y, 0.045, 0.045), almond)
         image = _paint(image, _coverage(iris, px), col["iris"])
         image = _paint(image, _coverage(almond.abs() - 0.009, px), col["line"])
         tilt = 0.07 * b["brow_tilt"]  # the inner end goes down for an angry brow, up for a sad one
-        brow = _segment(u, v, ex + side * rx * 0.22, eye_y - 0.16 - tilt * 0.2, ex - side * rx * 0.2, eye_y - 0.16 + tilt, 0.022 + 0 * rx)
+        brow = _segment(u, v, ex + side * rx * 0.22, eye_y - 0.16 - tilt * 0.2, ex - side * rx * 0.2, eye_y - 0.16 + tilt, 0.022)
         image = _paint(image, _coverage(brow, px), col["brow"])
         glasses = _coverage((torch.sqrt((u - ex) ** 2 + (v - eye_y) ** 2) - 0.16).abs() - 0.014, px) * b["glasses"]
         image = _paint(image, glasses, col["frame"])
-    bridge = _segment(u, v, -eye_x + 0.16, eye_y, eye_x - 0.16, eye_y, 0.012 + 0 * rx)
+    bridge = _segment(u, v, -eye_x + 0.16, eye_y, eye_x - 0.16, eye_y, 0.012)
     image = _paint(image, _coverage(bridge, px) * b["glasses"], col["frame"])
-    nose = _segment(u, v, 0.0 * rx, 0.02, 0.015 + 0 * rx, 0.14, 0.022 + 0 * rx)
+    nose = _segment(u, v, 0.0, 0.02, 0.015, 0.14, 0.022)
     image = _paint(image, 0.7 * _coverage(nose, px), col["shade"])
     return _draw_mouth(image, u, v, rx, b, col, px)
 
@@ -223,7 +223,7 @@ def _draw_mouth(image, u, v, rx, b, col, px):
     inside = torch.maximum(torch.maximum(upper - v, v - lower), u.abs() - width)
     image = _paint(image, _coverage(inside, px), col["mouth"])
     for lip in (-1.0, 1.0):
-        line = _arc(u, v - lip * gap, 0.0 * rx, y0, width, bend, 0.016 + 0 * rx)
+        line = _arc(u, v - lip * gap, 0.0, y0, width, bend, 0.016)
         image = _paint(image, _coverage(line, px), col["lips"])
     return image
 
