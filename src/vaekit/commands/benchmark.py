@@ -49,6 +49,7 @@ from vaekit.commands.evaluate import evaluate_run
 from vaekit.commands.fit import resume, train
 from vaekit.commands.runconfig import RunConfig, preset_run_config, read_run_config
 from vaekit.data import DataConfig
+from vaekit.data.registry import resolved
 from vaekit.errors import ConfigError, VaekitError
 from vaekit.models import MODELS, PRESETS
 from vaekit.run.config import config_to_dict
@@ -186,7 +187,7 @@ def _done(out: Path) -> dict[str, dict[str, Any]]:
 def _comparable(config: RunConfig, shape: tuple[int, ...], condition_dim: int) -> dict[str, Any]:
     """A config as saved after training starts ('auto' choices resolved), minus the epochs."""
     model = replace(config.model.for_data(shape, config.preset), condition_dim=condition_dim)
-    return config_to_dict(replace(config, model=model, train=replace(config.train, epochs=None)))
+    return config_to_dict(replace(config, data=resolved(config.data), model=model, train=replace(config.train, epochs=None)))
 
 
 def _train(cell: Cell, run_dir: Path, echo: Callable[[str], None]) -> tuple[float, int]:

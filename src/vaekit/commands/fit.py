@@ -21,6 +21,7 @@ import tyro
 
 from vaekit.commands.runconfig import RunConfig, read_run_config
 from vaekit.data import DataConfig, DatasetSplits, dataset_info, load_dataset
+from vaekit.data.registry import resolved
 from vaekit.errors import ConfigError, RunDirError
 from vaekit.generation import fit_code_prior, interleave_rows, reconstruct, sample, sample_conditions, save_grid
 from vaekit.models import MODELS, LatentModel, ModelConfig, build_model, check_model_options
@@ -28,7 +29,7 @@ from vaekit.models.memory import require_fits
 from vaekit.objectives import ObjectiveConfig, check_options, make_objective
 from vaekit.run.config import world_size as trained_world_size
 from vaekit.run.config import write_config
-from vaekit.run.layout import CONFIG, IMAGES
+from vaekit.run.layout import CONFIG, IMAGES, LOCK
 from vaekit.runtime import distributed
 from vaekit.runtime.files import make_dir, writable_dir
 from vaekit.runtime.lock import DirectoryLock
@@ -96,6 +97,7 @@ def _check_options(config: RunConfig) -> None:
 
 def _prepare(config: RunConfig, device: torch.device) -> tuple[DatasetSplits, RunConfig, LatentModel]:
     """The data on ``device``, the config with everything the data decides filled in, the model."""
+    config = replace(config, data=resolved(config.data))  # config.json records the image size used
     data = load_dataset(config.data)
     model_cfg = config.model.for_data(data.shape, config.preset)
     if MODELS[model_cfg.kind].conditional:  # raises when the data have no labels / attributes
@@ -158,7 +160,11 @@ def train(
     try:
         if world.is_main:
             created = make_dir(out)
-            lock = DirectoryLock(out).acquire()
+            owner = DirectoryLock(out).acquire()
+            if any(p.name != LOCK for p in out.iterdir()):  # another process filled it since the check above
+                owner.release()
+                _check_new_run_dir(out)
+            lock = owner
             write_config(out, config, world.size)
             if echo:
                 echo(_describe(config, data, model, out) + (f" on {world.size} processes" if world.active else ""))

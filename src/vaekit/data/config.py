@@ -34,8 +34,9 @@ class DataConfig:
     """Examples held out from the end of the training file for validation (default per dataset)."""
     binarize: Literal["none", "dynamic"] = "none"
     """'dynamic' resamples Bernoulli(x) every batch; valid/test are binarized once with a fixed seed."""
-    image_size: int = 64
-    """folder: images are centre-cropped to a square and resized to this side; faces: drawn at this side (32 to 256)."""
+    image_size: int | None = None
+    """Side of the images: folder (default 64) centre-crops and resizes to it; faces (default 64, 32 to 256) and fonts
+    (default 32, 16 to 128) are drawn at it."""
     channels: Literal[1, 3] = 3
     """folder and faces: 1 (grey) or 3 (RGB) channels."""
     attributes: Path | None = None
@@ -53,13 +54,13 @@ class DataConfig:
             raise ConfigError(f"--valid-size must be 0 or more, got {self.valid_size}")
         if self.name in ("binarized-mnist", "olivetti-faces") and self.valid_size is not None:
             raise ConfigError(f"{self.name} has a fixed validation split; drop --valid-size")
-        if not 4 <= self.image_size <= MAX_IMAGE_SIZE:
+        if self.image_size is not None and not 4 <= self.image_size <= MAX_IMAGE_SIZE:
             raise ConfigError(f"--image-size must be between 4 and {MAX_IMAGE_SIZE}, got {self.image_size}")
         if prefix == "shapes":
             parse_spec(self.name)  # a malformed shapes:N:SEED fails before anything is loaded
         if prefix == "faces":
             faces_spec(self.name)
-            if not FACES_MIN <= self.image_size <= FACES_MAX:
+            if self.image_size is not None and not FACES_MIN <= self.image_size <= FACES_MAX:
                 raise ConfigError(f"faces are drawn at --image-size {FACES_MIN} to {FACES_MAX}, got {self.image_size}")
         if self.attributes is not None and prefix != "folder":
             raise ConfigError("--attributes goes with --data folder:PATH")

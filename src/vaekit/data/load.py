@@ -8,7 +8,7 @@ import torch
 from vaekit.data.base import DatasetSplits, InMemoryDataset
 from vaekit.data.config import DataConfig
 from vaekit.data.raw import RawSplits, Split
-from vaekit.data.registry import dataset_info
+from vaekit.data.registry import dataset_info, resolved
 from vaekit.errors import ConfigError, DataError
 
 EVAL_BINARIZE_SEED = 0  # fixed binarization of valid/test under the dynamic protocol
@@ -46,6 +46,7 @@ def load_dataset(config: DataConfig) -> DatasetSplits:
         DataError: the files are missing, corrupt or malformed (the message names the file).
         ConfigError: the options do not fit the dataset.
     """
+    config = resolved(config)
     info = dataset_info(config.name)
     raw = info.loader(config)
     valid_size = info.default_valid_size if config.valid_size is None else config.valid_size

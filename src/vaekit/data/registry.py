@@ -17,6 +17,7 @@ from vaekit.data.digits import load_digits
 from vaekit.data.facegen import load_faces
 from vaekit.data.faces import load_frey_faces, load_olivetti_faces
 from vaekit.data.folder import load_folder
+from vaekit.data.fonts import load_fonts
 from vaekit.data.mnist import load_fashion_mnist, load_mnist
 from vaekit.data.raw import RawSplits
 from vaekit.data.shapes import load_shapes
@@ -33,6 +34,7 @@ class DatasetInfo:
     description: str
     default_valid_size: int | float  # a float is a fraction of the training file
     default_epochs: int
+    image_size: int | None = None  # the default --image-size, where the source has one
 
 
 def _from_dir(load: Callable[[Path | None], RawSplits]) -> Callable[[DataConfig], RawSplits]:
@@ -58,7 +60,18 @@ DATASETS: dict[str, DatasetInfo] = {
         lambda c: load_shapes(c.name), "generated 64x64 dSprites-like sprites with 5 known factors (no download)", 0.1, 20
     ),
     "faces": DatasetInfo(
-        _faces, "generated faces (20k) with 13 known factors and 9 attributes (smiling, ...), --image-size 32-256 (no download)", 0.1, 20
+        _faces,
+        "generated faces (20k) with 13 known factors and 9 attributes (smiling, ...), --image-size 32-256 (no download)",
+        0.1,
+        20,
+        64,
+    ),
+    "fonts": DatasetInfo(
+        lambda c: load_fonts(c.image_size),
+        "62 characters in 21 of matplotlib's fonts; attributes bold, italic, serif, monospace",
+        0,
+        50,
+        32,
     ),
 }
 
@@ -66,10 +79,14 @@ PREFIXES: dict[str, DatasetInfo] = {
     "npz": DatasetInfo(lambda c: load_arrays(_path(c)), "an .npz file of named arrays", 0.1, 50),
     "npy": DatasetInfo(lambda c: load_arrays(_path(c)), "an .npy array", 0.1, 50),
     "folder": DatasetInfo(
-        lambda c: load_folder(_path(c), c.image_size, c.channels, c.attributes), "a directory of images (labels from sub-folders)", 0.1, 50
+        lambda c: load_folder(_path(c), c.image_size, c.channels, c.attributes),
+        "a directory of images (labels from sub-folders)",
+        0.1,
+        50,
+        64,
     ),
     "shapes": DatasetInfo(lambda c: load_shapes(c.name), "shapes:N[:SEED]: N sprites drawn from dSprites' factor grid", 0.1, 20),
-    "faces": DatasetInfo(_faces, "faces:N[:SEED]: N generated faces drawn from SEED", 0.1, 20),
+    "faces": DatasetInfo(_faces, "faces:N[:SEED]: N generated faces drawn from SEED", 0.1, 20, 64),
 }
 
 PREFIX_ARGUMENT = {"shapes": "N[:SEED]", "faces": "N[:SEED]"}  # what follows the colon, where it is not a PATH
@@ -91,3 +108,11 @@ def dataset_info(name: str) -> DatasetInfo:
     if path and prefix in PREFIXES:
         return PREFIXES[prefix]
     return DATASETS[name]
+
+
+def resolved(config: DataConfig) -> DataConfig:
+    """``config`` with the dataset's defaults filled in where it leaves them unset (``--image-size``)."""
+    from dataclasses import replace
+
+    default = dataset_info(config.name).image_size
+    return replace(config, image_size=default) if config.image_size is None and default is not None else config
