@@ -320,7 +320,10 @@ def _show_report(report: Report, options: dict[str, Any]) -> int:
         print(json.dumps(values))
         return 0
     for key, value in values.items():
-        if value is not None:
+        if isinstance(value, dict):  # per-attribute edit scores: one line each
+            for name, row in value.items():
+                print(f"{key + '.' + name:<24} " + "  ".join(f"{k} {_table_value(v)}" for k, v in row.items() if v is not None))
+        elif value is not None:
             print(f"{key:<24} {_table_value(value)} {UNITS.get(key, '')}".rstrip())
     if values["elbo"] is None:
         print("note: this model has no prior, hence no likelihood: reconstruction metrics only")

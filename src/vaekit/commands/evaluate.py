@@ -3,10 +3,12 @@ quality and disentanglement scores."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import torch
 import tyro
 
@@ -16,8 +18,9 @@ from vaekit.data.sources import cache_dir
 from vaekit.errors import ConfigError
 from vaekit.evaluation import Report, evaluate
 from vaekit.evaluation.disentanglement import disentanglement_scores
+from vaekit.evaluation.edits import edit_score
 from vaekit.evaluation.fidelity import feature_extractor, sample_quality
-from vaekit.generation import fit_code_prior, posterior_means, sample, sample_conditions
+from vaekit.generation import attribute_vector, fit_code_prior, posterior_means, sample, sample_conditions
 from vaekit.models import LatentModel
 from vaekit.models.memory import require_fits
 from vaekit.runtime import distributed
@@ -43,6 +46,7 @@ def evaluate_run(
     fid: bool = False,
     fid_samples: int = 10_000,
     disentanglement: bool = False,
+    edits: bool = False,
 ) -> Report:
     """Report ELBO, reconstruction, KL, importance-weighted log p(x), bits/dim and active units.
 
@@ -60,6 +64,9 @@ def evaluate_run(
             vaekit trains on the dataset's training split and caches (not Inception FID: no pretrained weights offline).
         fid_samples: With --fid: samples drawn, and examples of the split compared with them (at most the split's size).
         disentanglement: Also report MIG, DCI, SAP, FactorVAE and β-VAE scores against the data's known factors (--data shapes).
+        edits: Also report how well attribute vectors edit the split's examples (edit_success, edit_preservation,
+            edit_distance), judged by an attribute classifier vaekit trains on the training images and caches (data with
+            attributes: faces, fonts, folder --attributes).
     """
     at_least("iw_samples", iw_samples, 1)
     if limit is not None:
@@ -80,7 +87,56 @@ def evaluate_run(
         report = replace(report, **_sample_quality(run_dir, model, data, data_dir, fid_samples, seed, dev))
     if disentanglement:
         report = replace(report, **_disentanglement(run_dir, model, data, seed))
+    if edits:
+        report = replace(report, **_edits(run_dir, model, data, data_dir, dev))
     return report
+
+
+def _decoded(model: LatentModel, z: torch.Tensor, chunk: int = 1000) -> torch.Tensor:
+    """The means of p(x|z) for latents (N, D), decoded ``chunk`` at a time, (N, C, H, W)."""
+    with torch.no_grad():
+        return torch.cat([model.decode(z[s : s + chunk]).mean for s in range(0, len(z), chunk)])
+
+
+def _edits(run_dir: Path, model: LatentModel, test: InMemoryDataset, data_dir: Path | None, device: torch.device) -> dict:
+    """Each attribute's vector (from the training split, as ``vaekit attribute`` builds it) added to the
+    examples of ``test`` that lack the attribute and taken from those that have it, at strengths 1
+    and 2, scored by the attribute judge (``evaluation.edits``)."""
+    if model.conditioning is not None:
+        raise ConfigError("--edits edits unconditional models; this run is conditional (cvae)")
+    splits = run.load_splits(run_dir, data_dir).to(device)
+    if test.attributes is None or splits.attribute_names is None:
+        raise ConfigError(f"--edits needs data with binary attributes (faces, fonts, folder:PATH --attributes); '{splits.name}' has none")
+    judge = feature_extractor(splits.name, splits.train, splits.valid if len(splits.valid) else test, cache_dir(), task="attributes")
+    truth = test.attributes.bool().cpu()  # (N, A)
+    real = judge.predict(test.batch(slice(None)))
+    means, codes = posterior_means(model, splits.train), posterior_means(model, test)  # (N_train, D), (N, D)
+    unedited = _decoded(model, codes)
+    before = judge.predict(unedited)
+    per_attribute, success, kept, distance = {}, [], [], []
+    for a, name in enumerate(splits.attribute_names):
+        vector = attribute_vector(means, splits.train.attributes[:, a] == 1)  # (D,)
+        sign = torch.where(truth[:, a], -1.0, 1.0).to(codes.device)[:, None]  # add it where it is missing
+        row = {"judge_accuracy": float((real[:, a] == truth[:, a]).double().mean())}
+        for strength in (1, 2):
+            edited = _decoded(model, codes + strength * sign * vector)
+            score = edit_score(before, judge.predict(edited), ~truth[:, a], a, unedited.cpu(), edited.cpu())
+            values = {"success": score.success, "preservation": score.preservation, "distance": score.distance}
+            row |= {f"{k}_{strength}": None if math.isnan(v) else v for k, v in values.items()} | {"examples": score.examples}
+        per_attribute[name] = row
+        success.append(row["success_2"]), kept.append(row["preservation_2"]), distance.append(row["distance_2"])
+
+    def mean(values: list[float | None]) -> float | None:
+        known = [v for v in values if v is not None]
+        return float(np.mean(known)) if known else None
+
+    return {
+        "edit_success": mean(success),
+        "edit_preservation": mean(kept),
+        "edit_distance": mean(distance),
+        "edit_judge_accuracy": float((real == truth).double().mean()),
+        "edits": per_attribute,
+    }
 
 
 def _disentanglement(run_dir: Path, model: LatentModel, data: InMemoryDataset, seed: int) -> dict[str, float]:

@@ -97,6 +97,11 @@ OPT_IN = {
     "sap",
     "factor_vae_score",
     "beta_vae_score",
+    "edit_success",
+    "edit_preservation",
+    "edit_distance",
+    "edit_judge_accuracy",
+    "edits",
 }  # evaluate's extra flags
 
 

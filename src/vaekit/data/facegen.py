@@ -203,8 +203,8 @@ def _draw_features(image: torch.Tensor, h: dict[str, torch.Tensor], f: dict[str,
         iris = torch.maximum(_ellipse(u, v, ex, eye_y, 0.045, 0.045), almond)
         image = _paint(image, _coverage(iris, px), col["iris"])
         image = _paint(image, _coverage(almond.abs() - 0.009, px), col["line"])
-        tilt = 0.07 * b["brow_tilt"]  # the inner end goes down for an angry brow, up for a sad one
-        brow = _segment(u, v, ex + side * rx * 0.22, eye_y - 0.16 - tilt * 0.2, ex - side * rx * 0.2, eye_y - 0.16 + tilt, 0.022)
+        tilt = 0.13 * b["brow_tilt"]  # the inner end goes down for an angry brow, up for a sad one
+        brow = _segment(u, v, ex + side * rx * 0.22, eye_y - 0.17 - tilt * 0.3, ex - side * rx * 0.2, eye_y - 0.17 + tilt, 0.03)
         image = _paint(image, _coverage(brow, px), col["brow"])
         glasses = _coverage((torch.sqrt((u - ex) ** 2 + (v - eye_y) ** 2) - 0.16).abs() - 0.014, px) * b["glasses"]
         image = _paint(image, glasses, col["frame"])

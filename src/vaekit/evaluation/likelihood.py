@@ -31,7 +31,9 @@ class Report:
     used equally. ``ood_auroc`` is set when another dataset was given as outliers.
     ``frechet_distance``, ``precision``, ``recall`` and ``fid_classifier_accuracy`` are set by
     ``--fid`` (see ``evaluation.fidelity``), the disentanglement scores by ``--disentanglement``
-    (see ``evaluation.disentanglement``).
+    (see ``evaluation.disentanglement``), the edit scores by ``--edits`` (see ``evaluation.edits``:
+    the ``edit_*`` means are over the attributes at strength 2, ``edits`` has each attribute's at
+    strengths 1 and 2).
     """
 
     split: str
@@ -62,6 +64,11 @@ class Report:
     sap: float | None = None
     factor_vae_score: float | None = None
     beta_vae_score: float | None = None
+    edit_success: float | None = None
+    edit_preservation: float | None = None
+    edit_distance: float | None = None
+    edit_judge_accuracy: float | None = None
+    edits: dict[str, dict[str, float]] | None = None
 
     def as_dict(self) -> dict[str, float | int | str | list[float] | None]:
         return asdict(self)

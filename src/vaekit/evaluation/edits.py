@@ -1,0 +1,62 @@
+"""How well an attribute edit works, judged by a classifier of the attributes (``vaekit evaluate --edits``).
+
+An edit adds an attribute vector to the code of an example that lacks the attribute (or subtracts
+it from one that has it) and decodes. A classifier trained on the real training images (the
+*judge*, ``fidelity.feature_extractor(task="attributes")``) then says which attributes it sees in the
+decoded image and in the reconstruction of the unedited input. Only examples whose reconstruction
+the judge reads as the truth (lacking what the edit adds, or having what it removes) are scored:
+
+- ``success``: the fraction whose edited image the judge reads with the attribute flipped the
+  intended way (0 when nothing changes);
+- ``preservation``: the fraction whose *other* attributes the judge reads as on the unedited
+  reconstruction;
+- ``distance``: the mean squared pixel difference between edited image and unedited reconstruction.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from vaekit.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class EditScore:
+    """One attribute's edit at one strength."""
+
+    success: float
+    preservation: float
+    distance: float
+    examples: int  # the examples scored
+
+
+def edit_score(
+    before: torch.Tensor, after: torch.Tensor, target: torch.Tensor, attribute: int, unedited: torch.Tensor, edited: torch.Tensor
+) -> EditScore:
+    """Score one edit.
+
+    Args:
+        before: the judge's attributes of the unedited reconstructions, (N, A) bool.
+        after: the judge's attributes of the edited images, (N, A) bool.
+        target: the value the edit should give ``attribute``, (N,) bool (the opposite of the truth).
+        attribute: the column of the edited attribute.
+        unedited, edited: the images, (N, C, H, W) in [0, 1].
+    """
+    if not before.shape == after.shape or before.dim() != 2 or not 0 <= attribute < before.shape[1] or target.shape != before.shape[:1]:
+        raise ConfigError(
+            f"edit_score needs (N, A) judgements and (N,) targets, got {tuple(before.shape)}, {tuple(after.shape)}, "
+            f"{tuple(target.shape)} for attribute {attribute}"
+        )
+    scored = before[:, attribute] != target  # the judge agrees the input is as the truth says
+    n = int(scored.sum())
+    if n == 0:
+        return EditScore(math.nan, math.nan, math.nan, 0)
+    others = torch.ones(before.shape[1], dtype=torch.bool)
+    others[attribute] = False
+    success = (after[scored, attribute] == target[scored]).double().mean()
+    kept = (after[scored][:, others] == before[scored][:, others]).all(1).double().mean()
+    distance = (edited[scored] - unedited[scored]).pow(2).flatten(1).mean(1).double().mean()
+    return EditScore(float(success), float(kept), float(distance), n)
