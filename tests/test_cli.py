@@ -49,6 +49,11 @@ REPORT_KEYS = {
     "sap",
     "factor_vae_score",
     "beta_vae_score",
+    "edit_success",  # --edits
+    "edit_preservation",
+    "edit_distance",
+    "edit_judge_accuracy",
+    "edits",
 }
 TINY = ["--hidden", "32", "--latent-dim", "4", "--no-progress", "--no-images"]
 
