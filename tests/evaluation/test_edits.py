@@ -82,3 +82,19 @@ def test_evaluate_edits_on_a_faces_run(tmp_path, capsys, monkeypatch):
 
 def test_edits_need_attributes(tiny_digits_run, capsys):
     assert_user_error(capsys, ["evaluate", tiny_digits_run, "--iw-samples", "2", "--edits"], r"--edits needs data with binary attributes")
+
+
+def test_an_attribute_without_both_sides_is_reported_unscored(tmp_path, capsys, monkeypatch):
+    from conftest import make_folder
+
+    monkeypatch.setattr(fidelity, "ATTRIBUTE_STEPS", 50)
+    root = make_folder(tmp_path / "pets")
+    lines = (tmp_path / "attrs.csv").read_text().splitlines()
+    (tmp_path / "attrs.csv").write_text("\n".join([lines[0] + ",Always"] + [ln + ",1" for ln in lines[1:]]) + "\n")
+    out = tmp_path / "run"
+    train = ["train", "--data", f"folder:{root}", "--attributes", tmp_path / "attrs.csv", "--image-size", "8", "--hidden", "16"]
+    assert cli(capsys, *train, "--latent-dim", "2", "--epochs", "2", "--no-progress", "--no-images", "--out", out)[0] == 0
+    code, stdout, err = cli(capsys, "evaluate", out, "--iw-samples", "2", "--edits", "--json")
+    assert code == 0, err
+    edits = json.loads(stdout)["edits"]
+    assert edits["Always"]["examples"] == 0 and "success_2" not in edits["Always"] and "success_2" in edits["Smiling"]

@@ -115,9 +115,13 @@ def _edits(run_dir: Path, model: LatentModel, test: InMemoryDataset, data_dir: P
     before = judge.predict(unedited)
     per_attribute, success, kept, distance = {}, [], [], []
     for a, name in enumerate(splits.attribute_names):
-        vector = attribute_vector(means, splits.train.attributes[:, a] == 1)  # (D,)
-        sign = torch.where(truth[:, a], -1.0, 1.0).to(codes.device)[:, None]  # add it where it is missing
         row = {"judge_accuracy": float((real[:, a] == truth[:, a]).double().mean())}
+        present = splits.train.attributes[:, a] == 1
+        if present.all() or not present.any():  # no vector without examples on both sides: nothing to score
+            per_attribute[name] = row | {"examples": 0}
+            continue
+        vector = attribute_vector(means, present)  # (D,)
+        sign = torch.where(truth[:, a], -1.0, 1.0).to(codes.device)[:, None]  # add it where it is missing
         for strength in (1, 2):
             edited = _decoded(model, codes + strength * sign * vector)
             score = edit_score(before, judge.predict(edited), ~truth[:, a], a, unedited.cpu(), edited.cpu())
