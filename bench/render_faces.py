@@ -1,6 +1,6 @@
 """How fast ``faces`` renders: N faces at each size, on this machine's threads.
 
-    python bench/render_faces.py [--n 20000]
+python bench/render_faces.py [--n 20000]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The README's grid of generated faces: the first 32 test faces of ``--data faces`` at 64x64.
 
-    python docs/make_faces.py
+python docs/make_faces.py
 """
 
 from __future__ import annotations
