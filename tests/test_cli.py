@@ -499,7 +499,7 @@ def test_conditional_runs_need_conditions(tmp_path, capsys, data_dir):
 
 
 def test_cvae_conditioned_on_folder_attributes(tmp_path, capsys):
-    from test_folder import make_folder
+    from conftest import make_folder
 
     root = make_folder(tmp_path / "pets")
     out = tmp_path / "run"

@@ -118,7 +118,7 @@ def test_no_module_imports_against_the_layer_order():
         ("data/folder.py", "import vaekit.models.vae", "data imports vaekit.models.vae (models)"),
         ("objectives/elbo.py", "from vaekit.models import VAE", "objectives imports vaekit.models (models)"),
         (
-            "run/load.py",
+            "run/loading.py",
             "def f():\n    from vaekit.training import TrainConfig",
             "run imports vaekit.training (training)",
         ),  # a local import counts too

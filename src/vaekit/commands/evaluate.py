@@ -13,9 +13,9 @@ import torch
 import tyro
 
 from vaekit import run
-from vaekit.data import InMemoryDataset
+from vaekit.data import DatasetSplits, InMemoryDataset
 from vaekit.data.sources import cache_dir
-from vaekit.errors import ConfigError
+from vaekit.errors import ConfigError, lookup
 from vaekit.evaluation import Report, evaluate
 from vaekit.evaluation.disentanglement import disentanglement_scores
 from vaekit.evaluation.edits import edit_score
@@ -76,7 +76,10 @@ def evaluate_run(
     dev = distributed.setup(resolve_device(device))  # under torchrun the split's batches are spread over the processes
     require_fits(run.model_config(run_dir), 4096, training=False, device=dev, what="evaluating this run's model (4096 latents at a time)")
     model = run.load(run_dir, weights=weights, device=dev)
-    data = run.load_split(run_dir, split, data_dir, limit, dev)
+    lookup({s: s for s in run.SPLITS}, split, "--split")
+    splits = run.load_splits(run_dir, data_dir)  # once: --fid and --edits read the training split too
+    data = splits.split(split)
+    data = (data.head(limit) if limit else data).to(dev)
     outliers = None if ood_data is None else run.load_split(run_dir, "test", data_dir, limit, dev, name=ood_data)
     report = evaluate(
         model, data, split, iw_samples, torch.Generator(device=dev).manual_seed(distributed.rank_seed(seed)), outliers=outliers
@@ -84,11 +87,11 @@ def evaluate_run(
     if not distributed.current().is_main:
         return report  # sample quality and disentanglement are computed by rank 0 alone
     if fid:
-        report = replace(report, **_sample_quality(run_dir, model, data, data_dir, fid_samples, seed, dev))
+        report = replace(report, **_sample_quality(splits, model, data, fid_samples, seed, dev))
     if disentanglement:
         report = replace(report, **_disentanglement(run_dir, model, data, seed))
     if edits:
-        report = replace(report, **_edits(run_dir, model, data, data_dir, dev))
+        report = replace(report, **_edits(splits, model, data, dev))
     return report
 
 
@@ -98,13 +101,13 @@ def _decoded(model: LatentModel, z: torch.Tensor, chunk: int = 1000) -> torch.Te
         return torch.cat([model.decode(z[s : s + chunk]).mean for s in range(0, len(z), chunk)])
 
 
-def _edits(run_dir: Path, model: LatentModel, test: InMemoryDataset, data_dir: Path | None, device: torch.device) -> dict:
+def _edits(splits: DatasetSplits, model: LatentModel, test: InMemoryDataset, device: torch.device) -> dict:
     """Each attribute's vector (from the training split, as ``vaekit attribute`` builds it) added to the
     examples of ``test`` that lack the attribute and taken from those that have it, at strengths 1
     and 2, scored by the attribute judge (``evaluation.edits``)."""
     if model.conditioning is not None:
         raise ConfigError("--edits edits unconditional models; this run is conditional (cvae)")
-    splits = run.load_splits(run_dir, data_dir).to(device)
+    splits = splits.to(device)
     if test.attributes is None or splits.attribute_names is None:
         raise ConfigError(f"--edits needs data with binary attributes (faces, fonts, folder:PATH --attributes); '{splits.name}' has none")
     judge = feature_extractor(splits.name, splits.train, splits.valid if len(splits.valid) else test, cache_dir(), task="attributes")
@@ -155,15 +158,15 @@ def _disentanglement(run_dir: Path, model: LatentModel, data: InMemoryDataset, s
 
 
 def _sample_quality(
-    run_dir: Path, model: LatentModel, real: InMemoryDataset, data_dir: Path | None, n: int, seed: int, device: torch.device
+    splits: DatasetSplits, model: LatentModel, real: InMemoryDataset, n: int, seed: int, device: torch.device
 ) -> dict[str, float]:
     """frechet_distance / precision / recall of n samples against n examples of ``real``; {} for
     models that cannot sample (plain autoencoders)."""
     if not model.has_prior and not model.codebook_size:
         return {}
-    splits = run.load_splits(run_dir, data_dir).to(device)  # one load for both splits
+    splits = splits.to(device)
     train, valid = splits.train, splits.valid
-    extractor = feature_extractor(run.data_config(run_dir).name, train, valid if len(valid) else real, cache_dir())
+    extractor = feature_extractor(splits.name, train, valid if len(valid) else real, cache_dir())
     generator = torch.Generator(device=device).manual_seed(seed)
     n = min(n, len(real))
     x_real = real.batch(slice(0, n), generator)  # (n, C, H, W)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -225,7 +226,9 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     a, b = a.double().cpu().numpy(), b.double().cpu().numpy()
     mu_a, mu_b = a.mean(0), b.mean(0)  # (F,)
     s_a, s_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))  # (F, F)
-    root = linalg.sqrtm(s_a @ s_b)
+    with warnings.catch_warnings():  # a singular product (features that never fire) is expected; finiteness is checked below
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        root = linalg.sqrtm(s_a @ s_b)
     if not np.isfinite(root).all():
         offset = np.eye(len(s_a)) * 1e-6
         root = linalg.sqrtm((s_a + offset) @ (s_b + offset))

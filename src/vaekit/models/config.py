@@ -12,8 +12,6 @@ from vaekit.models import networks
 from vaekit.models.networks import ACTIVATIONS
 from vaekit.runtime.checks import check_fields
 
-LIKELIHOODS = ("bernoulli", "continuous-bernoulli", "gaussian", "logistic")
-
 
 @dataclass(frozen=True)
 class ModelConfig:
