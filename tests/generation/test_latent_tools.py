@@ -279,6 +279,9 @@ def test_latent_map_and_report(mnist_run, tmp_path, capsys, data_dir):
         "Configuration",
     ]
     assert page.count('src="data:image/png;base64,') == 6 and "not available" not in page and "iwae_log_px" in page
+    table = page.split("Test metrics")[1].split("</table>")[0]
+    assert "—" not in table and "frechet_distance" not in table and "codebook_perplexity" not in table  # only what applies, with units
+    assert re.search(r"<th>elbo</th><td>[-0-9.]+</td><td>nats</td>", table)
 
 
 def test_two_dimensional_latent_gets_the_manifold(tmp_path, capsys, data_dir):

@@ -84,27 +84,6 @@ def _section(title: str, build: Callable[[], str]) -> str:
     return f"<h2>{html.escape(title)}</h2>\n{body}\n"
 
 
-OPT_IN = {
-    "ood_auroc",
-    "frechet_distance",
-    "precision",
-    "recall",
-    "fid_classifier_accuracy",
-    "mig",
-    "dci_disentanglement",
-    "dci_completeness",
-    "dci_informativeness",
-    "sap",
-    "factor_vae_score",
-    "beta_vae_score",
-    "edit_success",
-    "edit_preservation",
-    "edit_distance",
-    "edit_judge_accuracy",
-    "edits",
-}  # evaluate's extra flags
-
-
 def build_report(run_dir: Path, iw_samples: int = 100, limit: int = 2000, data_dir: Path | None = None, seed: int = 0) -> str:
     """The HTML text of the report."""
     run_dir = Path(run_dir)
@@ -120,15 +99,15 @@ def build_report(run_dir: Path, iw_samples: int = 100, limit: int = 2000, data_d
         def cell(v) -> str:
             if isinstance(v, list):
                 return " ".join(f"{x:.2f}" for x in v)
-            return f"{v:.4f}" if isinstance(v, float) else "—" if v is None else str(v)
+            return f"{v:.4f}" if isinstance(v, float) else str(v)
 
-        rows = "".join(
-            f"<tr><th>{k}</th><td>{cell(v)}</td><td>{UNITS.get(k, '')}</td></tr>" for k, v in report.as_dict().items() if k not in OPT_IN
+        rows = "".join(  # the metrics that apply to this model (the others are None), as vaekit evaluate prints them
+            f"<tr><th>{k}</th><td>{cell(v)}</td><td>{UNITS.get(k, '')}</td></tr>" for k, v in report.as_dict().items() if v is not None
         )
         return (
-            f"<table>{rows}</table><p>Per example; — marks metrics that do not apply to this model. "
-            "<code>vaekit evaluate --fid --disentanglement --ood-data NAME</code> adds sample quality, "
-            "disentanglement and OOD scores.</p>"
+            f"<table>{rows}</table><p>Per example, the metrics that apply to this model. "
+            "<code>vaekit evaluate --fid --disentanglement --edits --ood-data NAME</code> adds sample quality, "
+            "disentanglement, edit and OOD scores.</p>"
         )
 
     def samples() -> str:
