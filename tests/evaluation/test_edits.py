@@ -61,6 +61,7 @@ def test_a_perfect_edit_judged_by_the_trained_classifier_scores_about_one():
     values, _, before, after = _perfect_smile_edit(600, 64)
     target = torch.ones(len(values), dtype=torch.bool)
     score = edit_score(judge.predict(before), judge.predict(after), target, SMILING, before, after)
+    print(f"perfect smile edit, trained judge: {score}")
     assert score.examples > 0.9 * len(values) and score.success > 0.95 and score.preservation > 0.8, score
 
 
