@@ -236,26 +236,31 @@ def _groups() -> list[_Group]:
     return [*groups.values(), *sorted(by_families.values(), key=lambda g: (order.index(g.families[0]), -len(g.families)))]
 
 
+def _group_class(index: int, group: _Group, parts: dict[str, Any]) -> type:
+    """A dataclass of one option group: each member keeps its config field's type, markers, help and default."""
+    members = []
+    for part, name in group.members:
+        cls = type(parts[part])
+        hint = typing.get_type_hints(cls, include_extras=True)[name]
+        markers = (*getattr(hint, "__metadata__", ()), _hint(_field_docs(cls).get(name, "")))
+        base = typing.get_args(hint)[0] if hasattr(hint, "__metadata__") else hint
+        members.append((name, Annotated[(base, *markers)], field(default=getattr(parts[part], name))))
+    made = make_dataclass(f"Group{index}", members, frozen=True)
+    made.__doc__ = group.description
+    return made
+
+
 def _train_parser(defaults: commands.RunConfig) -> tuple[type, list[_Group]]:
-    """A dataclass whose fields are the option groups of ``vaekit train``, defaults from ``defaults``."""
+    """A dataclass whose fields are the top-level options and then the option groups of ``vaekit train``,
+    defaults from ``defaults``."""
     groups = _groups()
     parts = {"data": defaults.data, "model": defaults.model, "objective": defaults.objective, "train": defaults.train}
-    root: list[tuple[str, Any, Any]] = []
-    for index, group in enumerate(groups):
-        members = []
-        for part, name in group.members:
-            cls = type(parts[part])
-            hint = typing.get_type_hints(cls, include_extras=True)[name]
-            markers = (*getattr(hint, "__metadata__", ()), _hint(_field_docs(cls).get(name, "")))
-            base = typing.get_args(hint)[0] if hasattr(hint, "__metadata__") else hint
-            members.append((name, Annotated[(base, *markers)], field(default=getattr(parts[part], name))))
-        cls = make_dataclass(f"Group{index}", members, frozen=True)
-        cls.__doc__ = group.description
-        root.append((f"group{index}", Annotated[cls, tyro.conf.OmitArgPrefixes, tyro.conf.arg(name=group.title)], field(default=cls())))
     top = _cli_function(commands.train_or_resume, {"data", "model", "objective", "train_config", "echo"}, {}, {"preset": defaults.preset})
-    for p in inspect.signature(top).parameters.values():
-        root.append((p.name, p.annotation, field(default=p.default)))
-    parser = make_dataclass("TrainCommand", [root[i] for i in (*range(len(groups), len(root)), *range(len(groups)))], frozen=True)
+    fields_ = [(p.name, p.annotation, field(default=p.default)) for p in inspect.signature(top).parameters.values()]
+    for index, group in enumerate(groups):
+        cls = _group_class(index, group, parts)
+        fields_.append((f"group{index}", Annotated[cls, tyro.conf.OmitArgPrefixes, tyro.conf.arg(name=group.title)], field(default=cls())))
+    parser = make_dataclass("TrainCommand", fields_, frozen=True)
     parser.__doc__ = _summary(commands.train_or_resume)
     return parser, groups
 

@@ -320,3 +320,12 @@ def test_report_says_what_does_not_apply(tmp_path, capsys):
     page = (out / "report.html").read_text()
     assert page.count("not available for this run: the latent tools do not take conditions yet") == 3
     assert page.count('src="data:image/png;base64,') == 3  # curves, samples (by class), reconstructions
+
+
+def test_an_image_grid_too_large_for_memory_is_refused_before_it_is_allocated():
+    from vaekit.errors import ConfigError
+    from vaekit.generation import grid
+
+    images = torch.zeros(1, 1, 28, 28).expand(10**8, 1, 28, 28)  # 10^8 images that take no memory (a broadcast view)
+    with pytest.raises(ConfigError, match=r"a grid image of [0-9,]+ x [0-9,]+ pixels would need about .* TiB of memory"):
+        grid(images)
