@@ -36,6 +36,7 @@ TINY = {
     "ae": ModelConfig(kind="ae", hidden=(32,), latent_dim=4, likelihood="gaussian"),
     "ae-bce": ModelConfig(kind="ae", hidden=(32,), latent_dim=4, latent_activation="relu"),
     "vq-vae": ModelConfig(kind="vq-vae", hidden=(32,), latent_dim=4, code_dim=2, codebook_size=16),
+    "factor-vae": ModelConfig(kind="factor-vae", hidden=(32,), latent_dim=4),
 }
 TINY_FLAGS = ["--hidden", "32", "--latent-dim", "4", "--no-progress", "--no-images"]  # the tiny VAE on the command line
 

@@ -41,7 +41,7 @@ def test_every_registered_model_conforms(name, arch, likelihood, learn, tmp_path
     k = (model.samples,) if model.samples > 1 else ()
     assert out.z.shape == (*k, 6, 4) and out.likelihood.mean.shape == (*k, *x.shape)
     assert model.decode(torch.randn(5, 6, 4), y).log_prob(x).shape == (5, 6)  # K samples in front
-    terms = make_objective(MODELS[name].objective, ObjectiveConfig())(out, x)
+    terms = make_objective(MODELS[name].objective, ObjectiveConfig(), model.latent_dim)(out, x)
     assert terms.loss.shape == (6,) and torch.isfinite(terms.loss).all()
     terms.loss.mean().backward()
     for pname, p in model.named_parameters():
@@ -177,3 +177,45 @@ def test_denoising_autoencoder_corrupts_only_while_training():
 def test_family_defaults():
     assert resolve_model_config("iwae").samples == 5 and resolve_model_config("sparse-ae").latent_activation == "relu"
     assert MODELS["beta-vae"].objective_defaults == {"beta": 4.0}
+
+
+def test_the_disentanglement_networks_are_the_papers():
+    conv = build_model(PRESETS["locatello-conv"].model.for_data((1, 64, 64)))
+    convs = [m for m in conv.encoder.body if isinstance(m, nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size, c.stride) for c in convs] == [(32, (4, 4), (2, 2)), (32, (4, 4), (2, 2))] + [
+        (64, (4, 4), (2, 2))
+    ] * 2
+    assert [m.out_features for m in conv.encoder.dense if isinstance(m, nn.Linear)] == [256] and conv.encoder.head.out_features == 20
+    assert [m.out_features for m in conv.decoder.fc if isinstance(m, nn.Linear)] == [256, 64 * 4 * 4]  # the mirror image
+    assert conv(torch.rand(2, 1, 64, 64)).likelihood.mean.shape == (2, 1, 64, 64)
+    mlp = build_model(PRESETS["chen-mlp"].model.for_data((1, 64, 64)))
+    assert [m.out_features for m in mlp.encoder if isinstance(m, nn.Linear)] == [1200, 1200, 20]
+    assert [m.out_features for m in mlp.decoder if isinstance(m, nn.Linear)] == [1200, 1200, 1200, 64 * 64]
+
+
+def test_a_network_preset_takes_any_family_and_recipes_pin_theirs():
+    assert resolve_model_config(preset="locatello-conv").kind == "vae"
+    iwae = resolve_model_config(model="iwae", preset="locatello-conv")
+    assert (iwae.kind, iwae.samples, iwae.conv_channels) == ("iwae", 5, (32, 32, 64, 64))  # the family's own defaults apply
+    with pytest.raises(ConfigError, match="unknown model 'gan'"):
+        resolve_model_config(model="gan", preset="chen-mlp")
+    with pytest.raises(ConfigError, match="preset 'shapes-factor-vae' is a 'factor-vae' model, not 'vae'"):
+        resolve_model_config(model="vae", preset="shapes-factor-vae")
+    for name, preset in PRESETS.items():  # every recipe builds for the data it names
+        if preset.data is not None:
+            assert preset.model.input_shape is not None, name
+
+
+def test_network_shape_options_are_checked():
+    with pytest.raises(ConfigError, match="--conv-channels and --dense shape the convolutional networks; add --arch conv"):
+        ModelConfig(dense=(256,))
+    with pytest.raises(ConfigError, match="--decoder-hidden shapes the mlp decoder"):
+        ModelConfig(arch="conv", decoder_hidden=(8,))
+    with pytest.raises(ConfigError, match="--conv-channels gives 2 stages but --depth is 3"):
+        ModelConfig(arch="conv", conv_channels=(4, 8), depth=3)
+    with pytest.raises(ConfigError, match="must be positive"):
+        ModelConfig(arch="conv", conv_channels=(4, 0))
+    with pytest.raises(ConfigError, match="halves a 8x8 image below 1 pixel"):
+        ModelConfig(arch="conv", conv_channels=(2, 2, 2, 2, 2)).for_data((1, 8, 8))
+    model = build_model(ModelConfig(arch="resnet", conv_channels=(3, 5), dense=(7, 6), latent_dim=2).for_data((1, 9, 10)))
+    assert model(torch.rand(2, 1, 9, 10)).likelihood.mean.shape == (2, 1, 9, 10)  # odd sides with explicit stages too

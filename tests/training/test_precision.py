@@ -47,7 +47,7 @@ def test_the_forward_pass_runs_in_low_precision_and_the_loss_in_float32(tmp_path
     first.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
     terms = trainer._step(trainer.data.train.batch(slice(0, 64)))
     assert seen == [{"bf16": torch.bfloat16, "fp16": torch.float16}[precision]]  # autocast ran the layer
-    assert all(t.dtype == torch.float32 for t in terms.named().values())  # the nats are float32 sums
+    assert all(t.dtype == torch.float32 for t in terms.values())  # the nats are float32 sums
     assert all(p.dtype == torch.float32 and p.grad.dtype == torch.float32 for p in trainer.model.parameters())
 
 

@@ -50,8 +50,8 @@ def _wrap_objective(monkeypatch, hook):
     original = fit.make_objective
     calls = {"n": 0}
 
-    def make(name, config):
-        objective = original(name, config)
+    def make(name, config, latent_dim=None):
+        objective = original(name, config, latent_dim)
 
         def wrapped(output, x, step=None):
             terms = objective(output, x, step)
@@ -192,6 +192,27 @@ def test_vq_vae_codebook_is_part_of_the_bitwise_resume(tmp_path):
     resume(tmp_path / "part", images=False)
     assert_same_run(tmp_path / "full", tmp_path / "part")
     assert "codebook" in weights(tmp_path / "full") and "ema_count" in weights(tmp_path / "full")
+
+
+def test_a_critic_and_its_optimizer_are_part_of_the_bitwise_resume(tmp_path):
+    train(tiny_run_config("factor-vae", epochs=2), tmp_path / "full", images=False)
+    train(tiny_run_config("factor-vae", epochs=2), tmp_path / "part", images=False, stop_at_step=5)
+    resume(tmp_path / "part", images=False)
+    assert_same_run(tmp_path / "full", tmp_path / "part")
+    state = weights(tmp_path / "full", layout.STATE)
+    assert any(k.startswith("critic.net.") for k in state) and any(k.startswith("critic_optim.") for k in state)
+    assert not any(k.startswith("critic") for k in weights(tmp_path / "full"))  # the model's weights stay the VAE's
+    rows = [json.loads(line) for line in (tmp_path / "full" / layout.METRICS).read_text().splitlines()]
+    assert all(0 < row["train_critic"] < 2 for row in rows)  # cross-entropy of two balanced classes starts near 2 log 2
+
+
+def test_a_state_without_the_objective_s_critic_is_refused_as_damaged(tmp_path):
+    train(tiny_run_config(epochs=2), tmp_path / "run", images=False, stop_at_step=3)
+    config = json.loads((tmp_path / "run" / layout.CONFIG).read_text())
+    config["model"]["kind"] = "factor-vae"
+    (tmp_path / "run" / layout.CONFIG).write_text(json.dumps(config))
+    with pytest.raises(RunDirError, match="critic is missing.*damaged"):
+        resume(tmp_path / "run", images=False)
 
 
 def test_written_files_get_the_usual_permissions(tmp_path):

@@ -113,7 +113,9 @@ def _prepare(config: RunConfig, device: torch.device) -> tuple[DatasetSplits, Ru
 
 
 def _trainer(config: RunConfig, data: DatasetSplits, model: LatentModel, out: Path, images: bool, echo: Echo | None) -> Trainer:
-    objective = make_objective(MODELS[config.model.kind].objective, config.objective)
+    with torch.random.fork_rng(devices=[]):  # a critic's seeded initialisation (resume overwrites it)
+        torch.manual_seed(config.train.seed + 1)
+        objective = make_objective(MODELS[config.model.kind].objective, config.objective, model.latent_dim)
     callback = image_callback(out, data, config.train.epochs) if images and len(data.shape) == 3 else None  # no grids of tabular rows
     return Trainer(model, objective, data, config.train, out, on_epoch_end=callback, echo=echo)
 

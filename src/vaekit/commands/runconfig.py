@@ -42,7 +42,7 @@ def preset_run_config(model: str | None = None, preset: str | None = None) -> Ru
     recipe = PRESETS[preset] if preset is not None else None
     objective = ObjectiveConfig(**(MODELS[model_config.kind].objective_defaults | (recipe.objective if recipe else {})))
     train = TrainConfig(**(recipe.train if recipe else {}))
-    data = DataConfig(name=recipe.data) if recipe is not None and recipe.data is not None else DataConfig()
+    data = DataConfig(name=recipe.data, **recipe.data_options) if recipe is not None and recipe.data is not None else DataConfig()
     return RunConfig(data, model_config, objective, train, preset)
 
 

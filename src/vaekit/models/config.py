@@ -18,16 +18,22 @@ class ModelConfig:
     """The network: family, sizes and decoder likelihood."""
 
     kind: Annotated[str, tyro.conf.arg(name="model")] = "vae"
-    """Model family: vae, beta-vae, beta-tcvae, iwae, cvae, ae, dae, sparse-ae, contractive-ae, vq-vae."""
+    """Model family: vae, beta-vae, beta-tcvae, factor-vae, dip-vae, iwae, cvae, ae, dae, sparse-ae, contractive-ae, vq-vae."""
     arch: Literal["mlp", "conv", "resnet"] = "mlp"
     """Network: mlp (fully connected), conv (strided convolutions; images of any size, 1 or 3 channels), or resnet
     (conv + residual blocks)."""
     hidden: tuple[int, ...] = (400,)
     """mlp: hidden layer sizes of the encoder (the decoder mirrors them)."""
+    decoder_hidden: tuple[int, ...] | None = None
+    """mlp: the decoder's hidden layer sizes from z outwards (default: the encoder's, reversed)."""
     width: int = 32
     """conv: channels of the first stage (doubling per stage, up to 8x)."""
     depth: int | None = None
     """conv: number of stride-2 stages (default: until the map is at most 4x4)."""
+    conv_channels: tuple[int, ...] = ()
+    """conv: the channels of each stride-2 stage, e.g. 32 32 64 64 (replaces --width; their number is the depth)."""
+    dense: tuple[int, ...] = ()
+    """conv: fully connected layers between the convolutions and the latent, e.g. 256 (mirrored in the decoder)."""
     latent_dim: int = 20
     """Latent size D."""
     activation: str = "relu"
@@ -85,6 +91,15 @@ class ModelConfig:
             raise ConfigError(f"--code-dim and --codebook-size must be positive, got {self.code_dim} and {self.codebook_size}")
         if self.width < 1 or (self.depth is not None and self.depth < 1):
             raise ConfigError(f"--width and --depth must be positive, got {self.width} and {self.depth}")
+        if any(n < 1 for n in (*self.conv_channels, *self.dense, *(self.decoder_hidden or ()))):
+            sizes = f"{self.conv_channels}, {self.dense} and {self.decoder_hidden}"
+            raise ConfigError(f"--conv-channels, --dense and --decoder-hidden sizes must be positive, got {sizes}")
+        if self.arch == "mlp" and (self.conv_channels or self.dense):
+            raise ConfigError("--conv-channels and --dense shape the convolutional networks; add --arch conv (or resnet), or drop them")
+        if self.arch != "mlp" and self.decoder_hidden is not None:
+            raise ConfigError(f"--decoder-hidden shapes the mlp decoder; --arch {self.arch} mirrors the encoder (use --dense), drop it")
+        if self.conv_channels and self.depth is not None and self.depth != len(self.conv_channels):
+            raise ConfigError(f"--conv-channels gives {len(self.conv_channels)} stages but --depth is {self.depth}; drop --depth")
         if not self.gaussian_std > 0:
             raise ConfigError(f"--gaussian-std must be positive, got {self.gaussian_std}")
         if self.condition_dim < 0:
@@ -107,7 +122,7 @@ class ModelConfig:
         if self.arch != "mlp" and len(shape) != 3:
             raise ConfigError(f"--arch {self.arch} needs images (C, H, W) but the data has shape {tuple(shape)}; use --arch mlp")
         if self.arch != "mlp":
-            networks.conv_sizes(shape[1], shape[2], self.depth)  # a --depth too deep for the image fails here
+            networks.conv_sizes(shape[1], shape[2], len(self.conv_channels) or self.depth)  # a --depth too deep for the image fails here
         likelihood = ("gaussian" if tabular else "bernoulli") if self.likelihood == "auto" else self.likelihood
         output = ("identity" if tabular else "sigmoid") if self.output_activation == "auto" else self.output_activation
         return replace(self, input_shape=tuple(shape), likelihood=likelihood, output_activation=output)

@@ -74,8 +74,17 @@ def conv_sizes(height: int, width: int, depth: int | None) -> list[tuple[int, in
     return sizes
 
 
-def _channels(width: int, stages: int) -> list[int]:
-    return [width * min(2**i, 8) for i in range(stages)]  # doubling per stage, capped at 8x width
+def _channels(width: int, stages: int, channels: Sequence[int] = ()) -> list[int]:
+    """Channels of each stage: ``channels`` as given, else doubling from ``width``, capped at 8x."""
+    return list(channels) if channels else [width * min(2**i, 8) for i in range(stages)]
+
+
+def _dense(sizes: Sequence[int], activation: str) -> nn.Sequential:
+    """Linear layers each followed by ``activation`` (empty: the identity)."""
+    layers: list[nn.Module] = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+        layers += [nn.Linear(n_in, n_out), ACTIVATIONS[activation]()]
+    return nn.Sequential(*layers)
 
 
 class ResidualBlock(nn.Module):
@@ -95,9 +104,11 @@ class ResidualBlock(nn.Module):
 
 
 class ConvEncoder(nn.Module):
-    """Strided convolutions down to a small map, then a linear layer: (B, C, H, W) -> (B, out_dim).
+    """Strided convolutions down to a small map, then linear layers: (B, C, H, W) -> (B, out_dim).
 
-    With ``residual``, a residual block follows each downsampling convolution (``--arch resnet``).
+    With ``residual``, a residual block follows each downsampling convolution (``--arch resnet``);
+    ``dense`` sizes put fully connected layers before the output layer (the 256-unit layer of
+    Higgins et al. 2017's network). ``channels`` fixes each stage's channels instead of ``width``.
     """
 
     def __init__(
@@ -109,21 +120,27 @@ class ConvEncoder(nn.Module):
         activation: str,
         residual: bool = False,
         condition_dim: int = 0,
+        channels: Sequence[int] = (),
+        dense: Sequence[int] = (),
     ):
         super().__init__()
-        sizes = conv_sizes(shape[1], shape[2], depth)
-        channels = [shape[0], *_channels(width, len(sizes) - 1)]
+        sizes = conv_sizes(shape[1], shape[2], len(channels) or depth)
+        stages = channels
+        channels = [shape[0], *_channels(width, len(sizes) - 1, stages)]
         layers: list[nn.Module] = []
         for c_in, c_out in zip(channels[:-1], channels[1:], strict=True):
             layers += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), ACTIVATIONS[activation]()]
             if residual:
                 layers.append(ResidualBlock(c_out, activation))
         self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(channels[-1] * sizes[-1][0] * sizes[-1][1] + condition_dim, out_dim)
+        flat = channels[-1] * sizes[-1][0] * sizes[-1][1] + condition_dim
+        self.dense = _dense([flat, *dense], activation)
+        self.head = nn.Linear(dense[-1] if dense else flat, out_dim)
 
     def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         h = self.body(x)  # (B, C_last, H_last, W_last)
-        return self.head(with_condition(h.flatten(1), condition))  # (B, out_dim)
+        h = self.dense(with_condition(h.flatten(1), condition))  # (B, F)
+        return self.head(h)  # (B, out_dim)
 
 
 class ConvDecoder(nn.Module):
@@ -133,12 +150,23 @@ class ConvDecoder(nn.Module):
     down, so any size (28x20, 64x64, 256x256...) is rebuilt exactly. Output: (..., C*H*W) raw.
     """
 
-    def __init__(self, shape: tuple[int, ...], latent_dim: int, width: int, depth: int | None, activation: str, residual: bool = False):
+    def __init__(
+        self,
+        shape: tuple[int, ...],
+        latent_dim: int,
+        width: int,
+        depth: int | None,
+        activation: str,
+        residual: bool = False,
+        channels: Sequence[int] = (),
+        dense: Sequence[int] = (),
+    ):
         super().__init__()
-        sizes = conv_sizes(shape[1], shape[2], depth)
-        channels = [shape[0], *_channels(width, len(sizes) - 1)]
+        sizes = conv_sizes(shape[1], shape[2], len(channels) or depth)
+        stages = channels
+        channels = [shape[0], *_channels(width, len(sizes) - 1, stages)]
         self.start = (channels[-1], *sizes[-1])
-        self.fc = nn.Sequential(nn.Linear(latent_dim, math.prod(self.start)), ACTIVATIONS[activation]())
+        self.fc = _dense([latent_dim, *reversed(dense), math.prod(self.start)], activation)  # the encoder's dense layers mirrored
         layers: list[nn.Module] = []
         for i in range(len(sizes) - 1, 0, -1):
             (h_out, w_out), (h_in, w_in) = sizes[i - 1], sizes[i]
@@ -160,7 +188,10 @@ def encoder(config: ModelConfig, out_dim: int) -> nn.Module:
     """The encoder network of ``config.arch``: (B, C, H, W) [and a condition (B, Y)] -> (B, out_dim)."""
     y = config.condition_dim
     if config.arch in ("conv", "resnet"):
-        return ConvEncoder(config.input_shape, out_dim, config.width, config.depth, config.activation, config.arch == "resnet", y)
+        residual = config.arch == "resnet"
+        return ConvEncoder(
+            config.input_shape, out_dim, config.width, config.depth, config.activation, residual, y, config.conv_channels, config.dense
+        )
     return FlatMLP(*mlp([math.prod(config.input_shape) + y, *config.hidden, out_dim], config.activation))
 
 
@@ -168,8 +199,12 @@ def decoder(config: ModelConfig) -> nn.Module:
     """The decoder network of ``config.arch``: (..., D [+ Y]) -> raw outputs (..., C*H*W)."""
     z_in = config.latent_dim + config.condition_dim  # a conditional decoder sees [z, y]
     if config.arch in ("conv", "resnet"):
-        return ConvDecoder(config.input_shape, z_in, config.width, config.depth, config.activation, residual=config.arch == "resnet")
-    return mlp([z_in, *reversed(config.hidden), math.prod(config.input_shape)], config.activation)
+        residual = config.arch == "resnet"
+        return ConvDecoder(
+            config.input_shape, z_in, config.width, config.depth, config.activation, residual, config.conv_channels, config.dense
+        )
+    hidden = config.decoder_hidden if config.decoder_hidden is not None else tuple(reversed(config.hidden))
+    return mlp([z_in, *hidden, math.prod(config.input_shape)], config.activation)
 
 
 def _bernoulli(head: LikelihoodHead, out: torch.Tensor) -> Likelihood:

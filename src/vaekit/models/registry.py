@@ -7,7 +7,7 @@ reads; the objectives themselves live in ``vaekit.objectives`` and never see the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from vaekit.errors import ConfigError
@@ -54,6 +54,18 @@ MODELS: dict[str, ModelSpec] = {
         "tcvae",
         "β-TCVAE (Chen et al. 2018): total-correlation penalty from minibatch estimates of q(z)",
         objective_defaults={"beta": 6.0},
+        options=VAE_OPTIONS,
+    ),
+    "factor-vae": ModelSpec(
+        VAE,
+        "factor",
+        "FactorVAE (Kim & Mnih 2018): total correlation estimated by a discriminator on permuted codes, weight --gamma",
+        options=VAE_OPTIONS,
+    ),
+    "dip-vae": ModelSpec(
+        VAE,
+        "dip",
+        "DIP-VAE (Kumar et al. 2018, --dip-type i or ii): the aggregate posterior's covariance pulled towards I",
         options=VAE_OPTIONS,
     ),
     "iwae": ModelSpec(
@@ -104,7 +116,7 @@ FAMILY_OPTIONS = frozenset(name for spec in MODELS.values() for name in spec.opt
 class Preset:
     """A named model configuration, and for full recipes the data, objective and training settings.
 
-    ``objective`` and ``train`` hold ``ObjectiveConfig`` / ``TrainConfig`` field values as plain
+    ``objective``, ``train`` and ``data_options`` hold ``ObjectiveConfig`` / ``TrainConfig`` field values as plain
     values, since models do not import objectives or training; ``data`` is the dataset a recipe
     was tuned on (None: any data of ``model.input_shape``).
     """
@@ -114,7 +126,12 @@ class Preset:
     data: str | None = None
     objective: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
+    data_options: dict[str, Any] = field(default_factory=dict)  # DataConfig fields (image_size, channels)
+    any_family: bool = False  # a network only: --model picks the family (its defaults apply)
 
+
+LOCATELLO_CONV = ModelConfig(kind="vae", arch="conv", conv_channels=(32, 32, 64, 64), dense=(256,), latent_dim=10, likelihood="bernoulli")
+CHEN_MLP = ModelConfig(kind="vae", hidden=(1200, 1200), decoder_hidden=(1200, 1200, 1200), latent_dim=10, likelihood="bernoulli")
 
 PRESETS: dict[str, Preset] = {
     "seed-ae": Preset(
@@ -140,6 +157,76 @@ PRESETS: dict[str, Preset] = {
         data="binarized-mnist",
         train={"epochs": 30, "batch_size": 100, "lr": 1e-3, "lr_schedule": "cosine"},
     ),
+    # The standard networks of the disentanglement literature, for any family (--model picks it).
+    "locatello-conv": Preset(
+        LOCATELLO_CONV,
+        "the disentanglement conv net of Higgins et al. 2017 / Locatello et al. 2019: four 4x4 stride-2 convolutions "
+        "32-32-64-64, a 256-unit layer, D = 10, Bernoulli decoder (any family: add --model)",
+        any_family=True,
+    ),
+    "chen-mlp": Preset(
+        CHEN_MLP,
+        "the MLP of Chen et al. 2018 (β-TCVAE): encoder 1200-1200, decoder 1200-1200-1200, D = 10, Bernoulli decoder "
+        "(any family: add --model)",
+        any_family=True,
+    ),
+    # Disentanglement recipes on shapes and faces, each within an hour of a 2-core CPU (bench/README.md, "Recipes").
+    "shapes-beta-vae": Preset(
+        replace(LOCATELLO_CONV, kind="beta-vae", input_shape=(1, 64, 64)),
+        "β-VAE (β = 8) on shapes with the Locatello conv net: 60 epochs, batch 64",
+        data="shapes",
+        objective={"beta": 8.0},
+        train={"epochs": 60, "batch_size": 64, "lr": 5e-4},
+    ),
+    "shapes-beta-tcvae": Preset(
+        replace(CHEN_MLP, kind="beta-tcvae", input_shape=(1, 64, 64)),
+        "β-TCVAE (β = 6) on shapes with Chen et al.'s MLP: 100 epochs, batch 256 (minibatch-weighted sampling wants large batches)",
+        data="shapes",
+        objective={"beta": 6.0},
+        train={"epochs": 100, "batch_size": 256, "lr": 1e-3},
+    ),
+    "shapes-factor-vae": Preset(
+        replace(LOCATELLO_CONV, kind="factor-vae", input_shape=(1, 64, 64)),
+        "FactorVAE (γ = 30) on shapes with the Locatello conv net and the paper's 6 x 1000 discriminator: 35 epochs, batch 64",
+        data="shapes",
+        objective={"gamma": 30.0},
+        train={"epochs": 35, "batch_size": 64, "lr": 5e-4},
+    ),
+    "faces-beta-vae": Preset(
+        replace(LOCATELLO_CONV, kind="beta-vae", input_shape=(3, 64, 64)),
+        "β-VAE (β = 8) on 64x64 RGB faces with the Locatello conv net: 20 epochs, batch 64",
+        data="faces",
+        objective={"beta": 8.0},
+        train={"epochs": 20, "batch_size": 64, "lr": 5e-4},
+    ),
+    "faces-beta-tcvae": Preset(
+        replace(CHEN_MLP, kind="beta-tcvae", input_shape=(3, 64, 64)),
+        "β-TCVAE (β = 6) on 64x64 RGB faces with Chen et al.'s MLP: 40 epochs, batch 256",
+        data="faces",
+        objective={"beta": 6.0},
+        train={"epochs": 40, "batch_size": 256, "lr": 1e-3},
+    ),
+    "faces-factor-vae": Preset(
+        replace(LOCATELLO_CONV, kind="factor-vae", input_shape=(3, 64, 64)),
+        "FactorVAE (γ = 30) on 64x64 RGB faces with the Locatello conv net: 12 epochs, batch 64",
+        data="faces",
+        objective={"gamma": 30.0},
+        train={"epochs": 12, "batch_size": 64, "lr": 5e-4},
+    ),
+    # The seed's running example: faces to a small code, a smile to edit.
+    "faces-vae": Preset(
+        ModelConfig(kind="vae", arch="conv", width=32, latent_dim=32, likelihood="gaussian", gaussian_std=0.1, input_shape=(3, 64, 64)),
+        "conv VAE for 64x64 RGB faces: 32-64-128-256 channels, 32 latents, Gaussian decoder (σ = 0.1), 30 epochs, cosine LR",
+        data="faces",
+        train={"epochs": 30, "batch_size": 64, "lr": 1e-3, "lr_schedule": "cosine"},
+    ),
+    "seed-faces-256": Preset(
+        ModelConfig(kind="vae", arch="conv", width=16, latent_dim=32, likelihood="gaussian", gaussian_std=0.1, input_shape=(3, 256, 256)),
+        "the seed's example at its size: 256x256 RGB faces to 32 numbers (conv 16-32-64-128-128-128), 8 epochs, cosine LR",
+        data="faces",
+        data_options={"image_size": 256},
+        train={"epochs": 8, "batch_size": 32, "lr": 1e-3, "lr_schedule": "cosine"},
+    ),
 }
 
 
@@ -149,6 +236,10 @@ def resolve_model_config(model: str | None = None, preset: str | None = None) ->
         if preset not in PRESETS:
             raise ConfigError(f"unknown preset '{preset}'; choose one of: {', '.join(PRESETS)}")
         config = PRESETS[preset].model
+        if PRESETS[preset].any_family and model is not None:
+            if model not in MODELS:
+                raise ConfigError(f"unknown model '{model}'; choose one of: {', '.join(MODELS)}")
+            return replace(config, kind=model, **MODELS[model].model_defaults)
         if model is not None and model != config.kind:
             raise ConfigError(f"preset '{preset}' is a '{config.kind}' model, not '{model}'; drop --model or pick another preset")
         return config

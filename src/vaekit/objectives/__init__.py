@@ -4,15 +4,26 @@
 """
 
 from vaekit.objectives.config import ObjectiveConfig
+from vaekit.objectives.critics import Critic, TCDiscriminator, permute_dims
+from vaekit.objectives.dip import aggregate_covariance, dip_penalty, dip_vae_loss
 from vaekit.objectives.elbo import elbo_loss, free_bits_kl, kl_term, reconstruction_loss, reconstruction_nll
 from vaekit.objectives.iwae import importance_log_weights, iwae_bound, iwae_log_weights, iwae_loss
 from vaekit.objectives.kl import kl_divergence, kl_monte_carlo
-from vaekit.objectives.registry import OBJECTIVES, READS, Objective, check_options, make_objective
+from vaekit.objectives.registry import CRITICS, OBJECTIVES, READS, BoundObjective, Objective, check_options, make_objective
 from vaekit.objectives.regularizers import contractive_loss, jacobian_frobenius_sq, kl_sparsity, l1_activity, sparse_loss, vq_loss
 from vaekit.objectives.schedules import capacity, kl_weight
-from vaekit.objectives.tc import KLDecomposition, decompose_kl, tcvae_loss
+from vaekit.objectives.tc import KLDecomposition, decompose_kl, factor_vae_loss, tcvae_loss
 
 __all__ = [
+    "CRITICS",
+    "BoundObjective",
+    "Critic",
+    "TCDiscriminator",
+    "aggregate_covariance",
+    "dip_penalty",
+    "dip_vae_loss",
+    "factor_vae_loss",
+    "permute_dims",
     "OBJECTIVES",
     "READS",
     "KLDecomposition",

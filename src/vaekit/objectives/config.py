@@ -39,6 +39,16 @@ class ObjectiveConfig:
     """contractive-ae: weight of the encoder's squared Jacobian norm."""
     commitment: float = 0.25
     """vq-vae: weight of the commitment loss ||z_e - sg(z_q)||^2."""
+    gamma: float = 10.0
+    """factor-vae: weight γ of the discriminator's total-correlation estimate (Kim & Mnih 2018)."""
+    critic_lr: float = 1e-4
+    """factor-vae: learning rate of the discriminator's Adam (betas 0.5, 0.9, as in the paper)."""
+    dip_type: Literal["i", "ii"] = "i"
+    """dip-vae: penalise the covariance of the encoder means (i) or of q(z) itself (ii) (Kumar et al. 2018)."""
+    dip_lambda_od: float = 10.0
+    """dip-vae: weight of the off-diagonal covariance penalty."""
+    dip_lambda_d: float | None = None
+    """dip-vae: weight of the diagonal penalty (default: 10x --dip-lambda-od for type i, equal for type ii)."""
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -52,9 +62,15 @@ class ObjectiveConfig:
             "sparsity_weight",
             "contractive_weight",
             "commitment",
+            "gamma",
+            "dip_lambda_od",
         ):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}")
+        if not self.critic_lr > 0:
+            raise ConfigError(f"--critic-lr must be positive, got {self.critic_lr}")
+        if self.dip_lambda_d is not None and not self.dip_lambda_d >= 0:
+            raise ConfigError(f"--dip-lambda-d must be 0 or more, got {self.dip_lambda_d}")
         if not 0 < self.kl_cycle_ratio <= 1:
             raise ConfigError(f"--kl-cycle-ratio must be in (0, 1], got {self.kl_cycle_ratio}")
         if not 0 < self.sparsity_target < 1:

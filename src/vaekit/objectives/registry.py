@@ -13,10 +13,12 @@ import torch
 
 from vaekit.errors import ConfigError, lookup
 from vaekit.objectives.config import ObjectiveConfig
+from vaekit.objectives.critics import Critic, TCDiscriminator
+from vaekit.objectives.dip import dip_vae_loss
 from vaekit.objectives.elbo import elbo_loss, reconstruction_loss
 from vaekit.objectives.iwae import iwae_loss
 from vaekit.objectives.regularizers import contractive_loss, sparse_loss, vq_loss
-from vaekit.objectives.tc import tcvae_loss
+from vaekit.objectives.tc import factor_vae_loss, tcvae_loss
 from vaekit.types import LossTerms, ModelOutput, Step
 
 Objective = Callable[[ModelOutput, torch.Tensor, Step | None], LossTerms]
@@ -30,6 +32,13 @@ OBJECTIVES: dict[str, Callable[..., LossTerms]] = {
     "sparse": sparse_loss,
     "contractive": contractive_loss,
     "vq": vq_loss,
+    "factor": factor_vae_loss,
+    "dip": dip_vae_loss,
+}
+
+# The objectives with a learned part, and how to build it for latents of size D.
+CRITICS: dict[str, Callable[[int, ObjectiveConfig], Critic]] = {
+    "factor": lambda latent_dim, config: TCDiscriminator(latent_dim, lr=config.critic_lr),
 }
 
 KL_OPTIONS = {"beta", "kl_warmup_steps", "kl_cycles", "kl_cycle_ratio", "free_bits", "capacity", "capacity_steps", "capacity_gamma"}
@@ -42,6 +51,8 @@ READS: dict[str, set[str]] = {
     "sparse": {"sparsity", "sparsity_weight", "sparsity_target"},
     "contractive": {"contractive_weight"},
     "vq": {"commitment"},
+    "factor": {"gamma", "critic_lr"},
+    "dip": {"dip_type", "dip_lambda_od", "dip_lambda_d"},
 }
 
 
@@ -54,12 +65,29 @@ def check_options(name: str, config: ObjectiveConfig, defaults: ObjectiveConfig)
         raise ConfigError(f"the {name} objective does not use {flags}; drop them or pick a model family that does")
 
 
-def make_objective(name: str, config: ObjectiveConfig) -> Objective:
-    """The objective ``name`` with the config bound: ``f(output, x, step=None) -> LossTerms``."""
-    fn = lookup(OBJECTIVES, name, "objective")
+class BoundObjective:
+    """An objective with its config bound: ``f(output, x, step=None) -> LossTerms``.
 
-    def objective(output: ModelOutput, x: torch.Tensor, step: Step | None = None) -> LossTerms:
-        return fn(output, x, config, step)
+    ``critic`` is the objective's learned part, when it has one (FactorVAE's discriminator): the
+    trainer trains it with a second optimizer and keeps it in the training state.
+    """
 
-    objective.__name__ = name
-    return objective
+    def __init__(self, name: str, config: ObjectiveConfig, critic: Critic | None = None):
+        self.__name__ = name
+        self.fn, self.config, self.critic = lookup(OBJECTIVES, name, "objective"), config, critic
+
+    def __call__(self, output: ModelOutput, x: torch.Tensor, step: Step | None = None) -> LossTerms:
+        if self.critic is None:
+            return self.fn(output, x, self.config, step)
+        return self.fn(output, x, self.config, step, critic=self.critic)
+
+
+def make_objective(name: str, config: ObjectiveConfig, latent_dim: int | None = None) -> BoundObjective:
+    """The objective ``name`` with the config bound, and a freshly initialised critic if it has one
+    (which needs ``latent_dim``; its weights come from torch's global RNG, seed it first)."""
+    lookup(OBJECTIVES, name, "objective")
+    if name not in CRITICS:
+        return BoundObjective(name, config)
+    if latent_dim is None:
+        raise ConfigError(f"the {name} objective trains a critic on the latent codes: make_objective needs latent_dim")
+    return BoundObjective(name, config, CRITICS[name](latent_dim, config))

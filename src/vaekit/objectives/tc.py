@@ -1,4 +1,6 @@
-"""β-TCVAE (Chen et al. 2018): the KL split into mutual information, total correlation and
+"""Total-correlation penalties.
+
+β-TCVAE (Chen et al. 2018): the KL split into mutual information, total correlation and
 dimension-wise KL, estimated from the minibatch (minibatch-weighted sampling).
 
 The aggregate posterior q(z) = (1/N) sum_n q(z|x_n) is estimated by (1/B) sum_j q(z|x_j) over the
@@ -6,7 +8,10 @@ batch. Chen et al.'s MWS (their eq. S6 and reference code) normalise by 1/(B N) 
 constant changes no gradient and not the total, but it shifts the reported terms by +log N
 (mutual information), +(D - 1) log N (total correlation) and -D log N (dimension-wise KL). With
 1/B the total correlation is about 0 for independent latents, so the reported value means
-something."""
+something.
+
+FactorVAE (Kim & Mnih 2018) estimates the same total correlation with a discriminator instead.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ import torch
 
 from vaekit.distributions import DiagonalGaussian
 from vaekit.objectives.config import ObjectiveConfig
+from vaekit.objectives.critics import TCDiscriminator
 from vaekit.objectives.elbo import _posterior, reconstruction_nll
 from vaekit.types import LossTerms, ModelOutput, Step
 
@@ -67,3 +73,21 @@ def tcvae_loss(output: ModelOutput, x: torch.Tensor, config: ObjectiveConfig, st
     parts = decompose_kl(posterior, z)
     loss = rec + parts.mutual_information + config.beta * parts.total_correlation + parts.dimension_kl
     return LossTerms(loss=loss, reconstruction=rec, kl=posterior.kl(), penalty=parts.total_correlation)
+
+
+def factor_vae_loss(
+    output: ModelOutput, x: torch.Tensor, config: ObjectiveConfig, step: Step | None = None, critic: TCDiscriminator | None = None
+) -> LossTerms:
+    """rec + KL + γ TC, with the TC estimated by a discriminator (Kim & Mnih 2018, eq. 2).
+
+    The discriminator is a ``Critic``: here it is read (the trainer keeps it frozen during the
+    model's step) and trained in the trainer's second step. ``penalty`` reports its TC estimate.
+    """
+    if critic is None:
+        raise TypeError("the factor-vae objective needs its TC discriminator (make_objective(..., latent_dim=D) builds it)")
+    posterior = _posterior(output)
+    rec = reconstruction_nll(output.likelihood, x)  # (B,)
+    kl = posterior.kl()  # (B,)
+    z = output.z if output.z.dim() == 2 else output.z[0]  # (B, D)
+    tc = critic.total_correlation(z)  # (B,)
+    return LossTerms(loss=rec + kl + config.gamma * tc, reconstruction=rec, kl=kl, penalty=tc)

@@ -24,7 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from vaekit.data import DatasetSplits, InMemoryDataset
 from vaekit.distributions import unchecked
 from vaekit.errors import ConfigError, TrainingDiverged
-from vaekit.objectives import Objective
+from vaekit.objectives import Critic, Objective
 from vaekit.run.layout import BEST, METRICS, WEIGHTS
 from vaekit.runtime import distributed
 from vaekit.runtime.files import append_line, atomic_write_bytes, read_jsonl, save_tensors
@@ -33,7 +33,7 @@ from vaekit.training.checkpoint import Progress, load_state, save_state
 from vaekit.training.config import TrainConfig
 from vaekit.training.precision import Precision, widen
 from vaekit.training.schedules import learning_rate
-from vaekit.types import LossTerms, ModelOutput, Step
+from vaekit.types import ModelOutput, Step
 
 VALID_SEED = 12345  # validation noise is the same every epoch, so epochs are comparable
 EVAL_BATCH = 1000
@@ -151,7 +151,14 @@ class Trainer:
             if self.world.active
             else model
         )
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=self.device.type in ("cpu", "cuda", "mps"))
+        fused = self.device.type in ("cpu", "cuda", "mps")
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=fused)
+        # An objective's learned part (a discriminator) has its own optimizer: the second step of _step.
+        self.critic: Critic | None = getattr(objective, "critic", None)
+        self.critic_optimizer = None
+        if self.critic is not None:
+            self.critic.to(self.device).requires_grad_(False)  # frozen except in its own step
+            self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=self.critic.lr, betas=self.critic.betas, fused=fused)
         self.precision = Precision(config.precision, self.device)
         # Each rank its own noise; rank 0's stream is the single-process one.
         self.generator = torch.Generator(device=self.device).manual_seed(distributed.rank_seed(config.seed))
@@ -167,7 +174,7 @@ class Trainer:
     def resume(self) -> None:
         """Load ``training_state.safetensors`` and forget metric lines past its last epoch."""
         self.progress, self.sums, scaler = load_state(
-            self.run_dir, self.model, self.optimizer, self.generator, self.device, self.world.rank
+            self.run_dir, self.model, self.optimizer, self.generator, self.device, self.world.rank, self._critic_pair()
         )
         self.precision.load_state(scaler)
         self.saved = self.progress
@@ -194,10 +201,23 @@ class Trainer:
             if self.best_weights is not None:
                 save_tensors(self.run_dir / BEST, self.best_weights, {"epoch": str(self.progress.best_epoch)})
                 self.best_weights = None
-            save_state(self.run_dir, self.model, self.optimizer, rng_states, sums, self.progress, self.precision.state(), self.device.type)
+            save_state(
+                self.run_dir,
+                self.model,
+                self.optimizer,
+                rng_states,
+                sums,
+                self.progress,
+                self.precision.state(),
+                self.device.type,
+                self._critic_pair(),
+            )
         distributed.barrier()
         self.last_checkpoint = time.monotonic()
         self.saved = self.progress
+
+    def _critic_pair(self) -> tuple[torch.nn.Module, torch.optim.Optimizer] | None:
+        return None if self.critic is None else (self.critic, self.critic_optimizer)
 
     def start(self) -> None:
         """Check the data and write the first checkpoint of a new run: from here on it is resumable."""
@@ -250,9 +270,13 @@ class Trainer:
     def total_steps(self) -> int:
         return self.steps_per_epoch * self.config.epochs
 
-    def _step(self, x: torch.Tensor, condition: torch.Tensor | None = None, step_examples: int | None = None) -> LossTerms:
+    def _step(self, x: torch.Tensor, condition: torch.Tensor | None = None, step_examples: int | None = None) -> dict[str, torch.Tensor]:
         """One optimizer step on this rank's batch x, one of the step's ``step_examples`` over all
-        ranks (default: x.shape[0] on each rank); schedules at the current global step."""
+        ranks (default: x.shape[0] on each rank); schedules at the current global step.
+
+        Returns:
+            The loss terms by name, (B,) each, and the critic's loss when the objective has one.
+        """
         step_examples = step_examples or x.shape[0] * self.world.size
         cfg, step = self.config, self.progress.global_step
         lr = learning_rate(step, self.total_steps, cfg.lr, cfg.lr_schedule, cfg.lr_warmup_steps)
@@ -273,9 +297,30 @@ class Trainer:
             scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)  # stays on device
         scaler.step(self.optimizer)
+        named = terms.named()
+        if self.critic is not None:
+            named["critic"] = self._critic_step(output, x, step_examples)
         scaler.update()
         self.model.after_step(output, distributed.all_reduce)  # e.g. the VQ-VAE's codebook moving averages, from all ranks' batches
-        return terms
+        return named
+
+    def _critic_step(self, output: ModelOutput, x: torch.Tensor, step_examples: int) -> torch.Tensor:
+        """The second optimizer step: the critic learns from this step's outputs (detached), after
+        the model's step read it frozen (as FactorVAE's Algorithm 2 alternates them). Its
+        gradients are averaged over the ranks by hand: it is not part of the DDP model."""
+        critic, optimizer, scaler = self.critic, self.critic_optimizer, self.precision.scaler
+        critic.requires_grad_(True)
+        with self.precision.autocast():
+            per_example = critic.critic_loss(output, x, self.generator).float()  # (B,)
+        loss = per_example.sum() * (self.world.size / step_examples) if self.world.active else per_example.mean()
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        if self.world.active:
+            for p in critic.parameters():
+                distributed.all_reduce(p.grad)
+        scaler.step(optimizer)
+        critic.requires_grad_(False)
+        return per_example.detach()
 
     def check_data(self) -> None:
         """Check the training and validation splits against the likelihood's support once, up front."""
@@ -303,10 +348,10 @@ class Trainer:
                 x = self.data.train.batch(index, self.generator)  # (B, C, H, W)
                 terms = self._step(x, self.data.train.condition(index, self.model.conditioning, self.model.condition_dim), len(step_index))
                 with torch.no_grad():  # accumulate on the device; read back only at log points
-                    for k, v in terms.named().items():
+                    for k, v in terms.items():
                         self.sums[k] = self.sums.get(k, torch.zeros((), device=self.device)) + v.detach().sum()
                     self.sums["count"] = self.sums.get("count", torch.zeros((), device=self.device)) + x.shape[0]
-                    first_bad = torch.where((first_bad < 0) & ~torch.isfinite(terms.loss).all(), p.global_step + 1, first_bad)
+                    first_bad = torch.where((first_bad < 0) & ~torch.isfinite(terms["loss"]).all(), p.global_step + 1, first_bad)
                 p = self.progress = replace(p, step_in_epoch=i + 1, global_step=p.global_step + 1)
                 log_point = (i + 1) % cfg.log_every == 0 or i + 1 == steps
                 if log_point:
