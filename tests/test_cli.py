@@ -628,3 +628,30 @@ def test_evaluate_shows_only_metrics_that_apply_with_units(tiny_digits_run, caps
 def test_a_closed_pipe_is_not_a_traceback(tmp_path):
     done = subprocess.run(f"{sys.executable} -m vaekit train --help | head -1", shell=True, capture_output=True, text=True)
     assert done.stdout.startswith("usage: vaekit train") and "Traceback" not in done.stderr and "Error" not in done.stderr
+
+
+def test_disentanglement_recipes_train_resume_and_score_small(tmp_path, capsys):
+    """The shapes recipes, on 300 sprites for an epoch: a factor-vae with its critic, then a network
+    preset with another family; evaluate --disentanglement scores both."""
+    out = tmp_path / "factor"
+    small = ["--data", "shapes:300", "--no-progress", "--no-images"]
+    code, _, err = cli(capsys, "train", "--preset", "shapes-factor-vae", *small, "--epochs", 1, "--batch-size", 32, "--out", out)
+    assert code == 0 and "training shapes-factor-vae" in err
+    code, _, err = cli(capsys, "train", "--resume", out, "--epochs", 2)
+    assert code == 0 and "train_critic" in (out / layout.METRICS).read_text()
+    code, stdout, _ = cli(capsys, "evaluate", out, "--disentanglement", "--iw-samples", 2, "--json")
+    report = json.loads(stdout)
+    assert code == 0 and 0 <= report["mig"] <= 1 and 0 <= report["dci_disentanglement"] <= 1
+    for flag, name in (("--factors", "labelled.png"), ("--no-factors", "plain.png")):
+        code, _, _ = cli(capsys, "traverse", out, "--top", 3, "--steps", 5, flag, "--out", tmp_path / name)
+        assert code == 0
+    labelled, plain = Image.open(tmp_path / "labelled.png"), Image.open(tmp_path / "plain.png")
+    assert labelled.height == plain.height and labelled.width > plain.width + 20  # a margin of 'z3: x 0.12' labels
+    assert np.array(labelled)[:, : labelled.width - plain.width].min() == 0  # with black text in it
+    dip = tmp_path / "dip"
+    code, _, err = cli(
+        capsys, "train", "--preset", "locatello-conv", "--model", "dip-vae", "--dip-type", "ii", *small, "--epochs", 1, "--out", dip
+    )
+    assert code == 0 and "training locatello-conv" in err and run.model_config(dip).kind == "dip-vae"
+    code, _, err = cli(capsys, "train", "--model", "vae", "--gamma", 3, *small, "--epochs", 1, "--out", tmp_path / "bad")
+    assert code == 2 and "does not use --gamma" in err

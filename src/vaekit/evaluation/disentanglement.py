@@ -54,18 +54,29 @@ def _entropy(a: np.ndarray) -> float:
     return _mutual_info(a, a)
 
 
+def normalized_mutual_info(codes: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """I(code_d; factor_f) / H(factor_f) for every pair, (D, F), codes cut into 20 bins as for MIG;
+    NaN for a factor with a single value. Row d says which factor latent d captures."""
+    _check(codes, factors)
+    binned = _discretize(codes)  # (N, D)
+    out = np.full((codes.shape[1], factors.shape[1]), np.nan)  # (D, F)
+    for f in range(factors.shape[1]):
+        h = _entropy(factors[:, f])
+        if h > 0:
+            out[:, f] = [_mutual_info(binned[:, d], factors[:, f]) / h for d in range(codes.shape[1])]
+    return out
+
+
 def mig(codes: np.ndarray, factors: np.ndarray) -> float:
     """Mutual information gap (Chen et al. 2018): for each factor, the gap between the two codes most
     informative about it, over the factor's entropy; averaged over factors with more than one value."""
-    _check(codes, factors)
-    binned = _discretize(codes)  # (N, D)
+    nmi = normalized_mutual_info(codes, factors)  # (D, F)
     gaps = []
-    for f in range(factors.shape[1]):
-        h = _entropy(factors[:, f])
-        if h <= 0:
+    for column in nmi.T:
+        if np.isnan(column).any():
             continue
-        mi = sorted((_mutual_info(binned[:, d], factors[:, f]) for d in range(codes.shape[1])), reverse=True)
-        gaps.append((mi[0] - (mi[1] if len(mi) > 1 else 0.0)) / h)
+        top = np.sort(column)[::-1]
+        gaps.append(top[0] - (top[1] if len(top) > 1 else 0.0))
     return float(np.mean(gaps)) if gaps else 0.0
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from vaekit.errors import RunDirError, VaekitError
 from vaekit.runtime import memory
@@ -69,9 +69,12 @@ def _write(path: str | Path, data: bytes, suffix: str | None, what: str) -> Path
     return path
 
 
-def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, scale: int | None = None) -> Path:
-    """Write a PNG grid of ``images`` (N, C, H, W) in [0, 1] atomically; returns the path."""
-    return _write(path, png_bytes(images, nrow, scale), ".png", "images")
+def save_grid(
+    images: torch.Tensor, path: str | Path, nrow: int | None = None, scale: int | None = None, row_labels: list[str] | None = None
+) -> Path:
+    """Write a PNG grid of ``images`` (N, C, H, W) in [0, 1] atomically, with a text label left of
+    each row when ``row_labels`` are given; returns the path."""
+    return _write(path, png_bytes(images, nrow, scale, row_labels), ".png", "images")
 
 
 def save_arrays(path: str | Path, **arrays: np.ndarray) -> Path:
@@ -107,11 +110,28 @@ def save_figure(fig, path: str | Path) -> Path:
     return _write(path, figure_png(fig), ".png", "figures")
 
 
-def png_bytes(images: torch.Tensor, nrow: int | None = None, scale: int | None = None) -> bytes:
+def png_bytes(images: torch.Tensor, nrow: int | None = None, scale: int | None = None, row_labels: list[str] | None = None) -> bytes:
     """A grid of images (N, C, H, W) as PNG bytes (for files, and pages that embed images)."""
+    picture = Image.fromarray(grid(images, nrow=nrow, scale=scale))
+    if row_labels:
+        picture = _labelled(picture, row_labels)
     buffer = io.BytesIO()
-    Image.fromarray(grid(images, nrow=nrow, scale=scale)).save(buffer, format="PNG")
+    picture.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def _labelled(picture: Image.Image, labels: list[str]) -> Image.Image:
+    """The grid with a white margin on the left holding one label per row, centred on the row."""
+    row = picture.height / len(labels)
+    font = ImageFont.load_default(size=max(9, min(16, int(row / 3))))
+    draw = ImageDraw.Draw(picture)
+    margin = 8 + max(int(draw.textlength(text, font=font)) for text in labels)
+    out = Image.new(picture.mode, (picture.width + margin, picture.height), 255 if picture.mode == "L" else (255, 255, 255))
+    out.paste(picture, (margin, 0))
+    draw = ImageDraw.Draw(out)
+    for i, text in enumerate(labels):
+        draw.text((4, (i + 0.5) * row), text, fill=0 if out.mode == "L" else (0, 0, 0), font=font, anchor="lm")
+    return out
 
 
 def save_text(path: str | Path, text: str) -> Path:
