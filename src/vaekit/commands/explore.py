@@ -22,6 +22,7 @@ from vaekit.data import InMemoryDataset, load_dataset
 from vaekit.data.npfiles import read_array
 from vaekit.errors import ConfigError, DataError
 from vaekit.evaluation.disentanglement import normalized_mutual_info
+from vaekit.evaluation.latent import ACTIVE_THRESHOLD
 from vaekit.generation import (
     apply_attribute,
     attribute_vector,
@@ -143,15 +144,18 @@ def traverse_run(
 
 def _factor_labels(model: LatentModel, dims: list[int], data: InMemoryDataset, names: tuple[str, ...] | None) -> list[str] | None:
     """'z3: x 0.71' for each traversed dimension: the factor it captures best and its normalised
-    mutual information; None when the data have no known factors."""
+    mutual information ('z4: inactive' for a VAE's unused dimension); None when the data have no
+    known factors."""
     if data.factors is None or names is None or len(data) < 20:
         return None
-    nmi = normalized_mutual_info(posterior_means(model, data).double().cpu().numpy(), data.factors.cpu().numpy())  # (D, F)
-    nmi = np.nan_to_num(nmi, nan=-1.0)  # constant factors never win
+    means = posterior_means(model, data).double().cpu()  # (N, D)
+    nmi = np.nan_to_num(normalized_mutual_info(means.numpy(), data.factors.cpu().numpy()), nan=-1.0)  # (D, F); constant factors never win
+    # A VAE's unused dimension still varies a little with x, and MI does not see scale: call it inactive (Burda et al.'s test).
+    inactive = (means.var(0) <= ACTIVE_THRESHOLD).tolist() if model.has_prior else [False] * means.shape[1]
     labels = []
     for d in dims:
         f = int(nmi[d].argmax())
-        labels.append(f"z{d}: {names[f]} {nmi[d, f]:.2f}")
+        labels.append(f"z{d}: inactive" if inactive[d] else f"z{d}: {names[f]} {nmi[d, f]:.2f}")
     return labels
 
 
