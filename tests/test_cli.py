@@ -191,7 +191,8 @@ def test_seed_vae_on_mnist_ten_epochs_matches_pytorch_examples(tmp_path, capsys,
         (["train", "--data", "cifar"], r"unknown dataset 'cifar'; choose one of: digits, mnist, fashion-mnist, binarized-mnist"),
         (
             ["train", "--model", "gan"],
-            r"unknown model 'gan'; choose one of: vae, beta-vae, beta-tcvae, iwae, cvae, ae, dae, sparse-ae, contractive-ae, vq-vae",
+            r"unknown model 'gan'; choose one of: vae, beta-vae, beta-tcvae, factor-vae, dip-vae, iwae, cvae, ae, dae, sparse-ae, "
+            r"contractive-ae, vq-vae",
         ),
         (["train", "--preset", "seed-gan"], r"unknown preset 'seed-gan'; choose one of: seed-ae, seed-vae"),
         (
