@@ -97,6 +97,7 @@ distributed.shutdown(wait=True)  # as the vaekit command does: no rank tears glo
 """
 
 
+@pytest.mark.slow  # 22 s; the default suite keeps a bitwise two-rank resume of a VAE family in the critic test below
 def test_two_vae_ranks_resume_bitwise_and_reach_the_single_process_elbo(tmp_path, data_dir):
     script = tmp_path / "script.py"
     script.write_text(textwrap.dedent(SCRIPT))
