@@ -40,6 +40,7 @@ def weights(run: Path) -> dict[str, torch.Tensor]:
     return load_tensors(run / layout.WEIGHTS)[0]
 
 
+@pytest.mark.slow  # 24 s; the default suite keeps two torchrun tests: the VQ-VAE's equivalence and the critic's bitwise resume
 def test_two_ranks_train_resume_and_evaluate_like_one_process_with_both_batches(tmp_path, data_dir, capsys):
     two, one = tmp_path / "two", tmp_path / "one"
     common = ["--model", "ae", *SMALL, *DATA, "--data-dir", str(data_dir), "--no-progress", "--no-images"]
