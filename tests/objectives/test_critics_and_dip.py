@@ -97,3 +97,19 @@ def test_dip_vae_loss_adds_the_penalty_once_per_batch(kind, lambda_d):
     expected = dip_penalty(aggregate_covariance(posterior, kind), 10.0, lambda_d)
     assert torch.allclose(terms.penalty, expected.expand(6))
     assert torch.allclose(terms.loss.mean(), (-output.likelihood.log_prob(x) + posterior.kl()).mean() + expected)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"gamma": -1.0}, "--gamma must be 0 or more"),
+        ({"gamma": float("nan")}, "gamma"),
+        ({"critic_lr": 0.0}, "--critic-lr must be positive"),
+        ({"dip_lambda_od": -2.0}, "--dip-lambda-od must be 0 or more"),
+        ({"dip_lambda_d": -1.0}, "--dip-lambda-d must be 0 or more"),
+        ({"dip_type": "iii"}, "unknown --dip-type .iii.; choose one of: i, ii"),
+    ],
+)
+def test_bad_factor_and_dip_options_are_refused(options, message):
+    with pytest.raises(ConfigError, match=message):
+        ObjectiveConfig(**options)
