@@ -85,9 +85,8 @@ class BoundObjective:
 def make_objective(name: str, config: ObjectiveConfig, latent_dim: int | None = None) -> BoundObjective:
     """The objective ``name`` with the config bound, and a freshly initialised critic if it has one
     (which needs ``latent_dim``; its weights come from torch's global RNG, seed it first)."""
-    lookup(OBJECTIVES, name, "objective")
     if name not in CRITICS:
-        return BoundObjective(name, config)
+        return BoundObjective(name, config)  # an unknown name fails in its lookup
     if latent_dim is None:
         raise ConfigError(f"the {name} objective trains a critic on the latent codes: make_objective needs latent_dim")
     return BoundObjective(name, config, CRITICS[name](latent_dim, config))
