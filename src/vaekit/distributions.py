@@ -11,6 +11,7 @@ from vaekit (a leaf module), so these classes can raise user-facing messages.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import torch
@@ -59,15 +60,21 @@ class DiagonalGaussian:
     def mode(self) -> torch.Tensor:
         return self.mu
 
-    def rsample(self, generator: torch.Generator | None = None, n: int | None = None) -> torch.Tensor:
-        """Reparameterized sample z = mu + eps * sigma (Kingma & Welling 2014, eq. 10).
+    def rsample(self, generator: torch.Generator | None = None, n: int | None = None, temperature: float = 1.0) -> torch.Tensor:
+        """Reparameterized sample z = mu + eps * sigma (Kingma & Welling 2014, eq. 10); ``temperature``
+        scales sigma (below 1: more typical samples, as in sampling a prior at T < 1).
 
         Returns:
             (B, D), or (n, B, D) when ``n`` is given.
         """
         shape = tuple(self.mu.shape) if n is None else (n, *self.mu.shape)
         eps = _randn(shape, self.mu, generator)  # (B, D) or (n, B, D)
-        return self.mu + eps * self.std
+        return self.mu + eps * (self.std if temperature == 1.0 else self.std * temperature)
+
+    def rsample_with_log_prob(self, generator: torch.Generator | None = None, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """A reparameterized sample and log q(z) at it: ((B, D), (B,)) or ((n, B, D), (n, B))."""
+        z = self.rsample(generator, n)  # (B, D) or (n, B, D)
+        return z, self.log_prob(z)
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """log N(z; mu, sigma^2) summed over D: (..., B, D) -> (..., B)."""
@@ -91,6 +98,93 @@ class DiagonalGaussian:
         # KL(N0||N1) = 0.5 * (logvar1 - logvar0 + (var0 + (mu0 - mu1)^2) / var1 - 1), per dimension
         d = self.logvar - other.logvar  # (B, D)
         return 0.5 * (torch.expm1(d) - d + (self.mu - other.mu) ** 2 * torch.exp(-other.logvar))  # (B, D)
+
+
+@dataclass(frozen=True)
+class GaussianMixture:
+    """A mixture of M diagonal Gaussians over vectors, the same for each of ``batch`` examples (the
+    VampPrior's p(z) = (1/M) sum_m q(z|u_m); Tomczak & Welling 2018, eq. 9).
+
+    Attributes:
+        mu: component means, (M, D).
+        logvar: component log variances, (M, D).
+        batch: B, the examples ``rsample`` draws for (a prior is asked for one per example).
+        log_weights: log mixing weights (M,), normalised; None for equal weights 1/M.
+    """
+
+    mu: torch.Tensor
+    logvar: torch.Tensor
+    batch: int
+    log_weights: torch.Tensor | None = None
+
+    def _log_weights(self) -> torch.Tensor:
+        if self.log_weights is not None:
+            return self.log_weights  # (M,)
+        return torch.full(self.mu.shape[:1], -math.log(self.mu.shape[0]), dtype=self.mu.dtype, device=self.mu.device)  # (M,)
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log sum_m w_m N(z; mu_m, sigma_m^2): (..., D) -> (...).
+
+        sum_d (z_d - mu_md)^2 / var_md is expanded into two (N, D) x (D, M) matrix products, so
+        memory is (N, M), not (N, M, D): K = 5000 samples of 100 examples against 500 components.
+        """
+        shape, d = z.shape[:-1], z.shape[-1]
+        flat = z.reshape(-1, d)  # (N, D)
+        precision = torch.exp(-self.logvar)  # (M, D)
+        constant = d * LOG_2PI + self.logvar.sum(-1) + (self.mu**2 * precision).sum(-1)  # (M,)
+        square = (flat**2) @ precision.T - 2.0 * flat @ (self.mu * precision).T + constant  # (N, M)
+        return torch.logsumexp(self._log_weights() - 0.5 * square, dim=-1).reshape(shape)  # (...)
+
+    def rsample(self, generator: torch.Generator | None = None, n: int | None = None, temperature: float = 1.0) -> torch.Tensor:
+        """Pick a component by its weight, then sample it (reparameterized given the component).
+
+        Returns:
+            (B, D), or (n, B, D) when ``n`` is given.
+        """
+        count = self.batch if n is None else n * self.batch
+        index = torch.multinomial(self._log_weights().exp(), count, replacement=True, generator=generator)  # (count,)
+        eps = _randn((count, self.mu.shape[1]), self.mu, generator)  # (count, D)
+        z = self.mu[index] + eps * torch.exp(0.5 * self.logvar[index]) * temperature  # (count, D)
+        return z if n is None else z.reshape(n, self.batch, -1)
+
+
+@dataclass(frozen=True)
+class FlowPosterior:
+    """A diagonal Gaussian pushed through an invertible map: z = f(z0), z0 ~ N(mu, sigma^2), with
+    log q(z) = log N(z0; mu, sigma^2) - log |det df/dz0| (Rezende & Mohamed 2015, eq. 6).
+
+    The density is known only at the samples the flow made (planar and radial flows have no
+    closed-form inverse), so objectives use ``rsample_with_log_prob``: the KL is a Monte-Carlo
+    estimate, never the closed form.
+
+    Attributes:
+        base: q0(z0|x), (B, D).
+        flow: z0 (..., D) -> (z (..., D), log |det df/dz0| (...)).
+    """
+
+    base: DiagonalGaussian
+    flow: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+    def rsample_with_log_prob(self, generator: torch.Generator | None = None, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Samples z and their log q(z|x): ((B, D), (B,)) or ((n, B, D), (n, B))."""
+        z0 = self.base.rsample(generator, n)  # (B, D) or (n, B, D)
+        z, log_det = self.flow(z0)  # (..., D), (...)
+        return z, self.base.log_prob(z0) - log_det
+
+    def rsample(self, generator: torch.Generator | None = None, n: int | None = None) -> torch.Tensor:
+        return self.rsample_with_log_prob(generator, n)[0]
+
+    def mode(self) -> torch.Tensor:
+        """f(mu), the flow applied to the base mean: the point the latent tools use for an example, (B, D)."""
+        return self.flow(self.base.mu)[0]
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.mode()
+
+
+Posterior = DiagonalGaussian | FlowPosterior
+Prior = DiagonalGaussian | GaussianMixture
 
 
 @dataclass(frozen=True)

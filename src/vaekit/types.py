@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import torch
 
 if TYPE_CHECKING:  # annotations only: types imports nothing else of ours at run time
-    from vaekit.distributions import DiagonalGaussian, Likelihood, PointMass
+    from vaekit.distributions import Likelihood, PointMass, Posterior, Prior
 
 
 @dataclass(frozen=True)
@@ -40,19 +40,29 @@ class ModelOutput:
     """What every model's ``forward`` returns.
 
     Attributes:
-        posterior: q(z|x); a ``DiagonalGaussian`` for VAEs, a ``PointMass`` for deterministic AEs.
-        z: the latent used for decoding, (B, D): a reparameterized sample or the code itself.
+        posterior: q(z|x); a ``DiagonalGaussian`` for VAEs (a ``FlowPosterior`` with --flow), a
+            ``PointMass`` for deterministic AEs.
+        z: the latent used for decoding, (B, D) or (K, B, D): a reparameterized sample or the code itself.
         likelihood: p(x|z), a distribution over the data shape (B, C, H, W).
         encoder_input: what the encoder saw, (B, C, H, W), when a penalty needs its gradient
             (contractive AE: set with requires_grad while gradients are on); else None.
         quantized: the VQ-VAE's codes and commitment term; else None.
+        prior: p(z) for the batch (N(0, I), or the VampPrior's mixture, in the autograd graph);
+            None for models without a prior.
+        log_q: log q(z|x) at ``z``, (B,) or (K, B), for posteriors whose density is known only at
+            their own samples (flows); None when ``posterior.log_prob(z)`` gives it.
+        prior_sample: z ~ p(z), (B, D), for objectives that compare q(z) with p(z) by samples
+            (the MMD of WAE and InfoVAE); else None.
     """
 
-    posterior: DiagonalGaussian | PointMass
+    posterior: Posterior | PointMass
     z: torch.Tensor
     likelihood: Likelihood
     encoder_input: torch.Tensor | None = None
     quantized: Quantized | None = None
+    prior: Prior | None = None
+    log_q: torch.Tensor | None = None
+    prior_sample: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from vaekit.data import InMemoryDataset
 from vaekit.errors import ConfigError
 from vaekit.evaluation import evaluate
 from vaekit.models import MODELS, PRESETS, ModelConfig, build_model, networks, resolve_model_config
+from vaekit.models.flows import FLOWS
 from vaekit.models.vae import VAE
 from vaekit.objectives import ObjectiveConfig, make_objective
 from vaekit.run import layout
@@ -19,23 +20,24 @@ from vaekit.run.config import config_to_dict
 from vaekit.runtime.files import atomic_write_json, save_tensors
 
 LIKELIHOODS = [("bernoulli", False), ("gaussian", False), ("gaussian", True), ("continuous-bernoulli", False), ("logistic", False)]
-CASES = [(name, arch, *lik) for name in MODELS for arch in ("mlp", "conv", "resnet") for lik in LIKELIHOODS]
+CASES = [(name, arch, *lik, "none") for name in MODELS for arch in ("mlp", "conv", "resnet") for lik in LIKELIHOODS]
+# every family that takes a posterior flow, with each flow (the flow does not depend on the network)
+CASES += [(name, "mlp", "bernoulli", False, flow) for name in MODELS if "flow" in MODELS[name].options for flow in FLOWS]
 SHAPE = (1, 9, 10)  # odd sides: the conv decoder must restore the pixel the encoder rounded away
 
 
-def _config(name, arch, likelihood, learn):
+def _config(name, arch, likelihood, learn, flow="none"):
     defaults = resolve_model_config(name)  # the family's own defaults (an iwae decodes K samples)
     y = 3 if MODELS[name].conditional else 0  # a cvae gets 3 classes
-    return replace(
-        defaults, arch=arch, hidden=(16, 8), width=4, latent_dim=4, code_dim=2, likelihood=likelihood, learn_variance=learn, condition_dim=y
-    ).for_data(SHAPE)
+    sizes = {"hidden": (16, 8), "width": 4, "latent_dim": 4, "code_dim": 2, "pseudo_inputs": 5, "flow": flow, "flow_steps": 2}
+    return replace(defaults, arch=arch, likelihood=likelihood, learn_variance=learn, condition_dim=y, **sizes).for_data(SHAPE)
 
 
-@pytest.mark.parametrize(("name", "arch", "likelihood", "learn"), CASES)
-def test_every_registered_model_conforms(name, arch, likelihood, learn, tmp_path):
+@pytest.mark.parametrize(("name", "arch", "likelihood", "learn", "flow"), CASES)
+def test_every_registered_model_conforms(name, arch, likelihood, learn, flow, tmp_path):
     x = torch.rand(6, *SHAPE, generator=torch.Generator().manual_seed(1))
     torch.manual_seed(0)
-    model = build_model(_config(name, arch, likelihood, learn))
+    model = build_model(_config(name, arch, likelihood, learn, flow))
     y = torch.eye(3)[torch.tensor([0, 1, 2, 0, 1, 2])] if model.conditioning else None  # (6, 3) one-hot
     out = model(x, torch.Generator().manual_seed(0), y)
     k = (model.samples,) if model.samples > 1 else ()
@@ -50,7 +52,7 @@ def test_every_registered_model_conforms(name, arch, likelihood, learn, tmp_path
     again = model(x, torch.Generator().manual_seed(0), y)
     assert torch.equal(again.z, out.z) and torch.equal(again.likelihood.mean, out.likelihood.mean)
     # save / load round trip through a run directory
-    model_cfg = _config(name, arch, likelihood, learn)
+    model_cfg = _config(name, arch, likelihood, learn, flow)
     atomic_write_json(tmp_path / layout.CONFIG, {"model": config_to_dict(model_cfg)})
     save_tensors(tmp_path / layout.WEIGHTS, model.state_dict())
     loaded = run.load(tmp_path, weights="last")

@@ -79,7 +79,8 @@ def _output(seed=0):
     g = torch.Generator().manual_seed(seed)
     posterior = DiagonalGaussian(torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g))
     likelihood = Bernoulli(torch.randn(4, 1, 2, 2, generator=g), data_dims=3)
-    return ModelOutput(posterior, posterior.mu, likelihood), torch.rand(4, 1, 2, 2, generator=g)
+    prior = DiagonalGaussian.standard(4, 3, posterior.mu)  # N(0, I)
+    return ModelOutput(posterior, posterior.mu, likelihood, prior=prior), torch.rand(4, 1, 2, 2, generator=g)
 
 
 def test_elbo_terms_are_per_example_nats_and_beta_scales_only_the_kl():

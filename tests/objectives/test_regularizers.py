@@ -49,7 +49,7 @@ def _output(k: int = 1, seed: int = 0):
     q = DiagonalGaussian(torch.randn(3, 2, generator=g, requires_grad=True), torch.randn(3, 2, generator=g))
     z = q.rsample(g, n=k if k > 1 else None)
     logits = torch.randn(*z.shape[:-1], 1, 2, 2, generator=g)
-    return ModelOutput(q, z, Bernoulli(logits, data_dims=3)), torch.rand(3, 1, 2, 2, generator=g)
+    return ModelOutput(q, z, Bernoulli(logits, data_dims=3), prior=DiagonalGaussian.standard(3, 2, z)), torch.rand(3, 1, 2, 2, generator=g)
 
 
 def test_capacity_form_is_gamma_times_distance_to_the_target():
@@ -92,7 +92,7 @@ def test_iwae_loss_is_exact_with_the_true_posterior():
     x = torch.tensor([[-1.0], [0.5]])
     q = DiagonalGaussian(x / 1.5, torch.full_like(x, math.log(0.5 / 1.5)))
     z = q.rsample(torch.Generator().manual_seed(0), n=7)  # (7, 2, 1)
-    out = ModelOutput(q, z, Gaussian(z, torch.tensor(math.log(0.5)), data_dims=1))
+    out = ModelOutput(q, z, Gaussian(z, torch.tensor(math.log(0.5)), data_dims=1), prior=DiagonalGaussian.standard(2, 1, x))
     log_px = -0.5 * (math.log(2 * math.pi * 1.5) + x[:, 0] ** 2 / 1.5)
     torch.testing.assert_close(-iwae_loss(out, x, ObjectiveConfig()).loss, log_px)
     assert iwae_bound(torch.zeros(3, 1)).item() == 0

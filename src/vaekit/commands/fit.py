@@ -93,6 +93,13 @@ def _check_options(config: RunConfig) -> None:
     check_model_options(config.model)
     if spec.objective == "sparse" and config.objective.sparsity == "kl" and config.model.latent_activation != "sigmoid":
         raise ConfigError("--sparsity kl needs codes in (0, 1): add --latent-activation sigmoid (or use --sparsity l1)")
+    if config.objective.free_bits > 0 and (config.model.flow != "none" or config.model.kind == "vamp"):
+        why = f"--flow {config.model.flow}" if config.model.flow != "none" else "the VampPrior"
+        raise ConfigError(
+            f"--free-bits needs the KL of each latent dimension, which {why} does not have (its KL is a Monte-Carlo estimate)"
+        )
+    if spec.objective in ("miwae", "piwae") and config.model.samples % config.objective.groups:
+        raise ConfigError(f"--groups {config.objective.groups} must divide --samples {config.model.samples}; use a multiple of it")
 
 
 def _prepare(config: RunConfig, device: torch.device) -> tuple[DatasetSplits, RunConfig, LatentModel]:

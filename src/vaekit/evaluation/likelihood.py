@@ -8,12 +8,12 @@ from dataclasses import asdict, dataclass
 import torch
 
 from vaekit.data import InMemoryDataset
-from vaekit.distributions import DiagonalGaussian, unchecked
+from vaekit.distributions import DiagonalGaussian, PointMass, Posterior, unchecked
 from vaekit.errors import ConfigError
 from vaekit.evaluation.latent import active_units, kl_per_dimension, mutual_information, perplexity
 from vaekit.evaluation.reconstruction import auroc, psnr, ssim
 from vaekit.models import LatentModel
-from vaekit.objectives import iwae_bound, iwae_log_weights, reconstruction_nll
+from vaekit.objectives import has_closed_form, iwae_bound, iwae_log_weights, reconstruction_nll
 from vaekit.runtime import distributed, memory
 from vaekit.runtime.checks import at_least
 
@@ -26,7 +26,11 @@ class Report:
 
     ``elbo``, ``kl``, ``iwae_log_px``, ``nll``, ``bits_per_dim``, ``active_units``,
     ``mutual_information`` and ``kl_per_dimension`` are None for models without a prior
-    (autoencoders): they have no likelihood of x, only reconstructions.
+    (autoencoders): they have no likelihood of x, only reconstructions. With a flow posterior or
+    a learned prior (VampPrior) the KL is a Monte-Carlo estimate over the same K samples, and
+    ``kl_per_dimension`` is None (it needs a posterior and prior that factorise over dimensions);
+    ``mutual_information`` needs a Gaussian posterior (None with a flow: its density is known
+    only at its own samples).
     ``codebook_perplexity`` (VQ-VAE only) is exp(entropy) of the code usage: K when every code is
     used equally. ``ood_auroc`` is set when another dataset was given as outliers.
     ``frechet_distance``, ``precision``, ``recall`` and ``fid_classifier_accuracy`` are set by
@@ -111,17 +115,27 @@ def _image_terms(x_hat: torch.Tensor, x: torch.Tensor) -> dict[str, torch.Tensor
 @torch.no_grad()
 def _vae_terms(
     model: LatentModel, x: torch.Tensor, y: torch.Tensor | None, k: int, generator: torch.Generator | None, max_rows: int
-) -> tuple[dict[str, torch.Tensor], DiagonalGaussian]:
+) -> tuple[dict[str, torch.Tensor], Posterior]:
     """Per-example ELBO terms and the K-sample bound, (B,) each, and the posterior."""
     posterior = model.encode(x, y)  # (B, D)
-    assert isinstance(posterior, DiagonalGaussian)
+    if isinstance(posterior, PointMass):
+        raise ConfigError(f"{type(model).__name__} has a deterministic encoder: it has no likelihood bound to evaluate")
     prior = model.prior(x.shape[0], like=x)  # (B, D)
     log_w, log_pxz = iwae_log_weights(x, posterior, prior, lambda z: unchecked(model.decode(z, y)), k, generator, max_rows)  # (K, B)
-    kl = posterior.kl(prior)  # (B,)
     rec = -log_pxz.mean(0)  # (B,)  Monte-Carlo over the same K samples
+    # The closed-form KL where it exists; else log q - log p averaged over the same K samples
+    # (then elbo = mean_k log w_k, and iwae_log_px >= elbo still holds per example).
+    kl = posterior.kl(prior) if has_closed_form(posterior, prior) else (log_pxz - log_w).mean(0)  # (B,)
     elbo = -rec - kl
     terms = {"reconstruction_nll": rec, "kl": kl, "elbo": elbo, "iwae_log_px": iwae_bound(log_w), "score": -elbo}
     return terms | _image_terms(model.decode(posterior.mode(), y).mean, x), posterior
+
+
+def _latents(posterior: Posterior) -> dict[str, torch.Tensor]:
+    """What the posterior health metrics read of a batch: its means, and log variances when Gaussian."""
+    if isinstance(posterior, DiagonalGaussian):
+        return {"mean": posterior.mu.cpu(), "logvar": posterior.logvar.cpu()}  # (B, D) each
+    return {"mean": posterior.mode().cpu()}  # (B, D)
 
 
 def _per_example(
@@ -132,8 +146,9 @@ def _per_example(
     batch_size: int,
     max_rows: int,
     code_counts: torch.Tensor,
-) -> tuple[dict[str, torch.Tensor], list[DiagonalGaussian]]:
-    """Every per-example term over the whole split (on the CPU), and the posteriors.
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Every per-example term over the whole split (on the CPU), and the posteriors' means (and
+    log variances, for Gaussian posteriors), (N, D) each.
 
     Under torchrun each rank takes every world-size-th batch and the results are summed into
     full-size tables on every rank (each row is written by exactly one rank).
@@ -144,7 +159,7 @@ def _per_example(
             raise ConfigError(f"{len(data)} examples cannot be spread over {world.size} processes; evaluate with fewer (or one)")
         batch_size = min(batch_size, len(data) // world.size)  # at least world-size batches: one for every rank
     parts: dict[str, list[torch.Tensor]] = {}
-    posteriors = []
+    latents: dict[str, list[torch.Tensor]] = {}
     starts = list(range(0, len(data), batch_size))
     for start in starts[world.rank :: world.size]:
         index = slice(start, start + batch_size)
@@ -152,20 +167,18 @@ def _per_example(
         y = data.condition(index, model.conditioning, model.condition_dim)  # (B, Y) or None
         if model.has_prior:
             terms, posterior = _vae_terms(model, x, y, iw_samples, generator, max_rows)
-            posteriors.append(DiagonalGaussian(posterior.mu.cpu(), posterior.logvar.cpu()))
+            for key, value in _latents(posterior).items():
+                latents.setdefault(key, []).append(value)
         else:
             terms = _autoencoder_terms(model, x, y, code_counts)
         for key, value in terms.items():
             parts.setdefault(key, []).append(value.cpu())
     if not world.active:
-        return {k: torch.cat(v) for k, v in parts.items()}, posteriors
+        return {k: torch.cat(v) for k, v in parts.items()}, {k: torch.cat(v) for k, v in latents.items()}
     distributed.all_reduce(code_counts)
     mine = [slice(s, min(s + batch_size, len(data))) for s in starts[world.rank :: world.size]]
     full = {k: _assemble(v, mine, len(data)) for k, v in sorted(parts.items())}
-    if not posteriors:
-        return full, []
-    mu, logvar = (_assemble([getattr(q, f) for q in posteriors], mine, len(data)) for f in ("mu", "logvar"))
-    return full, [DiagonalGaussian(mu, logvar)]
+    return full, {k: _assemble(v, mine, len(data)) for k, v in sorted(latents.items())}
 
 
 def _assemble(pieces: list[torch.Tensor], rows: list[slice], n: int) -> torch.Tensor:
@@ -261,7 +274,11 @@ def evaluate(
     if not model.has_prior:
         codes = perplexity(code_counts) if model.codebook_size else None
         return Report(split, n, 0, None, mean["reconstruction_nll"], None, None, None, None, None, mean["mse"], codes, **images)
-    mu, logvar = torch.cat([q.mu for q in posteriors]), torch.cat([q.logvar for q in posteriors])  # (N, D)
+    mu, logvar = posteriors["mean"], posteriors.get("logvar")  # (N, D) each
+    standard = logvar is not None and isinstance(model.prior(1, like=mu), DiagonalGaussian)  # the KL splits over dimensions
+    info = None
+    if logvar is not None:
+        info = mutual_information(mu[:mi_examples].double(), logvar[:mi_examples].double(), torch.Generator().manual_seed(MI_SEED))
     nll = -mean["iwae_log_px"]
     return Report(
         split=split,
@@ -275,9 +292,7 @@ def evaluate(
         bits_per_dim=nll / (dims * math.log(2)),
         active_units=active_units(mu),
         mse=mean["mse"],
-        mutual_information=mutual_information(
-            mu[:mi_examples].double(), logvar[:mi_examples].double(), torch.Generator().manual_seed(MI_SEED)
-        ),
-        kl_per_dimension=[round(v, 4) for v in kl_per_dimension(mu, logvar).tolist()],
+        mutual_information=info,
+        kl_per_dimension=[round(v, 4) for v in kl_per_dimension(mu, logvar).tolist()] if standard else None,
         **images,
     )

@@ -50,8 +50,7 @@ def _decoded(
 ) -> torch.Tensor:
     if code_prior is not None and model.codebook_size:
         return model.decode(model.embed(sample_codes(code_prior, m, generator, temperature))).mean
-    prior = model.prior(m)  # (m, D)
-    z = prior.mu + temperature * prior.std * torch.randn(prior.mu.shape, generator=generator, device=prior.mu.device)  # (m, D)
+    z = model.prior(m).rsample(generator, temperature=temperature)  # (m, D)
     return model.decode(z, condition).mean
 
 

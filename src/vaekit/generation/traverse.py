@@ -19,11 +19,12 @@ from vaekit.runtime.checks import at_least, in_range
 def kl_order(model: LatentModel, data: InMemoryDataset, batch_size: int = 1000) -> list[int]:
     """Latent dimensions sorted by their mean KL(q(z_d|x) || N(0, 1)) over ``data``, largest first.
 
-    Dimensions the model does not use (KL near 0, posterior collapse) come last. Autoencoders have
-    no KL; their dimensions are sorted by the variance of the code instead.
+    Dimensions the model does not use (KL near 0, posterior collapse) come last. Autoencoders, flow
+    posteriors and learned priors (VampPrior) have no per-dimension KL to N(0, 1); their dimensions
+    are sorted by the variance of the posterior means instead.
     """
     codes = encode_split(model, data, batch_size)
-    if codes.logvar is None:
+    if codes.logvar is None or not isinstance(model.prior(1), DiagonalGaussian):
         return torch.argsort(codes.mu.var(0), descending=True).tolist()
     kl = DiagonalGaussian(codes.mu, codes.logvar).kl_per_dim()  # (N, D)
     score = sum(kl[s : s + batch_size].sum(0) for s in range(0, len(kl), batch_size))  # (D,) summed chunk by chunk, as before

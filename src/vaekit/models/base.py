@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from vaekit.distributions import DiagonalGaussian, Likelihood, PointMass
+from vaekit.distributions import FlowPosterior, Likelihood, PointMass, Posterior, Prior
 from vaekit.errors import ConfigError
 from vaekit.types import ModelOutput
 
@@ -23,17 +23,19 @@ class LatentModel(nn.Module, abc.ABC):
     conditioning: str | None = None  # 'label' or 'attributes' for conditional models: what the data must supply
     condition_dim: int = 0  # size of the condition vector (classes, or attributes)
     codebook_size: int = 0  # K of a vector-quantized latent (VQ-VAE); 0 for continuous latents
+    draws_prior_sample: bool = False  # forward also draws z ~ p(z) for the objective (the MMD of WAE, InfoVAE)
 
     @abc.abstractmethod
-    def encode(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> DiagonalGaussian | PointMass:
+    def encode(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> Posterior | PointMass:
         """q(z|x[, y]) for data (B, C, H, W) and, for conditional models, conditions (B, Y)."""
 
     @abc.abstractmethod
     def decode(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> Likelihood:
         """p(x|z[, y]) for latents (..., D); the distribution has shape (..., C, H, W)."""
 
-    def prior(self, n: int, like: torch.Tensor | None = None) -> DiagonalGaussian:
-        """p(z) for ``n`` examples; autoencoders without a prior raise."""
+    def prior(self, n: int, like: torch.Tensor | None = None) -> Prior:
+        """p(z) for ``n`` examples (N(0, I), or a learned prior such as the VampPrior's mixture);
+        autoencoders without a prior raise."""
         raise ConfigError(f"{type(self).__name__} has no prior to sample from; train a --model vae to generate new data")
 
     @property
@@ -60,6 +62,21 @@ class LatentModel(nn.Module, abc.ABC):
         if self.needs_input_grad and torch.is_grad_enabled():
             x_in = x_in.detach().requires_grad_(True)
         posterior = self.encode(x_in, condition)  # (B, D)
-        z = posterior.rsample(generator, n=self.samples if self.samples > 1 else None)  # (B, D) or (K, B, D)
+        n = self.samples if self.samples > 1 else None
+        log_q = None
+        if isinstance(posterior, FlowPosterior):  # its density is known only at its own samples
+            z, log_q = posterior.rsample_with_log_prob(generator, n)  # (B, D) or (K, B, D); (B,) or (K, B)
+        else:
+            z = posterior.rsample(generator, n)  # (B, D) or (K, B, D)
         given = x_in if self.needs_input_grad and x_in.requires_grad else None
-        return ModelOutput(posterior=posterior, z=z, likelihood=self.decode(z, condition), encoder_input=given)
+        prior = self.prior(x.shape[0], like=x) if self.has_prior else None  # (B, D)
+        drawn = prior.rsample(generator) if prior is not None and self.draws_prior_sample else None  # (B, D)
+        return ModelOutput(
+            posterior=posterior,
+            z=z,
+            likelihood=self.decode(z, condition),
+            encoder_input=given,
+            prior=prior,
+            log_q=log_q,
+            prior_sample=drawn,
+        )

@@ -18,7 +18,8 @@ class ModelConfig:
     """The network: family, sizes and decoder likelihood."""
 
     kind: Annotated[str, tyro.conf.arg(name="model")] = "vae"
-    """Model family: vae, beta-vae, beta-tcvae, factor-vae, dip-vae, iwae, cvae, ae, dae, sparse-ae, contractive-ae, vq-vae."""
+    """Model family: vae, beta-vae, beta-tcvae, factor-vae, dip-vae, iwae, miwae, piwae, ciwae, vamp, cvae, ae, dae, sparse-ae,
+    contractive-ae, vq-vae."""
     arch: Literal["mlp", "conv", "resnet"] = "mlp"
     """Network: mlp (fully connected), conv (strided convolutions; images of any size, 1 or 3 channels), or resnet
     (conv + residual blocks)."""
@@ -42,6 +43,13 @@ class ModelConfig:
     """Activation on an autoencoder's code (the seed's AE and sparse-ae use relu; KL sparsity needs sigmoid)."""
     samples: int = 1
     """Posterior samples decoded per example in training (iwae: the K of its bound)."""
+    flow: Literal["none", "planar", "radial", "iaf"] = "none"
+    """Posterior flow: the Gaussian posterior pushed through planar, radial (Rezende & Mohamed 2015) or IAF (Kingma et al. 2016)
+    steps; the KL becomes a Monte-Carlo estimate."""
+    flow_steps: int = 4
+    """Steps of the posterior flow."""
+    pseudo_inputs: int = 500
+    """vamp: M, learned pseudo-inputs whose posteriors make the VampPrior mixture."""
     noise: Literal["gaussian", "masking", "salt-pepper"] = "gaussian"
     """dae: how the input is corrupted."""
     noise_level: float = 0.3
@@ -80,6 +88,10 @@ class ModelConfig:
             raise ConfigError(f"unknown activation '{self.activation}'; choose one of: {', '.join(ACTIVATIONS)}")
         if self.samples < 1:
             raise ConfigError(f"--samples must be at least 1, got {self.samples}")
+        if self.kind == "vamp" and self.flow != "none":
+            raise ConfigError("--model vamp needs Gaussian posteriors (its prior is their mixture): drop --flow")
+        if self.flow_steps < 1 or self.pseudo_inputs < 1:
+            raise ConfigError(f"--flow-steps and --pseudo-inputs must be at least 1, got {self.flow_steps} and {self.pseudo_inputs}")
         if not self.noise_level >= 0 or (self.noise != "gaussian" and self.noise_level > 1):
             raise ConfigError(f"--noise-level must be >= 0 (a fraction <= 1 for {self.noise}), got {self.noise_level}")
         if self.kind == "vq-vae" and (self.latent_dim % self.code_dim or self.codebook_size < 2 or not 0 < self.ema_decay < 1):

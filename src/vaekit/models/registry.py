@@ -14,7 +14,7 @@ from vaekit.errors import ConfigError
 from vaekit.models.autoencoder import Autoencoder, ContractiveAutoencoder, DenoisingAutoencoder
 from vaekit.models.base import LatentModel
 from vaekit.models.config import ModelConfig
-from vaekit.models.vae import VAE
+from vaekit.models.vae import VAE, VampVAE
 from vaekit.models.vqvae import VQVAE
 
 
@@ -38,16 +38,17 @@ class ModelSpec:
 
 
 VAE_OPTIONS = ("samples",)
+FLOW_OPTIONS = ("samples", "flow", "flow_steps")  # families whose objective takes a Monte-Carlo KL
 AE_OPTIONS = ("latent_activation",)
 
 MODELS: dict[str, ModelSpec] = {
-    "vae": ModelSpec(VAE, "elbo", "variational autoencoder, Gaussian posterior, N(0, I) prior", options=VAE_OPTIONS),
+    "vae": ModelSpec(VAE, "elbo", "variational autoencoder, Gaussian posterior, N(0, I) prior", options=FLOW_OPTIONS),
     "beta-vae": ModelSpec(
         VAE,
         "elbo",
         "β-VAE (Higgins et al. 2017), β = 4 by default; --capacity for Burgess et al. 2018",
         objective_defaults={"beta": 4.0},
-        options=VAE_OPTIONS,
+        options=FLOW_OPTIONS,
     ),
     "beta-tcvae": ModelSpec(
         VAE,
@@ -73,14 +74,41 @@ MODELS: dict[str, ModelSpec] = {
         "iwae",
         "importance-weighted autoencoder (Burda et al. 2016), trained on the K = 5 bound",
         model_defaults={"samples": 5},
-        options=VAE_OPTIONS,
+        options=FLOW_OPTIONS,
+    ),
+    "miwae": ModelSpec(
+        VAE,
+        "miwae",
+        "MIWAE (Rainforth et al. 2018): the mean of --groups M IWAE bounds; 16 samples in 4 groups by default",
+        model_defaults={"samples": 16},
+        options=FLOW_OPTIONS,
+    ),
+    "piwae": ModelSpec(
+        VAE,
+        "piwae",
+        "PIWAE (Rainforth et al. 2018): decoder on the IWAE bound of all samples, encoder on MIWAE(--groups)",
+        model_defaults={"samples": 16},
+        options=FLOW_OPTIONS,
+    ),
+    "ciwae": ModelSpec(
+        VAE,
+        "ciwae",
+        "CIWAE (Rainforth et al. 2018): β ELBO + (1 - β) IWAE over the same samples, --ciwae-beta β",
+        model_defaults={"samples": 5},
+        options=FLOW_OPTIONS,
+    ),
+    "vamp": ModelSpec(
+        VampVAE,
+        "elbo",
+        "VampPrior VAE (Tomczak & Welling 2018): p(z) a mixture of the posteriors of --pseudo-inputs learned inputs",
+        options=(*VAE_OPTIONS, "pseudo_inputs"),
     ),
     "cvae": ModelSpec(
         VAE,
         "elbo",
         "conditional VAE (Sohn et al. 2015): labels or attributes in encoder and decoder",
         conditional=True,
-        options=(*VAE_OPTIONS, "condition"),
+        options=(*FLOW_OPTIONS, "condition"),
     ),
     "ae": ModelSpec(Autoencoder, "reconstruction", "deterministic autoencoder", options=AE_OPTIONS),
     "dae": ModelSpec(

@@ -7,8 +7,17 @@ from vaekit.objectives.config import ObjectiveConfig
 from vaekit.objectives.critics import Critic, TCDiscriminator, permute_dims
 from vaekit.objectives.dip import aggregate_covariance, dip_penalty, dip_vae_loss
 from vaekit.objectives.elbo import elbo_loss, free_bits_kl, kl_term, reconstruction_loss, reconstruction_nll
-from vaekit.objectives.iwae import importance_log_weights, iwae_bound, iwae_log_weights, iwae_loss
-from vaekit.objectives.kl import kl_divergence, kl_monte_carlo
+from vaekit.objectives.iwae import (
+    ciwae_loss,
+    importance_log_weights,
+    iwae_bound,
+    iwae_log_weights,
+    iwae_loss,
+    miwae_bound,
+    miwae_loss,
+    piwae_loss,
+)
+from vaekit.objectives.kl import has_closed_form, kl_divergence, kl_monte_carlo, posterior_kl
 from vaekit.objectives.registry import CRITICS, OBJECTIVES, READS, BoundObjective, Objective, check_options, make_objective
 from vaekit.objectives.regularizers import contractive_loss, jacobian_frobenius_sq, kl_sparsity, l1_activity, sparse_loss, vq_loss
 from vaekit.objectives.schedules import capacity, kl_weight
@@ -30,6 +39,12 @@ __all__ = [
     "Objective",
     "ObjectiveConfig",
     "capacity",
+    "ciwae_loss",
+    "has_closed_form",
+    "miwae_bound",
+    "miwae_loss",
+    "piwae_loss",
+    "posterior_kl",
     "check_options",
     "contractive_loss",
     "decompose_kl",

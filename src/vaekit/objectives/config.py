@@ -49,6 +49,10 @@ class ObjectiveConfig:
     """dip-vae: weight of the off-diagonal covariance penalty."""
     dip_lambda_d: float | None = None
     """dip-vae: weight of the diagonal penalty (default: 10x --dip-lambda-od for type i, equal for type ii)."""
+    groups: int = 4
+    """miwae, piwae: M, the groups the --samples are split into; the bound averages M IWAE bounds of --samples / M each."""
+    ciwae_beta: float = 0.5
+    """ciwae: weight β of the ELBO in β ELBO + (1 - β) IWAE (Rainforth et al. 2018)."""
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -71,6 +75,10 @@ class ObjectiveConfig:
             raise ConfigError(f"--critic-lr must be positive, got {self.critic_lr}")
         if self.dip_lambda_d is not None and not self.dip_lambda_d >= 0:
             raise ConfigError(f"--dip-lambda-d must be 0 or more, got {self.dip_lambda_d}")
+        if self.groups < 1:
+            raise ConfigError(f"--groups must be at least 1, got {self.groups}")
+        if not 0 <= self.ciwae_beta <= 1:
+            raise ConfigError(f"--ciwae-beta must be in [0, 1], got {self.ciwae_beta}")
         if not 0 < self.kl_cycle_ratio <= 1:
             raise ConfigError(f"--kl-cycle-ratio must be in (0, 1], got {self.kl_cycle_ratio}")
         if not 0 < self.sparsity_target < 1:

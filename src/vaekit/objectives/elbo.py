@@ -9,7 +9,9 @@ from __future__ import annotations
 import torch
 
 from vaekit.distributions import DiagonalGaussian, Likelihood
+from vaekit.errors import ConfigError
 from vaekit.objectives.config import ObjectiveConfig
+from vaekit.objectives.kl import posterior_kl
 from vaekit.objectives.schedules import capacity, kl_weight
 from vaekit.types import LossTerms, ModelOutput, Step
 
@@ -32,15 +34,21 @@ def free_bits_kl(kl_per_dim: torch.Tensor, free_bits: float) -> torch.Tensor:
 
 
 def _posterior(output: ModelOutput) -> DiagonalGaussian:
+    """The posterior of an objective that reads its mean and variance (β-TCVAE, DIP-VAE, FactorVAE)."""
     if not isinstance(output.posterior, DiagonalGaussian):
-        raise TypeError("this objective needs a Gaussian posterior; use the 'reconstruction' objective for autoencoders")
+        raise TypeError("this objective needs a Gaussian posterior (no --flow); use the 'reconstruction' objective for autoencoders")
     return output.posterior
 
 
-def kl_term(kl_per_dim: torch.Tensor, config: ObjectiveConfig, step: Step | None) -> torch.Tensor:
+def kl_term(kl: torch.Tensor, kl_per_dim: torch.Tensor | None, config: ObjectiveConfig, step: Step | None) -> torch.Tensor:
     """The weighted KL the loss pays, (B,): β times the (free-bits) KL, warm-up or cyclical weights,
-    or the capacity form γ |KL - C(t)| of Burgess et al. (2018) when ``config.capacity`` is set."""
-    kl = kl_per_dim.sum(-1)  # (B,)
+    or the capacity form γ |KL - C(t)| of Burgess et al. (2018) when ``config.capacity`` is set.
+
+    Args:
+        kl: the KL of each example, (B,).
+        kl_per_dim: its closed-form split over the latent dimensions (B, D), which free bits need;
+            None for a Monte-Carlo KL (flow posteriors, mixture priors).
+    """
     total = 0 if step is None else step.total
     t = None if step is None else step.step
     if config.capacity is not None:
@@ -48,19 +56,23 @@ def kl_term(kl_per_dim: torch.Tensor, config: ObjectiveConfig, step: Step | None
         # γ |mean KL - C| as per-example values: the batch mean and its gradient equal the paper's.
         side = torch.sign(kl.mean() - c).detach()
         return config.capacity_gamma * side * (kl - c)
+    if config.free_bits > 0 and kl_per_dim is None:
+        raise ConfigError("--free-bits needs the KL of each latent dimension: a Gaussian posterior (no --flow) and the N(0, I) prior")
     paid = free_bits_kl(kl_per_dim, config.free_bits) if config.free_bits > 0 else kl
     weight = config.beta * kl_weight(t, total, config.kl_warmup_steps, config.kl_cycles, config.kl_cycle_ratio)
     return weight * paid
 
 
 def elbo_loss(output: ModelOutput, x: torch.Tensor, config: ObjectiveConfig, step: Step | None = None) -> LossTerms:
-    """Negative ELBO: -E_q[log p(x|z)] + (weighted) KL(q(z|x) || N(0, I)).
+    """Negative ELBO: -E_q[log p(x|z)] + (weighted) KL(q(z|x) || p(z)).
 
     The reconstruction term is a Monte-Carlo estimate from the decoded sample(s); the KL is
-    analytic. With β = 1 and no schedule, ``loss`` is the true negative ELBO in nats.
+    analytic for a Gaussian posterior and N(0, I) prior, a Monte-Carlo estimate at the same
+    samples otherwise (``posterior_kl``). With β = 1 and no schedule, ``loss`` is the true
+    negative ELBO in nats.
 
     Args:
-        output: the model's forward pass on x; ``output.posterior`` must be a DiagonalGaussian.
+        output: the model's forward pass on x, with a stochastic posterior and a prior.
         x: data (B, C, H, W).
         config: β and the training aids (warm-up, cycles, free bits, capacity).
         step: where training is (None: the end of every schedule, as for validation).
@@ -69,8 +81,8 @@ def elbo_loss(output: ModelOutput, x: torch.Tensor, config: ObjectiveConfig, ste
         LossTerms with loss, reconstruction and the true (unweighted) kl, each (B,).
     """
     rec = reconstruction_nll(output.likelihood, x)  # (B,)
-    kl_per_dim = _posterior(output).kl_per_dim()  # (B, D)
-    return LossTerms(loss=rec + kl_term(kl_per_dim, config, step), reconstruction=rec, kl=kl_per_dim.sum(-1))
+    kl, kl_per_dim = posterior_kl(output)  # (B,), (B, D) or None
+    return LossTerms(loss=rec + kl_term(kl, kl_per_dim, config, step), reconstruction=rec, kl=kl)
 
 
 def reconstruction_loss(output: ModelOutput, x: torch.Tensor, config: ObjectiveConfig, step: Step | None = None) -> LossTerms:

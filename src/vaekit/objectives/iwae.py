@@ -1,4 +1,5 @@
-"""The importance-weighted bound log p_K(x) (Burda et al. 2016, eq. 8), batched over K, chunked."""
+"""The importance-weighted bound log p_K(x) (Burda et al. 2016, eq. 8), batched over K, chunked, and
+its variants MIWAE, CIWAE and PIWAE (Rainforth et al. 2018)."""
 
 from __future__ import annotations
 
@@ -7,25 +8,23 @@ from collections.abc import Callable
 
 import torch
 
-from vaekit.distributions import DiagonalGaussian, Likelihood
+from vaekit.distributions import LOG_2PI, DiagonalGaussian, Likelihood, Posterior, Prior
+from vaekit.errors import ConfigError
 from vaekit.objectives.config import ObjectiveConfig
+from vaekit.objectives.kl import posterior_kl
 from vaekit.types import LossTerms, ModelOutput, Step
 
 
 def importance_log_weights(
-    x: torch.Tensor,
-    z: torch.Tensor,
-    posterior: DiagonalGaussian,
-    prior: DiagonalGaussian,
-    decode: Callable[[torch.Tensor], Likelihood],
+    x: torch.Tensor, z: torch.Tensor, log_q: torch.Tensor, prior: Prior, decode: Callable[[torch.Tensor], Likelihood]
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x) for samples z (k, B, D).
+    """log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x) for samples z (k, B, D) with log q (k, B).
 
     Returns:
         (log_w, log_px_given_z), each (k, B).
     """
     log_px_z = decode(z).log_prob(x)  # (k, B)
-    log_w = log_px_z + prior.log_prob(z) - posterior.log_prob(z)  # (k, B)
+    log_w = log_px_z + prior.log_prob(z) - log_q  # (k, B)
     return log_w, log_px_z
 
 
@@ -36,8 +35,8 @@ def iwae_bound(log_w: torch.Tensor) -> torch.Tensor:
 
 def iwae_log_weights(
     x: torch.Tensor,
-    posterior: DiagonalGaussian,
-    prior: DiagonalGaussian,
+    posterior: Posterior,
+    prior: Prior,
     decode: Callable[[torch.Tensor], Likelihood],
     k: int,
     generator: torch.Generator | None = None,
@@ -59,11 +58,28 @@ def iwae_log_weights(
     log_w = torch.empty(k, x.shape[0], dtype=x.dtype, device=x.device)  # (K, B)
     log_pxz = torch.empty_like(log_w)  # (K, B)
     for start in range(0, k, chunk):
-        z = posterior.rsample(generator, n=min(chunk, k - start))  # (k_chunk, B, D)
-        w, pxz = importance_log_weights(x, z, posterior, prior, decode)  # (k_chunk, B) each
+        z, log_q = posterior.rsample_with_log_prob(generator, n=min(chunk, k - start))  # (k_chunk, B, D), (k_chunk, B)
+        w, pxz = importance_log_weights(x, z, log_q, prior, decode)  # (k_chunk, B) each
         log_w[start : start + z.shape[0]] = w
         log_pxz[start : start + z.shape[0]] = pxz
     return log_w, log_pxz
+
+
+def _sample_terms(output: ModelOutput, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The forward pass's K samples z (K, B, D) with log p(x|z) and log p(z), each (K, B)."""
+    if output.prior is None or not (isinstance(output.posterior, DiagonalGaussian) or output.log_q is not None):
+        raise TypeError("the importance-weighted bounds need a stochastic posterior and a prior")
+    z = output.z if output.z.dim() == 3 else output.z.unsqueeze(0)  # (K, B, D)
+    log_pxz = output.likelihood.log_prob(x)  # (K, B)
+    log_pxz = log_pxz if log_pxz.dim() == 2 else log_pxz.unsqueeze(0)
+    return z, log_pxz, output.prior.log_prob(z)  # (K, B, D), (K, B), (K, B)
+
+
+def _log_weights(output: ModelOutput, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The forward pass's log-weights and log p(x|z), each (K, B), from its K samples."""
+    z, log_pxz, log_pz = _sample_terms(output, x)  # (K, B, D), (K, B), (K, B)
+    log_q = output.log_q if output.log_q is not None else output.posterior.log_prob(z)  # (K, B)
+    return log_pxz + log_pz - log_q.reshape(log_pz.shape), log_pxz  # (K, B) each
 
 
 def iwae_loss(output: ModelOutput, x: torch.Tensor, config: ObjectiveConfig, step: Step | None = None) -> LossTerms:
@@ -72,12 +88,70 @@ def iwae_loss(output: ModelOutput, x: torch.Tensor, config: ObjectiveConfig, ste
     The model decodes K samples per example (``output.z`` is (K, B, D)); with K = 1 this is the
     ELBO with a Monte-Carlo KL. ``reconstruction`` and ``kl`` are reported as for the ELBO.
     """
+    log_w, log_pxz = _log_weights(output, x)  # (K, B)
+    return LossTerms(loss=-iwae_bound(log_w), reconstruction=-log_pxz.mean(0), kl=posterior_kl(output)[0])
+
+
+def _groups(log_w: torch.Tensor, m: int) -> torch.Tensor:
+    """The K = M x K' log-weights (K, B) as M groups of K' consecutive samples, (M, K', B)."""
+    if log_w.shape[0] % m:
+        raise ConfigError(f"--groups {m} must divide the {log_w.shape[0]} samples per example (--samples); use a multiple of it")
+    return log_w.reshape(m, log_w.shape[0] // m, -1)  # (M, K', B)
+
+
+def miwae_bound(log_w: torch.Tensor, m: int) -> torch.Tensor:
+    """MIWAE(M, K'): the mean over M groups of their K'-sample IWAE bounds (Rainforth et al. 2018), (B,).
+
+    M = 1 is the IWAE bound of all K samples; K' = 1 the ELBO averaged over K samples.
+    """
+    groups = _groups(log_w, m)  # (M, K', B)
+    return (torch.logsumexp(groups, dim=1) - math.log(groups.shape[1])).mean(0)  # (B,)
+
+
+def miwae_loss(output: ModelOutput, x: torch.Tensor, config: ObjectiveConfig, step: Step | None = None) -> LossTerms:
+    """Negative MIWAE(M, K/M) bound from the forward pass's K samples, M = ``config.groups``."""
+    log_w, log_pxz = _log_weights(output, x)  # (K, B)
+    return LossTerms(loss=-miwae_bound(log_w, config.groups), reconstruction=-log_pxz.mean(0), kl=posterior_kl(output)[0])
+
+
+def ciwae_loss(output: ModelOutput, x: torch.Tensor, config: ObjectiveConfig, step: Step | None = None) -> LossTerms:
+    """Negative CIWAE bound β ELBO + (1 - β) IWAE over the same K samples, β = ``config.ciwae_beta``
+    (Rainforth et al. 2018, eq. 6; the ELBO here is the mean of the K log-weights)."""
+    log_w, log_pxz = _log_weights(output, x)  # (K, B)
+    bound = config.ciwae_beta * log_w.mean(0) + (1 - config.ciwae_beta) * iwae_bound(log_w)  # (B,)
+    return LossTerms(loss=-bound, reconstruction=-log_pxz.mean(0), kl=posterior_kl(output)[0])
+
+
+def _log_q_without_z_path(output: ModelOutput, z: torch.Tensor) -> torch.Tensor:
+    """log q(z|x) (K, B) with no gradient path through ``output.z``: for a Gaussian, z = mu + sigma eps
+    makes log q = log N(eps; 0, I) - sum log sigma exactly, so only log sigma carries the gradient
+    (the total derivative); a flow's log q comes from its base sample, not from z."""
+    if output.log_q is not None:
+        return output.log_q if output.log_q.dim() == 2 else output.log_q.unsqueeze(0)
     posterior = output.posterior
-    if not isinstance(posterior, DiagonalGaussian):
-        raise TypeError("the IWAE bound needs a Gaussian posterior")
-    z = output.z if output.z.dim() == 3 else output.z.unsqueeze(0)  # (K, B, D)
-    log_pxz = output.likelihood.log_prob(x)  # (K, B)
-    log_pxz = log_pxz if log_pxz.dim() == 2 else log_pxz.unsqueeze(0)
-    prior = DiagonalGaussian(torch.zeros_like(posterior.mu), torch.zeros_like(posterior.logvar))  # N(0, I)
-    log_w = log_pxz + prior.log_prob(z) - posterior.log_prob(z)  # (K, B)
-    return LossTerms(loss=-iwae_bound(log_w), reconstruction=-log_pxz.mean(0), kl=posterior.kl())
+    eps = ((z - posterior.mu) / posterior.std).detach()  # (K, B, D)
+    return -0.5 * (LOG_2PI + posterior.logvar + eps**2).sum(-1)  # (K, B)
+
+
+def piwae_loss(output: ModelOutput, x: torch.Tensor, config: ObjectiveConfig, step: Step | None = None) -> LossTerms:
+    """PIWAE (Rainforth et al. 2018): the decoder (and prior) follow the IWAE gradient of all K
+    samples, the encoder the MIWAE(M, K/M) gradient, in one backward pass.
+
+    Both gradients are sums over samples of w_i grad log w_i with different weights: softmax over
+    all K for IWAE (w~), within each group divided by M for MIWAE (w-). The encoder reaches log w_i
+    only through z_i and log q(z_i|x), so a hook on z and a value-preserving rescaling of log q
+    multiply its share by r_i = w-_i / w~_i = (sum of all w) / (M x sum of its group's w). The loss's
+    value is the IWAE bound. (In float32 a group whose every weight is below e^-100 of the best
+    sample's passes no gradient; such groups carry no IWAE weight either.)
+    """
+    z, log_pxz, log_pz = _sample_terms(output, x)  # (K, B, D), (K, B), (K, B)
+    log_q = _log_q_without_z_path(output, z)  # (K, B)
+    log_w = (log_pxz + log_pz - log_q).detach()  # (K, B)
+    groups = _groups(log_w, config.groups)  # (M, K', B)
+    log_r = torch.logsumexp(log_w, 0) - math.log(config.groups) - torch.logsumexp(groups, 1, keepdim=True)  # (M, 1, B)
+    r = log_r.expand_as(groups).reshape_as(log_w).exp()  # (K, B)
+    if output.z.requires_grad:
+        output.z.register_hook(lambda g: g * r.reshape(g.shape[:-1]).unsqueeze(-1))  # the encoder's share through z
+    scaled_q = log_q * r + (log_q * (1 - r)).detach()  # the same value; its gradient times r
+    bound = iwae_bound(log_pxz + log_pz - scaled_q)  # (B,)
+    return LossTerms(loss=-bound, reconstruction=-log_pxz.mean(0), kl=posterior_kl(output)[0])

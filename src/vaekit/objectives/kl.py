@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from vaekit.distributions import DiagonalGaussian
+from vaekit.distributions import DiagonalGaussian, Posterior, Prior
+from vaekit.types import ModelOutput
 
 
 def kl_divergence(posterior: DiagonalGaussian, prior: DiagonalGaussian | None = None) -> torch.Tensor:
@@ -15,15 +16,37 @@ def kl_divergence(posterior: DiagonalGaussian, prior: DiagonalGaussian | None = 
     return posterior.kl(prior)
 
 
-def kl_monte_carlo(
-    posterior: DiagonalGaussian,
-    prior: DiagonalGaussian,
-    n: int,
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
+def kl_monte_carlo(posterior: Posterior, prior: Prior, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Monte-Carlo KL(q || p) = E_q[log q(z) - log p(z)] with ``n`` samples, shape (B,).
 
     For posteriors or priors without a closed form; also checks the closed form in tests.
     """
-    z = posterior.rsample(generator, n=n)  # (n, B, D)
-    return (posterior.log_prob(z) - prior.log_prob(z)).mean(0)  # (B,)
+    z, log_q = posterior.rsample_with_log_prob(generator, n=n)  # (n, B, D), (n, B)
+    return (log_q - prior.log_prob(z)).mean(0)  # (B,)
+
+
+def has_closed_form(posterior: object, prior: object) -> bool:
+    """Whether KL(q || p) has the closed form: both diagonal Gaussians (no flow, no mixture)."""
+    return isinstance(posterior, DiagonalGaussian) and isinstance(prior, DiagonalGaussian)
+
+
+def posterior_kl(output: ModelOutput) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """KL(q(z|x) || p(z)) of a forward pass: ``(kl (B,), kl_per_dim (B, D) or None)``.
+
+    The closed form (per dimension) when posterior and prior are diagonal Gaussians; otherwise
+    the Monte-Carlo estimate log q(z|x) - log p(z) at the forward pass's own sample(s) z, averaged
+    over K when there are several. It has no per-dimension split (a flow mixes dimensions, a
+    mixture prior does not factorise), so free bits need the closed form.
+
+    Raises:
+        TypeError: for outputs without a stochastic posterior and a prior (autoencoders).
+    """
+    posterior, prior = output.posterior, output.prior
+    if prior is None or not (isinstance(posterior, DiagonalGaussian) or output.log_q is not None):
+        raise TypeError("this objective needs a stochastic posterior and a prior; use the 'reconstruction' objective for autoencoders")
+    if has_closed_form(posterior, prior):
+        per_dim = posterior.kl_per_dim(prior)  # (B, D)
+        return per_dim.sum(-1), per_dim
+    log_q = output.log_q if output.log_q is not None else posterior.log_prob(output.z)  # (B,) or (K, B)
+    kl = log_q - prior.log_prob(output.z)  # (B,) or (K, B)
+    return (kl.mean(0) if kl.dim() == 2 else kl), None

@@ -16,7 +16,7 @@ from vaekit.objectives.config import ObjectiveConfig
 from vaekit.objectives.critics import Critic, TCDiscriminator
 from vaekit.objectives.dip import dip_vae_loss
 from vaekit.objectives.elbo import elbo_loss, reconstruction_loss
-from vaekit.objectives.iwae import iwae_loss
+from vaekit.objectives.iwae import ciwae_loss, iwae_loss, miwae_loss, piwae_loss
 from vaekit.objectives.regularizers import contractive_loss, sparse_loss, vq_loss
 from vaekit.objectives.tc import factor_vae_loss, tcvae_loss
 from vaekit.types import LossTerms, ModelOutput, Step
@@ -27,6 +27,9 @@ Objective = Callable[[ModelOutput, torch.Tensor, Step | None], LossTerms]
 OBJECTIVES: dict[str, Callable[..., LossTerms]] = {
     "elbo": elbo_loss,
     "iwae": iwae_loss,
+    "miwae": miwae_loss,
+    "piwae": piwae_loss,
+    "ciwae": ciwae_loss,
     "tcvae": tcvae_loss,
     "reconstruction": reconstruction_loss,
     "sparse": sparse_loss,
@@ -46,6 +49,9 @@ KL_OPTIONS = {"beta", "kl_warmup_steps", "kl_cycles", "kl_cycle_ratio", "free_bi
 READS: dict[str, set[str]] = {
     "elbo": KL_OPTIONS,
     "iwae": set(),  # the bound has no KL weight to warm up or scale
+    "miwae": {"groups"},
+    "piwae": {"groups"},
+    "ciwae": {"ciwae_beta"},
     "tcvae": {"beta"},
     "reconstruction": set(),
     "sparse": {"sparsity", "sparsity_weight", "sparsity_target"},
