@@ -37,6 +37,10 @@ TINY = {
     "ae-bce": ModelConfig(kind="ae", hidden=(32,), latent_dim=4, latent_activation="relu"),
     "vq-vae": ModelConfig(kind="vq-vae", hidden=(32,), latent_dim=4, code_dim=2, codebook_size=16),
     "factor-vae": ModelConfig(kind="factor-vae", hidden=(32,), latent_dim=4),
+    "vamp": ModelConfig(kind="vamp", hidden=(32,), latent_dim=4, pseudo_inputs=10),
+    "rae": ModelConfig(kind="rae", hidden=(32,), latent_dim=4),
+    "wae": ModelConfig(kind="wae", hidden=(32,), latent_dim=4),
+    "hvae": ModelConfig(kind="hvae", hidden=(32,), ladder_hidden=(16,), latent_dim=4),
 }
 TINY_FLAGS = ["--hidden", "32", "--latent-dim", "4", "--no-progress", "--no-images"]  # the tiny VAE on the command line
 

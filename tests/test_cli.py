@@ -21,6 +21,8 @@ from vaekit.run import layout
 from conftest import assert_user_error, cli
 
 REPORT_KEYS = {
+    "kl_per_layer",
+    "active_units_per_layer",
     "elbo",
     "reconstruction_nll",
     "kl",
@@ -191,8 +193,8 @@ def test_seed_vae_on_mnist_ten_epochs_matches_pytorch_examples(tmp_path, capsys,
         (["train", "--data", "cifar"], r"unknown dataset 'cifar'; choose one of: digits, mnist, fashion-mnist, binarized-mnist"),
         (
             ["train", "--model", "gan"],
-            r"unknown model 'gan'; choose one of: vae, beta-vae, beta-tcvae, factor-vae, dip-vae, iwae, miwae, piwae, ciwae, vamp, cvae, "
-            r"ae, dae, sparse-ae, contractive-ae, vq-vae",
+            r"unknown model 'gan'; choose one of: vae, beta-vae, beta-tcvae, factor-vae, dip-vae, iwae, miwae, piwae, ciwae, vamp, "
+            r"info-vae, hvae, hvae-iwae, cvae, ae, dae, sparse-ae, contractive-ae, wae, rae, vq-vae",
         ),
         (["train", "--preset", "seed-gan"], r"unknown preset 'seed-gan'; choose one of: seed-ae, seed-vae"),
         (
@@ -680,7 +682,14 @@ def test_richer_priors_and_posteriors_train_resume_evaluate_and_sample(tmp_path,
     assert (
         code == 0 and math.isfinite(report["nll"]) and report["mutual_information"] is None
     )  # a flow's density is known at its samples only
-    for model in (vamp, iaf):
+    hvae = tmp_path / "hvae"
+    code, _, err = cli(
+        capsys, "train", "--preset", "burda-2layer", "--limit", 300, "--epochs", 1, "--no-progress", "--no-images", "--out", hvae
+    )
+    assert code == 0 and "training burda-2layer" in err
+    code, stdout, _ = cli(capsys, "evaluate", hvae, "--iw-samples", 5, "--limit", 100)
+    assert code == 0 and re.search(r"kl_per_layer +[\d.]+ [\d.]+ nats", stdout) and re.search(r"active_units_per_layer +\d+ \d+\n", stdout)
+    for model in (vamp, iaf, hvae):
         code, _, _ = cli(capsys, "sample", model, "--n", 4, "--out", tmp_path / f"{model.name}.png")
         assert code == 0 and Image.open(tmp_path / f"{model.name}.png").size[0] > 0
     refused = [
@@ -693,3 +702,19 @@ def test_richer_priors_and_posteriors_train_resume_evaluate_and_sample(tmp_path,
     for argv, message in refused:
         code, _, err = cli(capsys, "train", *argv, *small, "--out", tmp_path / "bad")
         assert code == 2 and message in err and not (tmp_path / "bad").exists()
+
+
+def test_regularised_autoencoders_train_and_only_the_wae_samples_from_its_prior(tmp_path, capsys):
+    small = ["--data", "mnist", "--limit", 300, "--no-progress", "--no-images", "--hidden", 64, "--latent-dim", 4, "--epochs", 1]
+    for name, extra in (("wae", ["--kernel", "rbf"]), ("rae", ["--gradient-penalty", 0.01]), ("info-vae", ["--info-alpha", 0.5])):
+        code, _, err = cli(capsys, "train", "--model", name, *extra, *small, "--out", tmp_path / name)
+        assert code == 0, err
+        code, stdout, _ = cli(capsys, "evaluate", tmp_path / name, "--iw-samples", 3, "--limit", 50, "--json")
+        report = json.loads(stdout)
+        assert code == 0 and math.isfinite(report["mse"]) and (report["nll"] is not None) == (name == "info-vae")
+    code, _, _ = cli(capsys, "sample", tmp_path / "wae", "--n", 4, "--out", tmp_path / "wae.png")
+    assert code == 0 and (tmp_path / "wae.png").exists()
+    code, _, err = cli(capsys, "sample", tmp_path / "rae", "--n", 4, "--out", tmp_path / "rae.png")
+    assert code == 2 and "has no prior" in err
+    code, _, err = cli(capsys, "train", "--model", "wae", "--info-alpha", 0.5, *small, "--out", tmp_path / "bad")
+    assert code == 2 and "does not use --info-alpha" in err

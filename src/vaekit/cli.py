@@ -313,7 +313,7 @@ def _show_train(result: TrainResult, options: dict[str, Any]) -> int:
 
 def _table_value(value: Any) -> str:
     if isinstance(value, list):
-        return " ".join(f"{v:.2f}" for v in value)
+        return " ".join(f"{v:.2f}" if isinstance(v, float) else str(v) for v in value)
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 

@@ -183,8 +183,60 @@ class FlowPosterior:
         return self.mode()
 
 
-Posterior = DiagonalGaussian | FlowPosterior
-Prior = DiagonalGaussian | GaussianMixture
+@dataclass(frozen=True)
+class SequentialPosterior:
+    """q(z|x) drawn by the model's own procedure, one layer after another (a hierarchical VAE's
+    top-down pass); like a flow's, its density is known at its own samples.
+
+    Attributes:
+        sampler: (generator, n, mode) -> (z (B, D) or (n, B, D), log q(z|x) (B,) or (n, B)); with
+            ``mode`` every layer takes its conditional mean instead of a sample.
+    """
+
+    sampler: Callable[[torch.Generator | None, int | None, bool], tuple[torch.Tensor, torch.Tensor]]
+
+    def rsample_with_log_prob(self, generator: torch.Generator | None = None, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.sampler(generator, n, False)
+
+    def rsample(self, generator: torch.Generator | None = None, n: int | None = None) -> torch.Tensor:
+        return self.sampler(generator, n, False)[0]
+
+    def mode(self) -> torch.Tensor:
+        """Each layer's conditional mean given the means above it, (B, D)."""
+        return self.sampler(None, None, True)[0]
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.mode()
+
+
+@dataclass(frozen=True)
+class HierarchicalPrior:
+    """p(z) = p(z_L) prod_l p(z_l | z_{l+1}) of a hierarchical VAE, over the layers' concatenation.
+
+    Attributes:
+        density: z (..., D) -> log p(z) (...).
+        sampler: (generator, count, temperature) -> (count, D) by ancestral sampling; the
+            temperature is one number or one per layer (bottom to top), scaling each layer's sigma.
+        batch: B, the examples ``rsample`` draws for.
+    """
+
+    density: Callable[[torch.Tensor], torch.Tensor]
+    sampler: Callable[[torch.Generator | None, int, float | tuple[float, ...]], torch.Tensor]
+    batch: int
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        return self.density(z)
+
+    def rsample(
+        self, generator: torch.Generator | None = None, n: int | None = None, temperature: float | tuple[float, ...] = 1.0
+    ) -> torch.Tensor:
+        z = self.sampler(generator, self.batch * (n or 1), temperature)  # (count, D)
+        return z if n is None else z.reshape(n, self.batch, -1)
+
+
+Posterior = DiagonalGaussian | FlowPosterior | SequentialPosterior
+Prior = DiagonalGaussian | GaussianMixture | HierarchicalPrior
 
 
 @dataclass(frozen=True)

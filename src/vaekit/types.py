@@ -53,6 +53,8 @@ class ModelOutput:
             their own samples (flows); None when ``posterior.log_prob(z)`` gives it.
         prior_sample: z ~ p(z), (B, D), for objectives that compare q(z) with p(z) by samples
             (the MMD of WAE and InfoVAE); else None.
+        kl_layers: the closed-form KL of each stochastic layer of a hierarchical VAE given the
+            sampled layers above it, (B, L) or (K, B, L), bottom layer first; else None.
     """
 
     posterior: Posterior | PointMass
@@ -63,6 +65,7 @@ class ModelOutput:
     prior: Prior | None = None
     log_q: torch.Tensor | None = None
     prior_sample: torch.Tensor | None = None
+    kl_layers: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)

@@ -194,6 +194,16 @@ def test_vq_vae_codebook_is_part_of_the_bitwise_resume(tmp_path):
     assert "codebook" in weights(tmp_path / "full") and "ema_count" in weights(tmp_path / "full")
 
 
+@pytest.mark.parametrize("name", ["vamp", "rae", "wae", "hvae"])
+def test_learned_priors_prior_samples_and_parameter_groups_resume_bitwise(tmp_path, name):
+    """The VampPrior's pseudo-inputs, the WAE's prior samples (drawn from the training generator)
+    and the RAE's two Adam groups (weight-decayed decoder) all survive an interruption exactly."""
+    train(tiny_run_config(name, epochs=2), tmp_path / "full", images=False)
+    train(tiny_run_config(name, epochs=2), tmp_path / "part", images=False, stop_at_step=5)
+    resume(tmp_path / "part", images=False)
+    assert_same_run(tmp_path / "full", tmp_path / "part")
+
+
 def test_a_critic_and_its_optimizer_are_part_of_the_bitwise_resume(tmp_path):
     train(tiny_run_config("factor-vae", epochs=2), tmp_path / "full", images=False)
     train(tiny_run_config("factor-vae", epochs=2), tmp_path / "part", images=False, stop_at_step=5)

@@ -30,7 +30,8 @@ class Report:
     a learned prior (VampPrior) the KL is a Monte-Carlo estimate over the same K samples, and
     ``kl_per_dimension`` is None (it needs a posterior and prior that factorise over dimensions);
     ``mutual_information`` needs a Gaussian posterior (None with a flow: its density is known
-    only at its own samples).
+    only at its own samples). A hierarchical VAE also has ``kl_per_layer`` and
+    ``active_units_per_layer`` (bottom layer first), so a collapsed layer is visible.
     ``codebook_perplexity`` (VQ-VAE only) is exp(entropy) of the code usage: K when every code is
     used equally. ``ood_auroc`` is set when another dataset was given as outliers.
     ``frechet_distance``, ``precision``, ``recall`` and ``fid_classifier_accuracy`` are set by
@@ -56,6 +57,8 @@ class Report:
     ssim: float | None = None
     mutual_information: float | None = None
     kl_per_dimension: list[float] | None = None
+    kl_per_layer: list[float] | None = None
+    active_units_per_layer: list[int] | None = None
     ood_auroc: float | None = None
     frechet_distance: float | None = None
     precision: float | None = None
@@ -90,6 +93,7 @@ UNITS = {
     "psnr": "dB",
     "mutual_information": "nats",
     "kl_per_dimension": "nats",
+    "kl_per_layer": "nats",
     "codebook_perplexity": "codes",
     "active_units": "of the latent dimensions",
 }
@@ -128,6 +132,10 @@ def _vae_terms(
     kl = posterior.kl(prior) if has_closed_form(posterior, prior) else (log_pxz - log_w).mean(0)  # (B,)
     elbo = -rec - kl
     terms = {"reconstruction_nll": rec, "kl": kl, "elbo": elbo, "iwae_log_px": iwae_bound(log_w), "score": -elbo}
+    if getattr(model, "layer_dims", None):  # a hierarchy: each layer's KL, from one top-down pass
+        kl_layers = model(x, generator, y).kl_layers  # (B, L) or (K, B, L)
+        kl_layers = kl_layers.mean(0) if kl_layers.dim() == 3 else kl_layers
+        terms |= {f"kl_layer_{i}": kl_layers[:, i] for i in range(kl_layers.shape[-1])}
     return terms | _image_terms(model.decode(posterior.mode(), y).mean, x), posterior
 
 
@@ -165,7 +173,7 @@ def _per_example(
         index = slice(start, start + batch_size)
         x = data.batch(index, generator)  # (B, C, H, W)
         y = data.condition(index, model.conditioning, model.condition_dim)  # (B, Y) or None
-        if model.has_prior:
+        if model.has_prior and not model.deterministic:
             terms, posterior = _vae_terms(model, x, y, iw_samples, generator, max_rows)
             for key, value in _latents(posterior).items():
                 latents.setdefault(key, []).append(value)
@@ -271,7 +279,7 @@ def evaluate(
             terms["score"], _per_example(model, outliers, iw_samples, generator, batch_size, max_rows, code_counts.clone())[0]["score"]
         )
     images = {"psnr": mean.get("psnr"), "ssim": mean.get("ssim"), "ood_auroc": ood}
-    if not model.has_prior:
+    if not model.has_prior or model.deterministic:  # autoencoders (a WAE samples, but has no likelihood bound)
         codes = perplexity(code_counts) if model.codebook_size else None
         return Report(split, n, 0, None, mean["reconstruction_nll"], None, None, None, None, None, mean["mse"], codes, **images)
     mu, logvar = posteriors["mean"], posteriors.get("logvar")  # (N, D) each
@@ -280,6 +288,14 @@ def evaluate(
     if logvar is not None:
         info = mutual_information(mu[:mi_examples].double(), logvar[:mi_examples].double(), torch.Generator().manual_seed(MI_SEED))
     nll = -mean["iwae_log_px"]
+    layers = getattr(model, "layer_dims", None)
+    per_layer = {}
+    if layers:  # a hierarchy: collapse of a layer shows as its KL and active units near 0
+        bounds = torch.tensor((0, *layers)).cumsum(0).tolist()
+        per_layer = {
+            "kl_per_layer": [round(mean[f"kl_layer_{i}"], 4) for i in range(len(layers))],
+            "active_units_per_layer": [active_units(mu[:, a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)],
+        }
     return Report(
         split=split,
         n=n,
@@ -294,5 +310,6 @@ def evaluate(
         mse=mean["mse"],
         mutual_information=info,
         kl_per_dimension=[round(v, 4) for v in kl_per_dimension(mu, logvar).tolist()] if standard else None,
+        **per_layer,
         **images,
     )

@@ -53,7 +53,7 @@ def encode_split(model: LatentModel, data: InMemoryDataset, batch_size: int = CH
             logvar.append(posterior.logvar)  # (B, D)
     if not mu:
         empty = torch.zeros(0, model.latent_dim, device=data.x.device)
-        return Codes(empty, empty.clone() if model.has_prior else None, None)
+        return Codes(empty, empty.clone() if not model.deterministic else None, None)
     return Codes(torch.cat(mu), torch.cat(logvar) if logvar else None, torch.cat(codes) if codes else None)
 
 

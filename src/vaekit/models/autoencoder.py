@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from vaekit.distributions import Likelihood, PointMass
+from vaekit.distributions import DiagonalGaussian, Likelihood, PointMass
 from vaekit.models import networks
 from vaekit.models.base import LatentModel
 from vaekit.models.corruption import corrupt
@@ -24,6 +24,8 @@ class Autoencoder(LatentModel):
     and a sigmoid output on 28x28 data this is exactly the seed's ``Autoencoder`` (the code's ReLU
     has no parameters, so the state-dict keys are the seed's).
     """
+
+    deterministic = True
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -60,3 +62,32 @@ class ContractiveAutoencoder(Autoencoder):
     forward pass hands the objective a differentiable encoder input for that."""
 
     needs_input_grad = True
+
+
+class WassersteinAutoencoder(Autoencoder):
+    """WAE-MMD (Tolstikhin et al. 2018): a deterministic encoder whose codes' distribution is pulled
+    to the N(0, I) prior by an MMD penalty, so decoding prior samples generates data. The forward
+    pass draws the prior samples the objective compares the codes with."""
+
+    draws_prior_sample = True
+
+    def prior(self, n: int, like: torch.Tensor | None = None) -> DiagonalGaussian:
+        like = next(self.parameters()) if like is None else like
+        return DiagonalGaussian.standard(n, self.latent_dim, like)  # (n, D)
+
+
+class RegularizedAutoencoder(Autoencoder):
+    """RAE (Ghosh et al. 2020): a deterministic autoencoder with a penalty on the code's norm and a
+    smooth decoder: an L2 penalty on the decoder's weights (RAE-L2, ``decoder_l2``, as Adam's
+    coupled weight decay: exactly a (λ/2)|θ|^2 term in the loss) and/or a gradient penalty in the
+    objective (RAE-GP). It generates through a density fitted to its codes afterwards."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__(config)
+        self.decoder_l2 = config.decoder_l2
+
+    def optimizer_groups(self) -> list[dict]:
+        decoder = [*self.decoder.parameters(), *self.head.parameters()]
+        chosen = {id(p) for p in decoder}
+        rest = [p for p in self.parameters() if id(p) not in chosen]
+        return [{"params": rest}, {"params": decoder, "weight_decay": self.decoder_l2}]

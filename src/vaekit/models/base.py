@@ -24,6 +24,7 @@ class LatentModel(nn.Module, abc.ABC):
     condition_dim: int = 0  # size of the condition vector (classes, or attributes)
     codebook_size: int = 0  # K of a vector-quantized latent (VQ-VAE); 0 for continuous latents
     draws_prior_sample: bool = False  # forward also draws z ~ p(z) for the objective (the MMD of WAE, InfoVAE)
+    deterministic: bool = False  # the encoder gives a point (an autoencoder): no posterior density, no likelihood bound
 
     @abc.abstractmethod
     def encode(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> Posterior | PointMass:
@@ -41,6 +42,11 @@ class LatentModel(nn.Module, abc.ABC):
     @property
     def has_prior(self) -> bool:
         return type(self).prior is not LatentModel.prior
+
+    def optimizer_groups(self) -> list[dict]:
+        """Adam's parameter groups: one for all parameters, unless the family weight-decays a part
+        (the RAE's decoder)."""
+        return [{"params": list(self.parameters())}]
 
     def after_step(self, output: ModelOutput, reduce: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         """Called by the trainer after each optimizer step (the VQ-VAE updates its codebook here).

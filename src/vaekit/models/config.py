@@ -18,8 +18,8 @@ class ModelConfig:
     """The network: family, sizes and decoder likelihood."""
 
     kind: Annotated[str, tyro.conf.arg(name="model")] = "vae"
-    """Model family: vae, beta-vae, beta-tcvae, factor-vae, dip-vae, iwae, miwae, piwae, ciwae, vamp, cvae, ae, dae, sparse-ae,
-    contractive-ae, vq-vae."""
+    """Model family: vae, beta-vae, beta-tcvae, factor-vae, dip-vae, iwae, miwae, piwae, ciwae, vamp, info-vae, hvae, hvae-iwae,
+    cvae, ae, dae, sparse-ae, contractive-ae, wae, rae, vq-vae."""
     arch: Literal["mlp", "conv", "resnet"] = "mlp"
     """Network: mlp (fully connected), conv (strided convolutions; images of any size, 1 or 3 channels), or resnet
     (conv + residual blocks)."""
@@ -50,6 +50,14 @@ class ModelConfig:
     """Steps of the posterior flow."""
     pseudo_inputs: int = 500
     """vamp: M, learned pseudo-inputs whose posteriors make the VampPrior mixture."""
+    layers: int = 2
+    """hvae: stochastic layers L (each of --latent-dim units unless --layer-dims says otherwise)."""
+    layer_dims: tuple[int, ...] = ()
+    """hvae: the size of each stochastic layer, bottom (next to x) to top, e.g. 100 50 (replaces --layers)."""
+    ladder_hidden: tuple[int, ...] = (256,)
+    """hvae: hidden sizes of the MLPs between stochastic layers (bottom-up and top-down)."""
+    decoder_l2: float = 1e-4
+    """rae: weight λ of the L2 penalty (λ/2)|θ|^2 on the decoder's weights (RAE-L2; 0: off), applied as Adam's weight decay."""
     noise: Literal["gaussian", "masking", "salt-pepper"] = "gaussian"
     """dae: how the input is corrupted."""
     noise_level: float = 0.3
@@ -88,6 +96,13 @@ class ModelConfig:
             raise ConfigError(f"unknown activation '{self.activation}'; choose one of: {', '.join(ACTIVATIONS)}")
         if self.samples < 1:
             raise ConfigError(f"--samples must be at least 1, got {self.samples}")
+        if self.layers < 1 or any(n < 1 for n in (*self.layer_dims, *self.ladder_hidden)) or not self.ladder_hidden:
+            raise ConfigError(
+                f"--layers, --layer-dims and --ladder-hidden must be positive (and --ladder-hidden not empty), "
+                f"got {self.layers}, {self.layer_dims} and {self.ladder_hidden}"
+            )
+        if not self.decoder_l2 >= 0:
+            raise ConfigError(f"--decoder-l2 must be 0 or more, got {self.decoder_l2}")
         if self.kind == "vamp" and self.flow != "none":
             raise ConfigError("--model vamp needs Gaussian posteriors (its prior is their mixture): drop --flow")
         if self.flow_steps < 1 or self.pseudo_inputs < 1:

@@ -11,10 +11,17 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from vaekit.errors import ConfigError
-from vaekit.models.autoencoder import Autoencoder, ContractiveAutoencoder, DenoisingAutoencoder
+from vaekit.models.autoencoder import (
+    Autoencoder,
+    ContractiveAutoencoder,
+    DenoisingAutoencoder,
+    RegularizedAutoencoder,
+    WassersteinAutoencoder,
+)
 from vaekit.models.base import LatentModel
 from vaekit.models.config import ModelConfig
-from vaekit.models.vae import VAE, VampVAE
+from vaekit.models.hvae import HierarchicalVAE
+from vaekit.models.vae import VAE, InfoVAE, VampVAE
 from vaekit.models.vqvae import VQVAE
 
 
@@ -40,6 +47,7 @@ class ModelSpec:
 VAE_OPTIONS = ("samples",)
 FLOW_OPTIONS = ("samples", "flow", "flow_steps")  # families whose objective takes a Monte-Carlo KL
 AE_OPTIONS = ("latent_activation",)
+HVAE_OPTIONS = ("samples", "layers", "layer_dims", "ladder_hidden")
 
 MODELS: dict[str, ModelSpec] = {
     "vae": ModelSpec(VAE, "elbo", "variational autoencoder, Gaussian posterior, N(0, I) prior", options=FLOW_OPTIONS),
@@ -103,6 +111,25 @@ MODELS: dict[str, ModelSpec] = {
         "VampPrior VAE (Tomczak & Welling 2018): p(z) a mixture of the posteriors of --pseudo-inputs learned inputs",
         options=(*VAE_OPTIONS, "pseudo_inputs"),
     ),
+    "info-vae": ModelSpec(
+        InfoVAE,
+        "info",
+        "InfoVAE (Zhao et al. 2019): rec + (1 - α) KL + (α + λ - 1) MMD(q(z), p(z)); --info-alpha α, --mmd-weight λ",
+        options=FLOW_OPTIONS,
+    ),
+    "hvae": ModelSpec(
+        HierarchicalVAE,
+        "elbo",
+        "hierarchical VAE (ladder / NVAE-style top-down inference): --layers or --layer-dims, KL and free bits per layer",
+        options=HVAE_OPTIONS,
+    ),
+    "hvae-iwae": ModelSpec(
+        HierarchicalVAE,
+        "iwae",
+        "hierarchical VAE trained on the K = 5 importance-weighted bound (Burda et al. 2016's two-layer model)",
+        model_defaults={"samples": 5},
+        options=HVAE_OPTIONS,
+    ),
     "cvae": ModelSpec(
         VAE,
         "elbo",
@@ -128,6 +155,18 @@ MODELS: dict[str, ModelSpec] = {
     ),
     "contractive-ae": ModelSpec(
         ContractiveAutoencoder, "contractive", "contractive autoencoder (Rifai et al. 2011): encoder Jacobian penalty", options=AE_OPTIONS
+    ),
+    "wae": ModelSpec(
+        WassersteinAutoencoder,
+        "wae",
+        "Wasserstein autoencoder (Tolstikhin et al. 2018): deterministic codes pulled to N(0, I) by an MMD; samples the prior",
+        options=AE_OPTIONS,
+    ),
+    "rae": ModelSpec(
+        RegularizedAutoencoder,
+        "rae",
+        "regularised autoencoder (Ghosh et al. 2020): (β/2)|z|^2, decoder weight decay --decoder-l2, --gradient-penalty",
+        options=(*AE_OPTIONS, "decoder_l2"),
     ),
     "vq-vae": ModelSpec(
         VQVAE,
@@ -169,6 +208,24 @@ PRESETS: dict[str, Preset] = {
     "seed-vae": Preset(
         ModelConfig(kind="vae", hidden=(400,), latent_dim=20, likelihood="bernoulli", input_shape=(1, 28, 28)),
         "the seed's VariationalAutoencoder: 784-400-(2x20) / 20-400-784, Bernoulli decoder",
+    ),
+    # The IWAE paper's two-stochastic-layer MNIST network (Burda et al. 2016, section 5): 784-200-200-[100]-100-100-[50],
+    # tanh, its generative side mirrored; our inference is top-down (the ladder structure), theirs bottom-up.
+    "burda-2layer": Preset(
+        ModelConfig(
+            kind="hvae-iwae",
+            hidden=(200, 200),
+            ladder_hidden=(100, 100),
+            layer_dims=(100, 50),
+            samples=5,
+            activation="tanh",
+            likelihood="bernoulli",
+            input_shape=(1, 28, 28),
+        ),
+        "two stochastic layers (100, 50) on dynamically binarized MNIST, IWAE K = 5, 100 epochs (not measured yet)",
+        data="mnist",
+        data_options={"binarize": "dynamic"},
+        train={"epochs": 100, "batch_size": 100, "lr": 1e-3, "lr_schedule": "cosine"},
     ),
     # Recipes for statically binarized MNIST, each under an hour of a 2-core CPU (bench/README.md):
     # conv encoder/decoder (32-64-128 channels), 32 latents, cosine LR; the VAE warms its KL up over 10 epochs.

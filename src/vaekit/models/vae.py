@@ -87,3 +87,10 @@ class VampVAE(VAE):
     def prior(self, n: int, like: torch.Tensor | None = None) -> GaussianMixture:
         components = self.encode_gaussian(self.pseudo_inputs())  # (M, D)
         return GaussianMixture(components.mu, components.logvar, n)
+
+
+class InfoVAE(VAE):
+    """The VAE of InfoVAE (Zhao et al. 2019): the same network; its forward pass also draws the prior
+    samples that the objective's MMD compares the codes with."""
+
+    draws_prior_sample = True

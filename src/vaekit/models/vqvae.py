@@ -25,6 +25,8 @@ EMA_EPS = 1e-5  # Laplace smoothing of the cluster sizes, so an unused code neve
 class VQVAE(LatentModel):
     """Encoder to (B, M*d), nearest-codebook quantization per slot, decoder from the quantized vector."""
 
+    deterministic = True
+
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.latent_dim = config.latent_dim

@@ -53,6 +53,16 @@ class ObjectiveConfig:
     """miwae, piwae: M, the groups the --samples are split into; the bound averages M IWAE bounds of --samples / M each."""
     ciwae_beta: float = 0.5
     """ciwae: weight β of the ELBO in β ELBO + (1 - β) IWAE (Rainforth et al. 2018)."""
+    mmd_weight: float = 100.0
+    """wae, info-vae: weight λ of the MMD between the codes and prior samples."""
+    kernel: Literal["imq", "rbf"] = "imq"
+    """wae, info-vae: the MMD's kernel, inverse multiquadratic (Tolstikhin et al. 2018) or Gaussian."""
+    info_alpha: float = 0.0
+    """info-vae: α of Zhao et al. (2019); the KL weighs 1 - α, the MMD α + λ - 1."""
+    code_weight: float = 1.0
+    """rae: weight β of the code penalty (β/2)|z|^2 (Ghosh et al. 2020; β = 1 is the N(0, I) log-density's)."""
+    gradient_penalty: float = 0.0
+    """rae: weight of the decoder's squared Jacobian norm |dD(z)/dz|_F^2 (RAE-GP; 0: off; costs D extra backward passes)."""
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -68,6 +78,9 @@ class ObjectiveConfig:
             "commitment",
             "gamma",
             "dip_lambda_od",
+            "mmd_weight",
+            "code_weight",
+            "gradient_penalty",
         ):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}")
@@ -77,6 +90,12 @@ class ObjectiveConfig:
             raise ConfigError(f"--dip-lambda-d must be 0 or more, got {self.dip_lambda_d}")
         if self.groups < 1:
             raise ConfigError(f"--groups must be at least 1, got {self.groups}")
+        if not self.info_alpha <= 1:
+            raise ConfigError(f"--info-alpha must be at most 1 (the KL weighs 1 - α), got {self.info_alpha}")
+        if not self.info_alpha + self.mmd_weight >= 1:
+            raise ConfigError(
+                f"--info-alpha + --mmd-weight must be at least 1 (the MMD weighs α + λ - 1), got {self.info_alpha + self.mmd_weight}"
+            )
         if not 0 <= self.ciwae_beta <= 1:
             raise ConfigError(f"--ciwae-beta must be in [0, 1], got {self.ciwae_beta}")
         if not 0 < self.kl_cycle_ratio <= 1:

@@ -36,12 +36,16 @@ def posterior_kl(output: ModelOutput) -> tuple[torch.Tensor, torch.Tensor | None
     The closed form (per dimension) when posterior and prior are diagonal Gaussians; otherwise
     the Monte-Carlo estimate log q(z|x) - log p(z) at the forward pass's own sample(s) z, averaged
     over K when there are several. It has no per-dimension split (a flow mixes dimensions, a
-    mixture prior does not factorise), so free bits need the closed form.
+    mixture prior does not factorise), so free bits need the closed form. A hierarchical VAE's
+    output carries each layer's closed-form KL: their sum, split by layer (free bits per layer).
 
     Raises:
         TypeError: for outputs without a stochastic posterior and a prior (autoencoders).
     """
     posterior, prior = output.posterior, output.prior
+    if output.kl_layers is not None:  # a hierarchy: each layer's KL in closed form, free bits per layer
+        per_layer = output.kl_layers.mean(0) if output.kl_layers.dim() == 3 else output.kl_layers  # (B, L)
+        return per_layer.sum(-1), per_layer
     if prior is None or not (isinstance(posterior, DiagonalGaussian) or output.log_q is not None):
         raise TypeError("this objective needs a stochastic posterior and a prior; use the 'reconstruction' objective for autoencoders")
     if has_closed_form(posterior, prior):

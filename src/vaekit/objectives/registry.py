@@ -17,7 +17,8 @@ from vaekit.objectives.critics import Critic, TCDiscriminator
 from vaekit.objectives.dip import dip_vae_loss
 from vaekit.objectives.elbo import elbo_loss, reconstruction_loss
 from vaekit.objectives.iwae import ciwae_loss, iwae_loss, miwae_loss, piwae_loss
-from vaekit.objectives.regularizers import contractive_loss, sparse_loss, vq_loss
+from vaekit.objectives.mmd import info_vae_loss, wae_loss
+from vaekit.objectives.regularizers import contractive_loss, rae_loss, sparse_loss, vq_loss
 from vaekit.objectives.tc import factor_vae_loss, tcvae_loss
 from vaekit.types import LossTerms, ModelOutput, Step
 
@@ -37,6 +38,9 @@ OBJECTIVES: dict[str, Callable[..., LossTerms]] = {
     "vq": vq_loss,
     "factor": factor_vae_loss,
     "dip": dip_vae_loss,
+    "wae": wae_loss,
+    "info": info_vae_loss,
+    "rae": rae_loss,
 }
 
 # The objectives with a learned part, and how to build it for latents of size D.
@@ -59,6 +63,9 @@ READS: dict[str, set[str]] = {
     "vq": {"commitment"},
     "factor": {"gamma", "critic_lr"},
     "dip": {"dip_type", "dip_lambda_od", "dip_lambda_d"},
+    "wae": {"mmd_weight", "kernel"},
+    "info": KL_OPTIONS | {"mmd_weight", "kernel", "info_alpha"},
+    "rae": {"code_weight", "gradient_penalty"},
 }
 
 

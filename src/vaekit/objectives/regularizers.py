@@ -71,3 +71,31 @@ def vq_loss(output: ModelOutput, x: torch.Tensor, config: ObjectiveConfig, step:
         raise TypeError("the vq objective needs a VQ-VAE's output")
     commitment = output.quantized.commitment  # (B,)
     return LossTerms(loss=rec + config.commitment * commitment, reconstruction=rec, penalty=commitment)
+
+
+def decoder_jacobian_sq(mean: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """||dD(z)/dz||_F^2 of each example, (B,), for a decoder output ``mean`` (B, ...) made from z (B, D).
+
+    The Jacobian is tall (many pixels, few latents), so its D columns are Jacobian-vector products,
+    each from the double-backward trick: g(u) = u^T J is linear in u, so d(g . e_j)/du = J e_j.
+    D + 1 backward passes; the graph is kept so the penalty itself can be minimised.
+    """
+    u = torch.zeros_like(mean, requires_grad=True)  # (B, ...)
+    (g,) = torch.autograd.grad(mean, z, grad_outputs=u, create_graph=True)  # (B, D) = u^T J
+    total = torch.zeros(z.shape[0], dtype=z.dtype, device=z.device)
+    for j in range(z.shape[-1]):
+        (column,) = torch.autograd.grad(g[:, j].sum(), u, create_graph=True)  # (B, ...) = J e_j
+        total = total + column.flatten(1).pow(2).sum(-1)
+    return total
+
+
+def rae_loss(output: ModelOutput, x: torch.Tensor, config: ObjectiveConfig, step: Step | None = None) -> LossTerms:
+    """RAE (Ghosh et al. 2020, eq. 11): reconstruction + (β/2)|z|^2 + the RAE-GP term
+    ``gradient_penalty`` x |dD(z)/dz|_F^2 (when on and gradients are; the RAE-L2 term is the
+    decoder's weight decay, outside the loss). ``penalty`` reports (1/2)|z|^2."""
+    rec = reconstruction_nll(output.likelihood, x)  # (B,)
+    code = 0.5 * output.z.pow(2).sum(-1)  # (B,)
+    loss = rec + config.code_weight * code
+    if config.gradient_penalty > 0 and output.z.requires_grad:
+        loss = loss + config.gradient_penalty * decoder_jacobian_sq(output.likelihood.mean, output.z)
+    return LossTerms(loss=loss, reconstruction=rec, penalty=code)

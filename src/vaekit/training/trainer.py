@@ -152,7 +152,7 @@ class Trainer:
             else model
         )
         fused = self.device.type in ("cpu", "cuda", "mps")
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=fused)
+        self.optimizer = torch.optim.Adam(model.optimizer_groups(), lr=config.lr, fused=fused)
         # An objective's learned part (a discriminator) has its own optimizer: the second step of _step.
         self.critic: Critic | None = getattr(objective, "critic", None)
         self.critic_optimizer = None
