@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--iw-samples", type=int, default=100)
     parser.add_argument("--models", nargs="*", default=list(MODELS))
+    parser.add_argument("--flow", default="none", help="a posterior flow for the families that take one (planar, radial, iaf)")
     args = parser.parse_args()
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; MNIST (grey-level), {args.epochs} epochs, "
@@ -42,6 +43,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
             model = dataclasses.replace(resolve_model_config(name), hidden=(400,), latent_dim=20, likelihood="bernoulli")
+            if args.flow != "none" and "flow" in MODELS[name].options:
+                model = dataclasses.replace(model, flow=args.flow)
             config = vaekit.RunConfig(
                 data=vaekit.DataConfig(name="mnist", data_dir=args.data_dir),
                 model=model,
@@ -53,9 +56,10 @@ def main() -> None:
             result = vaekit.train(config, out, images=False)
             train_s = time.perf_counter() - started
             r = vaekit.evaluate_run(out, iw_samples=args.iw_samples, data_dir=args.data_dir)
+            label = name if model.flow == "none" else f"{name} + {model.flow}"
             elbo = None if r.elbo is None else -r.elbo
             print(
-                f"| {name} | {MODELS[name].objective} | {_fmt(elbo)} | {_fmt(r.nll)} | {_fmt(r.bits_per_dim, 4)} | {_fmt(r.kl)} "
+                f"| {label} | {MODELS[name].objective} | {_fmt(elbo)} | {_fmt(r.nll)} | {_fmt(r.bits_per_dim, 4)} | {_fmt(r.kl)} "
                 f"| {_fmt(r.reconstruction_nll)} | {_fmt(r.mse, 4)} | {_fmt(r.active_units)} | {train_s:.0f} "
                 f"| {50_000 * args.epochs / result.progress.elapsed_s:,.0f} |",
                 flush=True,

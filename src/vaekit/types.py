@@ -11,6 +11,7 @@ Nothing here imports anything else of ours at run time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -53,6 +54,8 @@ class ModelOutput:
             their own samples (flows); None when ``posterior.log_prob(z)`` gives it.
         prior_sample: z ~ p(z), (B, D), for objectives that compare q(z) with p(z) by samples
             (the MMD of WAE and InfoVAE); else None.
+        decode: the model's decoder z -> p(x|z) (with the batch's condition), for objectives that
+            decode the samples again (PIWAE's detached second pass); None for models without one.
         kl_layers: the closed-form KL of each stochastic layer of a hierarchical VAE given the
             sampled layers above it, (B, L) or (K, B, L), bottom layer first; else None.
     """
@@ -66,6 +69,7 @@ class ModelOutput:
     log_q: torch.Tensor | None = None
     prior_sample: torch.Tensor | None = None
     kl_layers: torch.Tensor | None = None
+    decode: Callable[[torch.Tensor], Likelihood] | None = None
 
 
 @dataclass(frozen=True)

@@ -75,3 +75,24 @@ def test_the_burda_preset_is_the_iwae_papers_two_layer_network():
     linear = [m.out_features for m in model.bottom_up.modules() if isinstance(m, torch.nn.Linear)]
     assert linear == [200, 200, 100, 100]  # 784-200-200 then 100-100 up to the 50-unit layer
     assert config.activation == "tanh"
+
+
+def test_a_vamp_prior_on_the_top_layer_is_the_mixture_of_the_pseudo_inputs_top_posteriors():
+    model = _two_layer(top_prior="vamp", pseudo_inputs=4)
+    u = torch.nn.functional.hardtanh(model.pseudo, 0, 1)  # images: the pseudo-inputs stay pixels
+    z = torch.randn(3, 5)
+    top = [Normal(*_loc_scale(model.top(model.bottom_up[1](model.bottom_up[0](u[m : m + 1]))))) for m in range(4)]
+    log_top = torch.logsumexp(torch.stack([t.log_prob(z[:, 3:]).sum(-1) for t in top]), 0) - torch.log(torch.tensor(4.0))
+    mu_p, logvar_p = model.prior_heads[0](model.cells[0](z[:, 3:])).chunk(2, -1)
+    expected = log_top + Normal(mu_p, torch.exp(0.5 * logvar_p)).log_prob(z[:, :3]).sum(-1)
+    torch.testing.assert_close(model.prior(3).log_prob(z), expected)
+    x = torch.rand(5, 1, 4, 4, generator=torch.Generator().manual_seed(1)).round()
+    out = model(x, torch.Generator().manual_seed(2))
+    elbo_loss(out, x, ObjectiveConfig()).loss.mean().backward()
+    assert model.pseudo.grad.abs().sum() > 0
+    assert model.prior(6).rsample(torch.Generator().manual_seed(0)).shape == (6, 5)
+
+
+def _loc_scale(params):
+    mu, logvar = params.chunk(2, -1)
+    return mu, torch.exp(0.5 * logvar)

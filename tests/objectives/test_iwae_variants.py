@@ -60,3 +60,14 @@ def test_piwae_gives_the_decoder_the_iwae_gradient_and_the_encoder_the_miwae_gra
     assert any(not torch.allclose(iwae[n], miwae[n]) for n in piwae)  # the two gradients do differ
     out = _forward(model)
     torch.testing.assert_close(piwae_loss(out, X, config).loss, iwae_loss(out, X, config).loss)  # its value is the IWAE bound
+
+
+def test_piwae_stays_finite_when_a_group_is_far_below_the_others():
+    model, config = _model(4), ObjectiveConfig(groups=2)
+    with torch.no_grad():  # a confident decoder: log-weights hundreds of nats apart between samples
+        for p in model.decoder.parameters():
+            p.mul_(60.0)
+    out = _forward(model)
+    loss = piwae_loss(out, X, config).loss
+    loss.mean().backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters())

@@ -85,4 +85,5 @@ class LatentModel(nn.Module, abc.ABC):
             prior=prior,
             log_q=log_q,
             prior_sample=drawn,
+            decode=lambda latent: self.decode(latent, condition),
         )

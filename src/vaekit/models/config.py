@@ -56,6 +56,8 @@ class ModelConfig:
     """hvae: the size of each stochastic layer, bottom (next to x) to top, e.g. 100 50 (replaces --layers)."""
     ladder_hidden: tuple[int, ...] = (256,)
     """hvae: hidden sizes of the MLPs between stochastic layers (bottom-up and top-down)."""
+    top_prior: Literal["standard", "vamp"] = "standard"
+    """hvae: the top layer's prior, N(0, I) or a VampPrior over --pseudo-inputs (Tomczak & Welling 2018's HVAE + VampPrior)."""
     decoder_l2: float = 1e-4
     """rae: weight λ of the L2 penalty (λ/2)|θ|^2 on the decoder's weights (RAE-L2; 0: off), applied as Adam's weight decay."""
     noise: Literal["gaussian", "masking", "salt-pepper"] = "gaussian"

@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from vaekit.distributions import DiagonalGaussian, HierarchicalPrior, Likelihood, SequentialPosterior
+from vaekit.distributions import DiagonalGaussian, GaussianMixture, HierarchicalPrior, Likelihood, SequentialPosterior
 from vaekit.errors import ConfigError
 from vaekit.models import networks
 from vaekit.models.base import LatentModel
 from vaekit.models.networks import ACTIVATIONS, LikelihoodHead, mlp
+from vaekit.models.vae import pseudo_inputs, vamp_init
 from vaekit.types import ModelOutput
 
 if TYPE_CHECKING:
@@ -70,6 +71,18 @@ class HierarchicalVAE(LatentModel):
         self.head = LikelihoodHead(
             config.likelihood, config.input_shape, config.output_activation, config.gaussian_std, config.learn_variance
         )
+        self.bounded = config.output_activation == "sigmoid"  # images in [0, 1]: pseudo-inputs stay pixels
+        self.pseudo = None  # the top layer's VampPrior pseudo-inputs, (M, C, H, W), when --top-prior vamp
+        if config.top_prior == "vamp":
+            self.pseudo = nn.Parameter(vamp_init(config))
+
+    def _top_prior(self, like: torch.Tensor) -> DiagonalGaussian | GaussianMixture:
+        """p(z_L): N(0, I), or the mixture of q(z_L | u_m) over the pseudo-inputs (Tomczak & Welling 2018's HVAE + VampPrior)."""
+        if self.pseudo is None:
+            return DiagonalGaussian.standard(1, self.layer_dims[-1], like)  # (1, D_L): broadcasts over the batch
+        u = pseudo_inputs(self.pseudo, self.bounded)  # (M, C, H, W)
+        components = DiagonalGaussian(*_gaussian(self.top(self._features(u)[-1])))  # (M, D_L)
+        return GaussianMixture(components.mu, components.logvar, 1)
 
     def split(self, z: torch.Tensor) -> list[torch.Tensor]:
         """The flat latent (..., D) as its layers [z_1 (..., D_1), ..., z_L (..., D_L)]."""
@@ -89,8 +102,10 @@ class HierarchicalVAE(LatentModel):
         log p(z) (...), per-layer KL (..., L) bottom to top), with ... = (B,) or (n, B)."""
         q = DiagonalGaussian(*_gaussian(self.top(feats[-1])))  # (B, D_L)
         z = q.mu if mode else q.rsample(generator, n)  # (..., D_L)
-        log_q, log_p = q.log_prob(z), DiagonalGaussian(torch.zeros_like(z), torch.zeros_like(z)).log_prob(z)  # (...)
-        layers, kls = [z], [q.kl().expand(z.shape[:-1])]
+        top = self._top_prior(z)
+        log_q, log_p = q.log_prob(z), top.log_prob(z)  # (...)
+        # the top layer's KL: closed form against N(0, I), else log q - log p at the sample (a VampPrior)
+        layers, kls = [z], [q.kl().expand(z.shape[:-1]) if isinstance(top, DiagonalGaussian) else log_q - log_p]
         for i in reversed(range(len(self.layer_dims) - 1)):
             t = self.cells[i](z)  # (..., T)
             mu_p, logvar_p = _gaussian(self.prior_heads[i](t))  # (..., D_i)
@@ -121,8 +136,7 @@ class HierarchicalVAE(LatentModel):
     def _log_prior(self, z: torch.Tensor) -> torch.Tensor:
         """log p(z) = log N(z_L; 0, I) + sum_l log p(z_l | z_{l+1}): (..., D) -> (...)."""
         layers = self.split(z)
-        top = layers[-1]
-        total = DiagonalGaussian(torch.zeros_like(top), torch.zeros_like(top)).log_prob(top)  # (...)
+        total = self._top_prior(z).log_prob(layers[-1])  # (...)
         for i in range(len(layers) - 1):
             p = DiagonalGaussian(*_gaussian(self.prior_heads[i](self.cells[i](layers[i + 1]))))  # (..., D_i)
             total = total + p.log_prob(layers[i])
@@ -133,8 +147,8 @@ class HierarchicalVAE(LatentModel):
         temps = (temperature,) * len(self.layer_dims) if isinstance(temperature, int | float) else tuple(temperature)
         if len(temps) != len(self.layer_dims):
             raise ConfigError(f"give one temperature, or one per layer ({len(self.layer_dims)}), not {len(temps)}")
-        like = self.top.weight
-        z = DiagonalGaussian.standard(count, self.layer_dims[-1], like).rsample(generator, temperature=temps[-1])  # (count, D_L)
+        top = self._top_prior(self.top.weight)
+        z = top.rsample(generator, n=count, temperature=temps[-1]).reshape(count, -1)  # (count, D_L)
         layers = [z]
         for i in reversed(range(len(self.layer_dims) - 1)):
             z = DiagonalGaussian(*_gaussian(self.prior_heads[i](self.cells[i](z)))).rsample(generator, temperature=temps[i])  # (count, D_i)
@@ -149,5 +163,11 @@ class HierarchicalVAE(LatentModel):
         feats = self._features(x)  # (B, F_l) each
         z, log_q, _, kls = self._top_down(feats, generator, self.samples if self.samples > 1 else None, mode=False)
         return ModelOutput(
-            posterior=self._posterior(feats), z=z, likelihood=self.decode(z), prior=self.prior(x.shape[0]), log_q=log_q, kl_layers=kls
+            posterior=self._posterior(feats),
+            z=z,
+            likelihood=self.decode(z),
+            prior=self.prior(x.shape[0]),
+            log_q=log_q,
+            kl_layers=kls,
+            decode=self.decode,
         )

@@ -47,7 +47,7 @@ class ModelSpec:
 VAE_OPTIONS = ("samples",)
 FLOW_OPTIONS = ("samples", "flow", "flow_steps")  # families whose objective takes a Monte-Carlo KL
 AE_OPTIONS = ("latent_activation",)
-HVAE_OPTIONS = ("samples", "layers", "layer_dims", "ladder_hidden")
+HVAE_OPTIONS = ("samples", "layers", "layer_dims", "ladder_hidden", "top_prior", "pseudo_inputs")
 
 MODELS: dict[str, ModelSpec] = {
     "vae": ModelSpec(VAE, "elbo", "variational autoencoder, Gaussian posterior, N(0, I) prior", options=FLOW_OPTIONS),

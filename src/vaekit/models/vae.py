@@ -64,6 +64,18 @@ class VAE(LatentModel):
         return DiagonalGaussian.standard(n, self.latent_dim, like)  # (n, D)
 
 
+def vamp_init(config: ModelConfig) -> torch.Tensor:
+    """The raw pseudo-inputs at their start, (M, C, H, W): N(0.05, 0.01^2) per pixel for images (the
+    initialisation of Tomczak & Welling's code), N(0, 0.01^2) for unbounded rows."""
+    init = 0.05 + 0.01 * torch.randn(config.pseudo_inputs, *config.input_shape)  # (M, C, H, W)
+    return init if config.output_activation == "sigmoid" else init - 0.05
+
+
+def pseudo_inputs(raw: torch.Tensor, bounded: bool) -> torch.Tensor:
+    """The pseudo-inputs the encoder sees: kept in [0, 1] by a hardtanh for images."""
+    return F.hardtanh(raw, 0.0, 1.0) if bounded else raw
+
+
 class VampVAE(VAE):
     """The VAE with a VampPrior (Tomczak & Welling 2018): p(z) = (1/M) sum_m q(z|u_m), the mixture of
     the encoder's posteriors at M learned pseudo-inputs u_m (their eq. 9).
@@ -77,12 +89,11 @@ class VampVAE(VAE):
     def __init__(self, config: ModelConfig):
         super().__init__(config)
         self.bounded = config.output_activation == "sigmoid"  # images in [0, 1]
-        init = 0.05 + 0.01 * torch.randn(config.pseudo_inputs, *config.input_shape)  # (M, C, H, W)
-        self.pseudo = nn.Parameter(init if self.bounded else 0.01 * torch.randn_like(init))
+        self.pseudo = nn.Parameter(vamp_init(config))
 
     def pseudo_inputs(self) -> torch.Tensor:
         """The M pseudo-inputs u_m, (M, C, H, W)."""
-        return F.hardtanh(self.pseudo, 0.0, 1.0) if self.bounded else self.pseudo
+        return pseudo_inputs(self.pseudo, self.bounded)
 
     def prior(self, n: int, like: torch.Tensor | None = None) -> GaussianMixture:
         components = self.encode_gaussian(self.pseudo_inputs())  # (M, D)

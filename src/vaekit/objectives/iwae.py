@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import torch
 
-from vaekit.distributions import LOG_2PI, DiagonalGaussian, Likelihood, Posterior, Prior
+from vaekit.distributions import DiagonalGaussian, Likelihood, Posterior, Prior
 from vaekit.errors import ConfigError
 from vaekit.objectives.config import ObjectiveConfig
 from vaekit.objectives.kl import posterior_kl
@@ -122,36 +122,23 @@ def ciwae_loss(output: ModelOutput, x: torch.Tensor, config: ObjectiveConfig, st
     return LossTerms(loss=-bound, reconstruction=-log_pxz.mean(0), kl=posterior_kl(output)[0])
 
 
-def _log_q_without_z_path(output: ModelOutput, z: torch.Tensor) -> torch.Tensor:
-    """log q(z|x) (K, B) with no gradient path through ``output.z``: for a Gaussian, z = mu + sigma eps
-    makes log q = log N(eps; 0, I) - sum log sigma exactly, so only log sigma carries the gradient
-    (the total derivative); a flow's log q comes from its base sample, not from z."""
-    if output.log_q is not None:
-        return output.log_q if output.log_q.dim() == 2 else output.log_q.unsqueeze(0)
-    posterior = output.posterior
-    eps = ((z - posterior.mu) / posterior.std).detach()  # (K, B, D)
-    return -0.5 * (LOG_2PI + posterior.logvar + eps**2).sum(-1)  # (K, B)
-
-
 def piwae_loss(output: ModelOutput, x: torch.Tensor, config: ObjectiveConfig, step: Step | None = None) -> LossTerms:
-    """PIWAE (Rainforth et al. 2018): the decoder (and prior) follow the IWAE gradient of all K
-    samples, the encoder the MIWAE(M, K/M) gradient, in one backward pass.
+    """PIWAE (Rainforth et al. 2018): the decoder (and a learned prior) follow the IWAE gradient of
+    all K samples, the encoder the MIWAE(M, K/M) gradient, in one backward pass.
 
-    Both gradients are sums over samples of w_i grad log w_i with different weights: softmax over
-    all K for IWAE (w~), within each group divided by M for MIWAE (w-). The encoder reaches log w_i
-    only through z_i and log q(z_i|x), so a hook on z and a value-preserving rescaling of log q
-    multiply its share by r_i = w-_i / w~_i = (sum of all w) / (M x sum of its group's w). The loss's
-    value is the IWAE bound. (In float32 a group whose every weight is below e^-100 of the best
-    sample's passes no gradient; such groups carry no IWAE weight either.)
+    The forward pass's samples z are decoded once more, detached (``output.decode``), so
+    L = -IWAE(w(z_d)) - MIWAE(w(z)) + MIWAE(w(z_d)) with z_d = sg(z) and sg(log q) in w(z_d):
+    its value is the IWAE bound; the decoder's gradient is IWAE's (the two MIWAE terms have equal
+    gradients with respect to the decoder, since z_d equals z, and cancel); the encoder reaches
+    only MIWAE(w(z)). Every weight is a softmax within its own sum, so nothing underflows.
     """
+    if output.decode is None:
+        raise TypeError("the piwae objective decodes the samples a second time: the model's output must carry its decoder")
     z, log_pxz, log_pz = _sample_terms(output, x)  # (K, B, D), (K, B), (K, B)
-    log_q = _log_q_without_z_path(output, z)  # (K, B)
-    log_w = (log_pxz + log_pz - log_q).detach()  # (K, B)
-    groups = _groups(log_w, config.groups)  # (M, K', B)
-    log_r = torch.logsumexp(log_w, 0) - math.log(config.groups) - torch.logsumexp(groups, 1, keepdim=True)  # (M, 1, B)
-    r = log_r.expand_as(groups).reshape_as(log_w).exp()  # (K, B)
-    if output.z.requires_grad:
-        output.z.register_hook(lambda g: g * r.reshape(g.shape[:-1]).unsqueeze(-1))  # the encoder's share through z
-    scaled_q = log_q * r + (log_q * (1 - r)).detach()  # the same value; its gradient times r
-    bound = iwae_bound(log_pxz + log_pz - scaled_q)  # (B,)
+    log_q = output.log_q if output.log_q is not None else output.posterior.log_prob(z)  # (K, B)
+    log_w = log_pxz + log_pz - log_q.reshape(log_pz.shape)  # (K, B): both paths
+    z_d = z.detach()
+    log_pxz_d = output.decode(z_d).log_prob(x)  # (K, B): the decoder's path only
+    log_w_d = log_pxz_d + output.prior.log_prob(z_d) - log_q.reshape(log_pz.shape).detach()  # (K, B)
+    bound = iwae_bound(log_w_d) + miwae_bound(log_w, config.groups) - miwae_bound(log_w_d, config.groups)  # (B,)
     return LossTerms(loss=-bound, reconstruction=-log_pxz.mean(0), kl=posterior_kl(output)[0])
