@@ -718,3 +718,23 @@ def test_regularised_autoencoders_train_and_only_the_wae_samples_from_its_prior(
     assert code == 2 and "has no prior" in err
     code, _, err = cli(capsys, "train", "--model", "wae", "--info-alpha", 0.5, *small, "--out", tmp_path / "bad")
     assert code == 2 and "does not use --info-alpha" in err
+
+
+def test_fitted_samplers_let_an_autoencoder_generate_and_feed_fid(tmp_path, capsys):
+    out = tmp_path / "ae"
+    code, _, _ = cli(capsys, "train", "--model", "rae", "--data", "digits", "--epochs", 2, "--no-progress", "--no-images", "--out", out)
+    assert code == 0
+    code, _, err = cli(capsys, "sample", out, "--sampler", "gmm", "--out", tmp_path / "g.png")
+    assert code == 2 and "has no gmm sampler; fit one first: vaekit fit-sampler" in err
+    for kind in ("gmm", "flow"):
+        code, stdout, _ = cli(capsys, "fit-sampler", out, "--sampler", kind, "--components", 4, "--epochs", 2)
+        assert code == 0 and stdout.strip().endswith(f"{kind}.safetensors")
+        code, _, _ = cli(capsys, "sample", out, "--sampler", kind, "--n", 16, "--out", tmp_path / f"{kind}.png")
+        assert code == 0 and Image.open(tmp_path / f"{kind}.png").size[0] > 0
+    code, stdout, _ = cli(capsys, "evaluate", out, "--fid", "--fid-samples", 50, "--sampler", "flow", "--json")
+    report = json.loads(stdout)
+    assert code == 0 and report["frechet_distance"] > 0 and 0 <= report["precision"] <= 1
+    code, _, err = cli(capsys, "evaluate", out, "--sampler", "gmm")
+    assert code == 2 and "add --fid" in err
+    code, _, err = cli(capsys, "fit-sampler", out, "--sampler", "gmm", "--components", 0)
+    assert code == 2 and "components" in err

@@ -370,6 +370,7 @@ COMMANDS: dict[str, Command] = {
     "train": Command(commands.train_or_resume, _show_train),
     "evaluate": Command(commands.evaluate_run, _show_report, {"json": (bool, False, "Print exactly one JSON object instead of a table.")}),
     "sample": Command(commands.sample_run),
+    "fit-sampler": Command(commands.fit_sampler_run),
     "reconstruct": Command(commands.reconstruct_run),
     "interpolate": Command(commands.interpolate_run),
     "traverse": Command(commands.traverse_run),
@@ -387,7 +388,8 @@ USAGE = """usage: vaekit [--debug] COMMAND [OPTIONS]
 commands:
   train        train a model (no options: a VAE on the embedded digits data)
   evaluate     ELBO, importance-weighted log p(x), bits/dim, active units of a run
-  sample       decode samples of the prior into a PNG grid
+  sample       decode samples of the prior (or of a fitted sampler) into a PNG grid
+  fit-sampler  fit a density (gmm, flow) to the training codes, for sharper samples
   reconstruct  originals above their reconstructions, as a PNG grid
   interpolate  a path in latent space from a to b, extended past both ends
   traverse     vary one latent dimension per row, most informative first

@@ -149,7 +149,7 @@ def test_presets_pin_their_input_shape_and_names_are_checked():
 
 def test_autoencoder_has_no_prior():
     model = build_model(ModelConfig(kind="ae", hidden=(8,), latent_dim=2).for_data((1, 2, 2)))
-    with pytest.raises(ConfigError, match="has no prior to sample from; train a --model vae"):
+    with pytest.raises(ConfigError, match="has no prior to sample from; fit a density to its codes"):
         model.prior(4)
 
 

@@ -6,7 +6,7 @@ from vaekit.commands.benchmark import benchmark_run
 from vaekit.commands.evaluate import evaluate_run
 from vaekit.commands.explore import attribute_run, decode_run, encode_run, interpolate_run, latent_map_run, traverse_run
 from vaekit.commands.fit import resume, train, train_or_resume
-from vaekit.commands.generate import reconstruct_run, sample_run
+from vaekit.commands.generate import fit_sampler_run, reconstruct_run, sample_run
 from vaekit.commands.report import report_run
 from vaekit.commands.runconfig import RunConfig, preset_run_config, read_run_config
 
@@ -22,6 +22,7 @@ __all__ = [
     "preset_run_config",
     "read_run_config",
     "reconstruct_run",
+    "fit_sampler_run",
     "report_run",
     "resume",
     "sample_run",

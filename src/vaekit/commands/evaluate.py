@@ -15,6 +15,7 @@ import tyro
 from vaekit import run
 from vaekit.data import DatasetSplits, InMemoryDataset
 from vaekit.data.sources import cache_dir
+from vaekit.distributions import Prior
 from vaekit.errors import ConfigError, lookup
 from vaekit.evaluation import Report, evaluate
 from vaekit.evaluation.disentanglement import disentanglement_scores
@@ -47,6 +48,7 @@ def evaluate_run(
     fid_samples: int = 10_000,
     disentanglement: bool = False,
     edits: bool = False,
+    sampler: Literal["prior", "gmm", "flow"] = "prior",
 ) -> Report:
     """Report ELBO, reconstruction, KL, importance-weighted log p(x), bits/dim and active units.
 
@@ -67,6 +69,7 @@ def evaluate_run(
         edits: Also report how well attribute vectors edit the split's examples (edit_success, edit_preservation,
             edit_distance), judged by an attribute classifier vaekit trains on the training images and caches (data with
             attributes: faces, fonts, folder --attributes).
+        sampler: With --fid: draw the samples' codes from the prior, or from a density fitted by `vaekit fit-sampler`.
     """
     at_least("iw_samples", iw_samples, 1)
     if limit is not None:
@@ -86,8 +89,11 @@ def evaluate_run(
     )
     if not distributed.current().is_main:
         return report  # sample quality and disentanglement are computed by rank 0 alone
+    if sampler != "prior" and not fid:
+        raise ConfigError(f"--sampler {sampler} says which codes --fid samples; add --fid, or drop --sampler")
     if fid:
-        report = replace(report, **_sample_quality(splits, model, data, fid_samples, seed, dev))
+        fitted = None if sampler == "prior" else run.load_sampler(run_dir, sampler, model.latent_dim)
+        report = replace(report, **_sample_quality(splits, model, data, fid_samples, seed, dev, fitted))
     if disentanglement:
         report = replace(report, **_disentanglement(run_dir, model, data, seed))
     if edits:
@@ -158,11 +164,17 @@ def _disentanglement(run_dir: Path, model: LatentModel, data: InMemoryDataset, s
 
 
 def _sample_quality(
-    splits: DatasetSplits, model: LatentModel, real: InMemoryDataset, n: int, seed: int, device: torch.device
+    splits: DatasetSplits,
+    model: LatentModel,
+    real: InMemoryDataset,
+    n: int,
+    seed: int,
+    device: torch.device,
+    sampler: Prior | None = None,
 ) -> dict[str, float]:
-    """frechet_distance / precision / recall of n samples against n examples of ``real``; {} for
-    models that cannot sample (plain autoencoders)."""
-    if not model.has_prior and not model.codebook_size:
+    """frechet_distance / precision / recall of n samples (of the prior, or of a fitted ``sampler``)
+    against n examples of ``real``; {} for models that cannot sample (autoencoders without a sampler)."""
+    if not model.has_prior and not model.codebook_size and sampler is None:
         return {}
     splits = splits.to(device)
     train, valid = splits.train, splits.valid
@@ -170,9 +182,9 @@ def _sample_quality(
     generator = torch.Generator(device=device).manual_seed(seed)
     n = min(n, len(real))
     x_real = real.batch(slice(0, n), generator)  # (n, C, H, W)
-    code_prior = fit_code_prior(model, train) if model.codebook_size else None
-    condition = None if code_prior is not None else sample_conditions(model, n, examples=train)  # (n, Y) or None
-    fake = sample(model, n, generator, condition=condition, code_prior=code_prior, chunk=FID_CHUNK)  # (n, C, H, W) means of p(x|z)
+    code_prior = fit_code_prior(model, train) if model.codebook_size and sampler is None else None
+    condition = None if code_prior is not None or sampler is not None else sample_conditions(model, n, examples=train)  # (n, Y) or None
+    fake = sample(model, n, generator, condition=condition, code_prior=code_prior, chunk=FID_CHUNK, sampler=sampler)  # (n, C, H, W)
     if bool(((x_real == 0) | (x_real == 1)).all()):  # binary data: compare binary draws from p(x|z), not grey means
         fake = torch.bernoulli(fake.clamp(0, 1), generator=generator)
     q = sample_quality(extractor, x_real, fake)

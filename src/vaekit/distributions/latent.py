@@ -205,13 +205,14 @@ class SequentialPosterior:
 
 
 @dataclass(frozen=True)
-class HierarchicalPrior:
-    """p(z) = p(z_L) prod_l p(z_l | z_{l+1}) of a hierarchical VAE, over the layers' concatenation.
+class DensityPrior:
+    """A p(z) given by a model's own density and sampler: a hierarchical VAE's
+    p(z_L) prod_l p(z_l | z_{l+1}) over the layers' concatenation, or a flow fitted to the codes.
 
     Attributes:
         density: z (..., D) -> log p(z) (...).
-        sampler: (generator, count, temperature) -> (count, D) by ancestral sampling; the
-            temperature is one number or one per layer (bottom to top), scaling each layer's sigma.
+        sampler: (generator, count, temperature) -> (count, D) (a hierarchy samples ancestrally;
+            its temperature is one number or one per layer, bottom to top, scaling each sigma).
         batch: B, the examples ``rsample`` draws for.
     """
 
@@ -229,8 +230,43 @@ class HierarchicalPrior:
         return z if n is None else z.reshape(n, self.batch, -1)
 
 
+@dataclass(frozen=True)
+class FullGaussianMixture:
+    """A mixture of M full-covariance Gaussians (a GMM fitted to a model's codes), the same for each of
+    ``batch`` examples.
+
+    Attributes:
+        mu: component means, (M, D).
+        scale_tril: lower Cholesky factors L of the covariances L L^T, (M, D, D).
+        log_weights: normalised log mixing weights, (M,).
+        batch: B, the examples ``rsample`` draws for.
+    """
+
+    mu: torch.Tensor
+    scale_tril: torch.Tensor
+    log_weights: torch.Tensor
+    batch: int
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log sum_m w_m N(z; mu_m, L_m L_m^T): (..., D) -> (...)."""
+        shape, d = z.shape[:-1], z.shape[-1]
+        diff = z.reshape(1, -1, d) - self.mu.unsqueeze(1)  # (M, N, D)
+        white = torch.linalg.solve_triangular(self.scale_tril, diff.transpose(1, 2), upper=False)  # (M, D, N)
+        log_det = torch.diagonal(self.scale_tril, dim1=-2, dim2=-1).log().sum(-1)  # (M,)
+        log_n = -0.5 * (d * LOG_2PI + white.pow(2).sum(1)) - log_det.unsqueeze(1)  # (M, N)
+        return torch.logsumexp(self.log_weights.unsqueeze(1) + log_n, dim=0).reshape(shape)
+
+    def rsample(self, generator: torch.Generator | None = None, n: int | None = None, temperature: float = 1.0) -> torch.Tensor:
+        """Pick a component by its weight, then z = mu + temperature L eps: (B, D) or (n, B, D)."""
+        count = self.batch if n is None else n * self.batch
+        index = torch.multinomial(self.log_weights.exp(), count, replacement=True, generator=generator)  # (count,)
+        eps = _randn((count, self.mu.shape[1], 1), self.mu, generator)  # (count, D, 1)
+        z = self.mu[index] + temperature * (self.scale_tril[index] @ eps).squeeze(-1)  # (count, D)
+        return z if n is None else z.reshape(n, self.batch, -1)
+
+
 Posterior = DiagonalGaussian | FlowPosterior | SequentialPosterior
-Prior = DiagonalGaussian | GaussianMixture | HierarchicalPrior
+Prior = DiagonalGaussian | GaussianMixture | FullGaussianMixture | DensityPrior
 
 
 @dataclass(frozen=True)

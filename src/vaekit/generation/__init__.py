@@ -8,9 +8,13 @@ from vaekit.generation.encode import Codes, encode_split, posterior_means
 from vaekit.generation.interpolate import interpolate, lerp, path_times, slerp
 from vaekit.generation.io import check_output, figure_png, grid, png_bytes, save_arrays, save_figure, save_grid, save_npy, save_text
 from vaekit.generation.latent_map import embed_2d, latent_map_figure, manifold
+from vaekit.generation.samplers import SAMPLERS, FittedSampler, fit_sampler
 from vaekit.generation.traverse import kl_order, traverse
 
 __all__ = [
+    "SAMPLERS",
+    "FittedSampler",
+    "fit_sampler",
     "Codes",
     "apply_attribute",
     "attribute_vector",

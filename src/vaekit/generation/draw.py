@@ -9,10 +9,12 @@ returns the means of p(x|z), a chunk at a time when asked.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 
 from vaekit.data import InMemoryDataset
+from vaekit.distributions import Prior
 from vaekit.errors import ConfigError
 from vaekit.generation.codes import sample_codes
 from vaekit.models import LatentModel
@@ -22,9 +24,15 @@ from vaekit.runtime.checks import at_least, in_range
 FLOAT = 4  # bytes
 
 
-def _check(model: LatentModel, n: int, temperature: float, condition: torch.Tensor | None, code_prior: torch.Tensor | None) -> None:
+def _check(
+    model: LatentModel, n: int, temperature: float, condition: torch.Tensor | None, code_prior: torch.Tensor | None, sampler: Prior | None
+) -> None:
     at_least("n", n, 1)
     in_range("temperature", temperature, 0)
+    if sampler is not None:
+        if model.conditioning is not None or model.codebook_size:
+            raise ConfigError("a fitted sampler draws unconditional continuous codes: not for conditional models or VQ-VAEs")
+        return
     if model.codebook_size:
         if code_prior is None:
             raise ConfigError(
@@ -47,10 +55,12 @@ def _decoded(
     temperature: float,
     condition: torch.Tensor | None,
     code_prior: torch.Tensor | None,
+    sampler: Prior | None,
 ) -> torch.Tensor:
     if code_prior is not None and model.codebook_size:
         return model.decode(model.embed(sample_codes(code_prior, m, generator, temperature))).mean
-    z = model.prior(m).rsample(generator, temperature=temperature)  # (m, D)
+    prior = model.prior(m) if sampler is None else replace(sampler, batch=m)
+    z = prior.rsample(generator, temperature=temperature)  # (m, D)
     return model.decode(z, condition).mean
 
 
@@ -63,6 +73,7 @@ def sample(
     condition: torch.Tensor | None = None,
     code_prior: torch.Tensor | None = None,
     chunk: int | None = None,
+    sampler: Prior | None = None,
 ) -> torch.Tensor:
     """n samples of the model: the mean of p(x|z[, y]) for z ~ N(0, temperature^2 I), (n, C, H, W).
 
@@ -78,15 +89,17 @@ def sample(
         condition: (n, Y) conditions of a conditional model, e.g. ``sample_conditions``.
         code_prior: (M, K) log-probabilities of a VQ-VAE's codes (``fit_code_prior``).
         chunk: decode this many at a time (default: all at once).
+        sampler: a density fitted to the codes (``run.load_sampler``) to draw z from instead of
+            the prior; the only way an autoencoder without a prior generates.
     """
-    _check(model, n, temperature, condition, code_prior)
+    _check(model, n, temperature, condition, code_prior, sampler)
     chunk = n if chunk is None else at_least("chunk", chunk, 1)
     memory.require(n * math.prod(model.data_shape) * FLOAT * 2, f"{n:,} samples", "ask for fewer (--n)")
     parts = []
     for start in range(0, n, chunk):
         m = min(chunk, n - start)
         y = None if condition is None else condition[start : start + m]
-        parts.append(_decoded(model, m, generator, temperature, y, code_prior))
+        parts.append(_decoded(model, m, generator, temperature, y, code_prior, sampler))
     return torch.cat(parts)
 
 

@@ -37,7 +37,10 @@ class LatentModel(nn.Module, abc.ABC):
     def prior(self, n: int, like: torch.Tensor | None = None) -> Prior:
         """p(z) for ``n`` examples (N(0, I), or a learned prior such as the VampPrior's mixture);
         autoencoders without a prior raise."""
-        raise ConfigError(f"{type(self).__name__} has no prior to sample from; train a --model vae to generate new data")
+        raise ConfigError(
+            f"{type(self).__name__} has no prior to sample from; fit a density to its codes (vaekit fit-sampler RUN, "
+            "then --sampler gmm), or train a --model vae to generate new data"
+        )
 
     @property
     def has_prior(self) -> bool:

@@ -9,9 +9,13 @@ sample, the flow bends it the same way everywhere.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from vaekit.distributions import DensityPrior
 
 FLOWS = ("planar", "radial", "iaf")
 
@@ -124,3 +128,73 @@ class Flow(nn.Module):
             z, step_log_det = step(z)
             log_det = log_det + step_log_det
         return z, log_det
+
+
+class MADE(nn.Module):
+    """x (..., D) -> (m, alpha) (..., D) each, output d depending on x_1..x_{d-1} only (Germain et al. 2015)."""
+
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        first, middle, last = made_masks(dim, hidden)
+        self.body = nn.Sequential(MaskedLinear(dim, hidden, first), nn.ELU(), MaskedLinear(hidden, hidden, middle), nn.ELU())
+        self.shift = MaskedLinear(hidden, dim, last)
+        self.log_scale = MaskedLinear(hidden, dim, last)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.body(x)  # (..., H)
+        alpha = 5.0 * torch.tanh(self.log_scale(h) / 5.0)  # (..., D): |alpha| < 5 keeps exp(alpha) finite
+        return self.shift(h), alpha
+
+
+class MAF(nn.Module):
+    """A masked autoregressive flow density over vectors (Papamakarios et al. 2017): u = (z - m) exp(-alpha)
+    layer by layer, the order reversed between layers, u ~ N(0, I) at the end.
+
+    ``log_prob`` is one pass per layer; ``sample`` inverts each layer one dimension at a time (D
+    passes). The data are first standardised by fixed ``shift``/``scale`` buffers (set by the
+    fitting code), whose log-determinant is part of the density.
+    """
+
+    def __init__(self, dim: int, hidden: int = 128, layers: int = 5):
+        super().__init__()
+        self.dim = dim
+        self.layers = nn.ModuleList([MADE(dim, hidden) for _ in range(layers)])
+        self.register_buffer("shift", torch.zeros(dim))
+        self.register_buffer("scale", torch.ones(dim))
+
+    def to_noise(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """z (N, D) -> (u (N, D), log |det du/dz| (N,))."""
+        h = (z - self.shift) / self.scale  # (N, D)
+        log_det = -self.scale.log().sum().expand(z.shape[0])  # (N,)
+        for k, layer in enumerate(self.layers):
+            x = h.flip(-1) if k % 2 else h
+            m, alpha = layer(x)  # (N, D) each
+            u = (x - m) * torch.exp(-alpha)  # (N, D)
+            log_det = log_det - alpha.sum(-1)
+            h = u.flip(-1) if k % 2 else u
+        return h, log_det
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log p(z) = log N(u; 0, I) + log |det du/dz|: (..., D) -> (...)."""
+        flat = z.reshape(-1, self.dim)  # (N, D)
+        u, log_det = self.to_noise(flat)
+        log_u = -0.5 * (math.log(2 * math.pi) + u**2).sum(-1)  # (N,)
+        return (log_u + log_det).reshape(z.shape[:-1])
+
+    def as_prior(self) -> DensityPrior:
+        """This density as a prior-like object (``log_prob``, ``rsample``) for the sampling tools."""
+        return DensityPrior(self.log_prob, self.sample, 1)
+
+    @torch.no_grad()
+    def sample(self, generator: torch.Generator | None, count: int, temperature: float = 1.0) -> torch.Tensor:
+        """count samples (count, D): u ~ N(0, temperature^2 I) pushed back through every layer."""
+        like = self.shift
+        h = temperature * torch.randn(count, self.dim, generator=generator, dtype=like.dtype, device=like.device)  # (count, D)
+        for k in reversed(range(len(self.layers))):
+            u = h.flip(-1) if k % 2 else h
+            x = torch.zeros_like(u)
+            for d in range(self.dim):  # x_d needs x_<d: one pass per dimension
+                m, alpha = self.layers[k](x)
+                x[:, d] = u[:, d] * torch.exp(alpha[:, d]) + m[:, d]
+            h = x.flip(-1) if k % 2 else x
+        return h * self.scale + self.shift

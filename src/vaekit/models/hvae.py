@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from vaekit.distributions import DiagonalGaussian, GaussianMixture, HierarchicalPrior, Likelihood, SequentialPosterior
+from vaekit.distributions import DensityPrior, DiagonalGaussian, GaussianMixture, Likelihood, SequentialPosterior
 from vaekit.errors import ConfigError
 from vaekit.models import networks
 from vaekit.models.base import LatentModel
@@ -155,8 +155,8 @@ class HierarchicalVAE(LatentModel):
             layers.insert(0, z)
         return torch.cat(layers, dim=-1)
 
-    def prior(self, n: int, like: torch.Tensor | None = None) -> HierarchicalPrior:
-        return HierarchicalPrior(self._log_prior, self._ancestral, n)
+    def prior(self, n: int, like: torch.Tensor | None = None) -> DensityPrior:
+        return DensityPrior(self._log_prior, self._ancestral, n)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, condition: torch.Tensor | None = None) -> ModelOutput:
         """One top-down pass: K samples of every layer (``samples``), their log q, and each layer's KL."""
