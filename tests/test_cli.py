@@ -726,7 +726,7 @@ def test_fitted_samplers_let_an_autoencoder_generate_and_feed_fid(tmp_path, caps
     assert code == 0
     code, _, err = cli(capsys, "sample", out, "--sampler", "gmm", "--out", tmp_path / "g.png")
     assert code == 2 and "has no gmm sampler; fit one first: vaekit fit-sampler" in err
-    for kind in ("gmm", "flow"):
+    for kind in ("gmm", "flow", "two-stage"):
         code, stdout, _ = cli(capsys, "fit-sampler", out, "--sampler", kind, "--components", 4, "--epochs", 2)
         assert code == 0 and stdout.strip().endswith(f"{kind}.safetensors")
         code, _, _ = cli(capsys, "sample", out, "--sampler", kind, "--n", 16, "--out", tmp_path / f"{kind}.png")

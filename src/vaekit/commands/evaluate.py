@@ -48,7 +48,7 @@ def evaluate_run(
     fid_samples: int = 10_000,
     disentanglement: bool = False,
     edits: bool = False,
-    sampler: Literal["prior", "gmm", "flow"] = "prior",
+    sampler: Literal["prior", "gmm", "flow", "two-stage"] = "prior",
 ) -> Report:
     """Report ELBO, reconstruction, KL, importance-weighted log p(x), bits/dim and active units.
 

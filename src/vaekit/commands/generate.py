@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+import io
+import shutil
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import torch
 import tyro
 
 from vaekit import run
+from vaekit.data import DataConfig, InMemoryDataset
+from vaekit.errors import ConfigError
 from vaekit.generation import (
     check_output,
     fit_code_prior,
     fit_sampler,
     interleave_rows,
+    posterior_means,
     reconstruct,
     sample,
     sample_conditions,
     save_grid,
 )
+from vaekit.models import LatentModel, ModelConfig
 from vaekit.runtime.checks import at_least, in_range, integer
+from vaekit.runtime.files import atomic_write_bytes
+from vaekit.training import TrainConfig
 
 Split = Literal["test", "valid", "train"]
 Weights = Literal["best", "last"]
@@ -34,7 +43,7 @@ def sample_run(
     weights: Weights = "best",
     label: int | None = None,
     data_dir: Path | None = None,
-    sampler: Literal["prior", "gmm", "flow"] = "prior",
+    sampler: Literal["prior", "gmm", "flow", "two-stage"] = "prior",
 ) -> Path:
     """Decode samples of the prior (or of a sampler fitted to the codes) into a PNG grid.
 
@@ -49,7 +58,7 @@ def sample_run(
         data_dir: Look for the run's dataset here first (VQ-VAEs fit their code prior to it; attribute-conditioned
             models read conditions from it).
         sampler: Draw the codes from the prior, or from a density fitted to the training codes by `vaekit fit-sampler`
-            (gmm, flow; the way autoencoders generate).
+            (gmm, flow, two-stage; the way autoencoders generate).
     """
     check_output(out, ".png")
     at_least("n", n, 1)
@@ -97,7 +106,7 @@ def reconstruct_run(
 
 def fit_sampler_run(
     run_dir: tyro.conf.Positional[Path],
-    sampler: Literal["gmm", "flow"] = "gmm",
+    sampler: Literal["gmm", "flow", "two-stage"] = "gmm",
     components: int = 10,
     epochs: int = 50,
     seed: int = 0,
@@ -108,9 +117,11 @@ def fit_sampler_run(
 
     Args:
         run_dir: A run directory written by `vaekit train`.
-        sampler: gmm (a full-covariance Gaussian mixture, scikit-learn) or flow (a masked autoregressive flow).
+        sampler: gmm (a full-covariance Gaussian mixture, scikit-learn), flow (a masked autoregressive flow) or
+            two-stage (a second VAE on the codes, Dai & Wipf 2019).
         components: gmm: number of Gaussians.
-        epochs: flow: training epochs over the codes (the epoch with the best validation log-likelihood is kept).
+        epochs: flow, two-stage: training epochs over the codes (the flow keeps its epoch with the best validation
+            log-likelihood).
         seed: Seed of the fit.
         weights: best or last.
         data_dir: Look for the run's dataset here first.
@@ -120,6 +131,8 @@ def fit_sampler_run(
     integer("seed", seed)
     model = run.load(run_dir, weights=weights)
     train, valid = run.load_split(run_dir, "train", data_dir), run.load_split(run_dir, "valid", data_dir)
+    if sampler == "two-stage":
+        return _fit_two_stage(run_dir, model, train, valid, epochs, seed, weights)
     fitted = fit_sampler(model, train, valid, sampler, components, epochs, seed)
     info = {
         "options": fitted.options,
@@ -130,3 +143,32 @@ def fit_sampler_run(
         "valid_log_likelihood": round(fitted.valid_log_likelihood, 4),
     }
     return run.save_sampler(run_dir, sampler, fitted.tensors, info)
+
+
+def _fit_two_stage(
+    run_dir: Path, model: LatentModel, train: InMemoryDataset, valid: InMemoryDataset, epochs: int, seed: int, weights: str
+) -> Path:
+    """Train the second VAE of Dai & Wipf (2019) on the codes: an MLP of 1024-1024 with a latent of
+    the codes' size and a learned output variance, as a run directory of its own inside the run."""
+    from vaekit.commands.fit import train as train_run  # commands may train; generation may not
+    from vaekit.commands.runconfig import RunConfig
+
+    if model.codebook_size:
+        raise ConfigError("a VQ-VAE's codes are discrete: its sampler is the code prior (vaekit sample RUN), not a density")
+    codes = {name: posterior_means(model, split).cpu().float().numpy() for name, split in (("train", train), ("valid", valid))}
+    nested = run.two_stage_dir(run_dir)
+    if nested.exists():
+        shutil.rmtree(nested)  # a refit replaces the last one
+    nested.parent.mkdir(exist_ok=True)
+    arrays = nested.parent / "two-stage-codes.npz"
+    buffer = io.BytesIO()
+    np.savez(buffer, train=codes["train"], valid=codes["valid"], test=codes["valid"])
+    atomic_write_bytes(arrays, buffer.getvalue())
+    config = RunConfig(
+        data=DataConfig(name=f"npz:{arrays}"),
+        model=ModelConfig(kind="vae", hidden=(1024, 1024), latent_dim=model.latent_dim, likelihood="gaussian", learn_variance=True),
+        train=TrainConfig(epochs=epochs, batch_size=256, seed=seed, progress=False),
+    )
+    train_run(config, nested, images=False)
+    info = {"options": {"epochs": epochs, "seed": seed, "hidden": [1024, 1024]}, "latent_dim": model.latent_dim, "weights": weights}
+    return run.save_sampler(run_dir, "two-stage", {}, {**info, "codes": len(train), "run": str(nested.name)})

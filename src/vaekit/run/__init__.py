@@ -4,7 +4,7 @@ loading a run's model and data (``loading``) and its fitted samplers (``samplers
 
 from vaekit.run.config import data_config, model_config, read_config, world_size
 from vaekit.run.loading import SPLITS, load, load_split, load_splits
-from vaekit.run.samplers import load_sampler, sampler_info, save_sampler
+from vaekit.run.samplers import load_sampler, sampler_info, save_sampler, two_stage_dir
 
 __all__ = [
     "SPLITS",
@@ -17,5 +17,6 @@ __all__ = [
     "read_config",
     "sampler_info",
     "save_sampler",
+    "two_stage_dir",
     "world_size",
 ]

@@ -12,6 +12,7 @@ import torch
 from vaekit.distributions import DensityPrior, FullGaussianMixture
 from vaekit.errors import RunDirError
 from vaekit.models.flows import MAF
+from vaekit.run.loading import load
 from vaekit.runtime.files import load_tensors, save_tensors
 
 SAMPLERS_DIR = "samplers"
@@ -56,10 +57,33 @@ def _read(run_dir: Path, kind: str) -> tuple[dict[str, torch.Tensor], dict]:
     return tensors, info
 
 
+def two_stage_dir(run_dir: Path) -> Path:
+    """Where the two-stage sampler's second VAE is trained: a run directory of its own."""
+    return Path(run_dir) / SAMPLERS_DIR / "two-stage"
+
+
+def _two_stage(run_dir: Path, latent_dim: int) -> DensityPrior:
+    """Dai & Wipf (2019)'s second stage: u ~ N(0, I), z = the mean of the second VAE's p(z|u)."""
+    second = load(two_stage_dir(run_dir))
+    if second.data_shape != (latent_dim,):
+        raise RunDirError(f"{two_stage_dir(run_dir)} models codes of shape {second.data_shape}, not ({latent_dim},); fit it again")
+
+    def draw(generator: torch.Generator | None, count: int, temperature: float) -> torch.Tensor:
+        with torch.no_grad():
+            return second.decode(second.prior(count).rsample(generator, temperature=temperature)).mean  # (count, D)
+
+    def density(z: torch.Tensor) -> torch.Tensor:
+        raise RunDirError("the two-stage sampler has no closed-form density (its second VAE gives only a bound); sample it")
+
+    return DensityPrior(density, draw, 1)
+
+
 def load_sampler(run_dir: Path, kind: str, latent_dim: int) -> FullGaussianMixture | DensityPrior:
     """The fitted sampler ``kind`` of a run, as a prior-like object over latents of size ``latent_dim``."""
     tensors, info = _read(run_dir, kind)
     path = sampler_path(run_dir, kind)
+    if kind == "two-stage":
+        return _two_stage(run_dir, latent_dim)
     try:
         if kind == "gmm":
             prior = FullGaussianMixture(tensors["means"], tensors["scale_tril"], tensors["log_weights"], 1)
