@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from vaekit.distributions import Bernoulli, DiagonalGaussian, Gaussian
+from vaekit.models import ModelConfig, build_model
 from vaekit.models.corruption import corrupt
 from vaekit.objectives import (
     ObjectiveConfig,
@@ -217,3 +218,19 @@ def test_vq_objective_and_code_prior():
     codes = sample_codes(log_prior, 1000, torch.Generator().manual_seed(0))
     assert codes.shape == (1000, 2) and (codes[:, 0] == 1).all() and set(codes[:, 1].tolist()) == {0, 2}
     assert (codes[:, 1] == 0).float().mean().item() == pytest.approx(0.5, abs=0.05)
+
+
+def test_a_code_unused_for_n_steps_restarts_on_the_worst_fitted_encoder_output():
+    torch.manual_seed(0)
+    config = ModelConfig(kind="vq-vae", hidden=(8,), latent_dim=4, code_dim=2, codebook_size=4, dead_code_steps=3).for_data((1, 2, 2))
+    model = build_model(config)
+    with torch.no_grad():
+        model.codebook.copy_(torch.tensor([[100.0, 100.0], [0.0, 0.0], [1.0, 1.0], [-1.0, 0.5]]))  # code 0 is never chosen
+        model.ema_sum.copy_(model.codebook * model.ema_count.unsqueeze(-1))
+    z_e = torch.tensor([[0.1, 0.0, 0.9, 1.2], [-0.8, 0.4, 3.0, -2.0]])  # (B, M*d); (3, -2) fits its code worst
+    for step in range(3):
+        stats = model.after_step(ModelOutput(None, None, None, quantized=model.quantize(z_e)))
+        assert stats["codes_used"].shape == (2,)
+        assert bool((model.codebook[0] > 99).all()) == (step < 2)  # restarted at the third unused step
+    torch.testing.assert_close(model.codebook[0], torch.tensor([3.0, -2.0]))
+    assert model.unused[0] == 0 and model.ema_count[0] == 1

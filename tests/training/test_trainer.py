@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -186,12 +187,17 @@ def test_config_round_trips_through_json(tmp_path):
     assert again == config and isinstance(again.data.data_dir, Path) and isinstance(again.model.hidden, tuple)
 
 
-def test_vq_vae_codebook_is_part_of_the_bitwise_resume(tmp_path):
-    train(tiny_run_config("vq-vae", epochs=2), tmp_path / "full", images=False)
-    train(tiny_run_config("vq-vae", epochs=2), tmp_path / "part", images=False, stop_at_step=5)
+@pytest.mark.parametrize("restarts", [0, 3])
+def test_vq_vae_codebook_is_part_of_the_bitwise_resume(tmp_path, restarts):
+    config = tiny_run_config("vq-vae", epochs=2)
+    config = RunConfig(config.data, replace(config.model, dead_code_steps=restarts), train=config.train)
+    train(config, tmp_path / "full", images=False)
+    train(config, tmp_path / "part", images=False, stop_at_step=5)
     resume(tmp_path / "part", images=False)
     assert_same_run(tmp_path / "full", tmp_path / "part")
     assert "codebook" in weights(tmp_path / "full") and "ema_count" in weights(tmp_path / "full")
+    assert ("unused" in weights(tmp_path / "full")) == (restarts > 0)  # older runs, without restarts, load unchanged
+    assert "train_codes_used" in (tmp_path / "full" / layout.METRICS).read_text()
 
 
 @pytest.mark.parametrize("name", ["vamp", "rae", "wae", "hvae"])

@@ -51,13 +51,20 @@ class LatentModel(nn.Module, abc.ABC):
         (the RAE's decoder)."""
         return [{"params": list(self.parameters())}]
 
-    def after_step(self, output: ModelOutput, reduce: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+    def after_step(
+        self, output: ModelOutput, reduce: Callable[[torch.Tensor], torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor] | None:
         """Called by the trainer after each optimizer step (the VQ-VAE updates its codebook here).
 
         Args:
             reduce: sums a tensor over all training processes in place (under torchrun); batch
                 statistics go through it so every process makes the same update.
+
+        Returns:
+            statistics to log beside the loss terms (per-example values (B,), averaged like them),
+            or None.
         """
+        return None
 
     def corrupt(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """The encoder's input during training: x itself, or a corrupted copy (denoising AE)."""

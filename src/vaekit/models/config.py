@@ -79,6 +79,8 @@ class ModelConfig:
     """vq-vae: d, size of each codebook vector; the latent vector is latent_dim / d slots."""
     ema_decay: float = 0.99
     """vq-vae: decay of the codebook's moving averages."""
+    dead_code_steps: int = 0
+    """vq-vae: move a code unused for this many steps onto an encoder output of the batch (0: never; vq-vae's default is 100)."""
     condition: Literal["label", "attributes"] = "label"
     """cvae: condition on the class label (one-hot) or on the attribute vector (folder --attributes)."""
     condition_dim: tyro.conf.Suppress[int] = 0
@@ -116,6 +118,8 @@ class ModelConfig:
                 f"vq-vae needs --latent-dim ({self.latent_dim}) divisible by --code-dim ({self.code_dim}), "
                 f"--codebook-size >= 2 and 0 < --ema-decay < 1"
             )
+        if self.dead_code_steps < 0:
+            raise ConfigError(f"--dead-code-steps must be 0 (off) or more, got {self.dead_code_steps}")
         if self.code_dim < 1 or self.codebook_size < 1:
             raise ConfigError(f"--code-dim and --codebook-size must be positive, got {self.code_dim} and {self.codebook_size}")
         if self.width < 1 or (self.depth is not None and self.depth < 1):

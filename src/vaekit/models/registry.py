@@ -172,7 +172,8 @@ MODELS: dict[str, ModelSpec] = {
         VQVAE,
         "vq",
         "VQ-VAE (van den Oord et al. 2017): EMA codebook, commitment loss; samples from a prior fitted to the codes",
-        options=("codebook_size", "code_dim", "ema_decay"),
+        model_defaults={"dead_code_steps": 100},
+        options=("codebook_size", "code_dim", "ema_decay", "dead_code_steps"),
     ),
 }
 

@@ -44,6 +44,10 @@ class VQVAE(LatentModel):
         self.register_buffer("codebook", codebook)
         self.register_buffer("ema_count", torch.ones(config.codebook_size))  # (K,)
         self.register_buffer("ema_sum", codebook.clone())  # (K, d)
+        # Dead-code restarts (as in Dhariwal et al. 2020's Jukebox): steps since each code was last
+        # chosen; saved only when restarts are on, so runs from before them load unchanged.
+        self.dead_code_steps = config.dead_code_steps
+        self.register_buffer("unused", torch.zeros(config.codebook_size), persistent=config.dead_code_steps > 0)  # (K,)
 
     def quantize(self, z_e: torch.Tensor) -> Quantized:
         """Nearest codebook vector for each slot of z_e (B, M*d)."""
@@ -74,8 +78,10 @@ class VQVAE(LatentModel):
         return ModelOutput(posterior=PointMass(z), z=z, likelihood=self.decode(z), quantized=quantized)
 
     @torch.no_grad()
-    def after_step(self, output: ModelOutput, reduce: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
-        """EMA codebook update from the batch's assignments (called by the trainer after each step)."""
+    def after_step(self, output: ModelOutput, reduce: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """EMA codebook update from the batch's assignments (called by the trainer after each step),
+        then the restart of codes unused for ``dead_code_steps`` steps. Returns the number of codes
+        the step's batch used (logged as ``train_codes_used``)."""
         q = output.quantized
         flat = q.z_e.detach().view(-1, self.code_dim)  # (B*M, d)
         onehot = torch.nn.functional.one_hot(q.codes.reshape(-1), self.codebook_size).to(flat.dtype)  # (B*M, K)
@@ -88,3 +94,28 @@ class VQVAE(LatentModel):
         n = self.ema_count.sum()
         smoothed = (self.ema_count + EMA_EPS) / (n + self.codebook_size * EMA_EPS) * n  # (K,)
         self.codebook.copy_(self.ema_sum / smoothed.unsqueeze(-1))
+        used = counts > 0  # (K,)
+        if self.dead_code_steps > 0:
+            self._restart(flat, q.codes.reshape(-1), used, reduce)
+        return {"codes_used": used.sum().to(flat.dtype).expand(q.codes.shape[0])}  # (B,): its batch mean is the count
+
+    def _restart(
+        self, flat: torch.Tensor, codes: torch.Tensor, used: torch.Tensor, reduce: Callable[[torch.Tensor], torch.Tensor] | None
+    ) -> None:
+        """Move every code unused for ``dead_code_steps`` steps onto one of the batch's encoder outputs,
+        those its code fits worst first; no host sync (a where over all K), and under torchrun the
+        candidates are averaged over the processes so every one makes the same move."""
+        self.unused.add_(1).masked_fill_(used, 0)
+        dead = (self.unused >= self.dead_code_steps).unsqueeze(-1)  # (K, 1)
+        error = (flat - self.codebook[codes]).pow(2).sum(-1)  # (B*M,)
+        worst = error.argsort(descending=True)  # (B*M,)
+        candidates = flat[worst[torch.arange(self.codebook_size, device=flat.device) % len(worst)]].clone()  # (K, d)
+        if reduce is not None:
+            ranks = torch.ones(1, device=flat.device)
+            reduce(candidates)
+            reduce(ranks)
+            candidates /= ranks
+        self.codebook.copy_(torch.where(dead, candidates, self.codebook))
+        self.ema_sum.copy_(torch.where(dead, candidates, self.ema_sum))  # a fresh code with a cluster of one
+        self.ema_count.copy_(torch.where(dead[:, 0], torch.ones_like(self.ema_count), self.ema_count))
+        self.unused.masked_fill_(dead[:, 0], 0)

@@ -301,8 +301,8 @@ class Trainer:
         if self.critic is not None:
             named["critic"] = self._critic_step(output, x, step_examples)
         scaler.update()
-        self.model.after_step(output, distributed.all_reduce)  # e.g. the VQ-VAE's codebook moving averages, from all ranks' batches
-        return named
+        stats = self.model.after_step(output, distributed.all_reduce)  # e.g. the VQ-VAE's codebook moving averages, from all ranks' batches
+        return named | (stats or {})
 
     def _critic_step(self, output: ModelOutput, x: torch.Tensor, step_examples: int) -> torch.Tensor:
         """The second optimizer step: the critic learns from this step's outputs (detached), after
