@@ -738,3 +738,14 @@ def test_fitted_samplers_let_an_autoencoder_generate_and_feed_fid(tmp_path, caps
     assert code == 2 and "add --fid" in err
     code, _, err = cli(capsys, "fit-sampler", out, "--sampler", "gmm", "--components", 0)
     assert code == 2 and "components" in err
+    code, _, err = cli(capsys, "sample", out, "--sampler", "gmm", "--top-k", 3, "--out", tmp_path / "k.png")
+    assert code == 2 and "--top-k applies to --sampler autoregressive" in err
+    vq = tmp_path / "vq"
+    code, _, _ = cli(capsys, "train", "--model", "vq-vae", "--data", "digits", "--epochs", 1, "--no-progress", "--no-images", "--out", vq)
+    assert code == 0
+    code, _, err = cli(capsys, "fit-sampler", vq, "--sampler", "gmm")
+    assert code == 2 and "fit --sampler autoregressive" in err
+    code, _, _ = cli(capsys, "fit-sampler", vq, "--sampler", "autoregressive", "--epochs", 1)
+    assert code == 0
+    code, _, _ = cli(capsys, "sample", vq, "--sampler", "autoregressive", "--top-k", 5, "--n", 8, "--out", tmp_path / "vq.png")
+    assert code == 0 and (tmp_path / "vq.png").exists()

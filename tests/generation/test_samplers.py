@@ -10,7 +10,7 @@ from vaekit.commands import train
 from vaekit.distributions import FullGaussianMixture
 from vaekit.errors import ConfigError, RunDirError
 from vaekit.generation import fit_sampler, sample
-from vaekit.generation.samplers import fit_flow, fit_gmm
+from vaekit.generation.samplers import fit_code_transformer, fit_flow, fit_gmm
 from vaekit.models.flows import MAF
 
 from conftest import tiny_run_config
@@ -94,8 +94,37 @@ def test_a_fitted_sampler_round_trips_through_the_run_directory(tmp_path, kind):
 def test_fitting_refuses_what_it_cannot_fit(tmp_path):
     out = tmp_path / "vq"
     train(tiny_run_config("vq-vae", epochs=1), out, images=False)
-    with pytest.raises(ConfigError, match="codes are discrete"):
+    with pytest.raises(ConfigError, match="codes are discrete: fit --sampler autoregressive"):
         fit_sampler(run.load(out), run.load_split(out, "train"), run.load_split(out, "valid"), "gmm")
     with pytest.raises(ConfigError, match="unknown sampler 'kde'"):
         fit_sampler(run.load(out), run.load_split(out, "train"), run.load_split(out, "valid"), "kde")
     assert isinstance(MAF(2).as_prior().rsample(torch.Generator().manual_seed(0), n=2), torch.Tensor)
+
+
+def test_the_autoregressive_code_prior_beats_the_per_slot_prior_on_dependent_codes():
+    g = torch.Generator().manual_seed(0)
+    first = torch.randint(0, 8, (3000, 1), generator=g)
+    codes = torch.cat([first, (first + 1) % 8, torch.randint(0, 8, (3000, 1), generator=g)], dim=1)  # slot 1 follows slot 0
+    prior = fit_code_transformer(codes[:2500], codes[2500:], codebook_size=8, epochs=5, seed=0)
+    with torch.no_grad():
+        ours = prior.log_prob(codes[2500:]).mean()
+    counts = torch.stack([torch.bincount(codes[:2500, m], minlength=8) for m in range(3)]).float() + 1  # (M, K)
+    per_slot = (counts / counts.sum(-1, keepdim=True)).log()
+    theirs = per_slot.gather(1, codes[2500:].T).sum(0).mean()
+    assert ours > theirs + 1.5  # about log 8 = 2.08 nats to gain on slot 1
+    drawn = prior.sample(200, torch.Generator().manual_seed(0))
+    assert (drawn[:, 1] == (drawn[:, 0] + 1) % 8).float().mean() > 0.9
+    assert (prior.sample(50, torch.Generator().manual_seed(0), top_k=1) == prior.sample(50, None, temperature=0)).all()
+
+
+def test_a_vq_vaes_autoregressive_prior_round_trips_and_samples(tmp_path):
+    out = tmp_path / "vq"
+    train(tiny_run_config("vq-vae", epochs=1), out, images=False)
+    model = run.load(out)
+    fitted = fit_sampler(model, run.load_split(out, "train"), run.load_split(out, "valid"), "autoregressive", epochs=1)
+    run.save_sampler(out, "autoregressive", fitted.tensors, {"options": fitted.options})
+    loaded = run.load_sampler(out, "autoregressive", model.latent_dim)
+    codes = torch.randint(0, model.codebook_size, (4, model.slots))
+    torch.testing.assert_close(loaded.log_prob(codes), fitted.prior.log_prob(codes))
+    images = sample(model, 6, torch.Generator().manual_seed(0), code_prior=loaded, top_k=3)
+    assert images.shape == (6, *model.data_shape)

@@ -23,6 +23,7 @@ from vaekit.evaluation.edits import edit_score
 from vaekit.evaluation.fidelity import feature_extractor, sample_quality
 from vaekit.generation import attribute_vector, fit_code_prior, posterior_means, sample, sample_conditions
 from vaekit.models import LatentModel
+from vaekit.models.code_prior import CodeTransformer
 from vaekit.models.memory import require_fits
 from vaekit.runtime import distributed
 from vaekit.runtime.checks import at_least, integer
@@ -48,7 +49,7 @@ def evaluate_run(
     fid_samples: int = 10_000,
     disentanglement: bool = False,
     edits: bool = False,
-    sampler: Literal["prior", "gmm", "flow", "two-stage"] = "prior",
+    sampler: Literal["prior", "gmm", "flow", "two-stage", "autoregressive"] = "prior",
 ) -> Report:
     """Report ELBO, reconstruction, KL, importance-weighted log p(x), bits/dim and active units.
 
@@ -170,7 +171,7 @@ def _sample_quality(
     n: int,
     seed: int,
     device: torch.device,
-    sampler: Prior | None = None,
+    sampler: Prior | CodeTransformer | None = None,
 ) -> dict[str, float]:
     """frechet_distance / precision / recall of n samples (of the prior, or of a fitted ``sampler``)
     against n examples of ``real``; {} for models that cannot sample (autoencoders without a sampler)."""
@@ -182,7 +183,8 @@ def _sample_quality(
     generator = torch.Generator(device=device).manual_seed(seed)
     n = min(n, len(real))
     x_real = real.batch(slice(0, n), generator)  # (n, C, H, W)
-    code_prior = fit_code_prior(model, train) if model.codebook_size and sampler is None else None
+    code_prior = (sampler if sampler is not None else fit_code_prior(model, train)) if model.codebook_size else None
+    sampler = None if model.codebook_size else sampler  # a VQ-VAE's fitted sampler is its code prior
     condition = None if code_prior is not None or sampler is not None else sample_conditions(model, n, examples=train)  # (n, Y) or None
     fake = sample(model, n, generator, condition=condition, code_prior=code_prior, chunk=FID_CHUNK, sampler=sampler)  # (n, C, H, W)
     if bool(((x_real == 0) | (x_real == 1)).all()):  # binary data: compare binary draws from p(x|z), not grey means

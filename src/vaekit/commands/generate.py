@@ -43,7 +43,8 @@ def sample_run(
     weights: Weights = "best",
     label: int | None = None,
     data_dir: Path | None = None,
-    sampler: Literal["prior", "gmm", "flow", "two-stage"] = "prior",
+    sampler: Literal["prior", "gmm", "flow", "two-stage", "autoregressive"] = "prior",
+    top_k: int | None = None,
 ) -> Path:
     """Decode samples of the prior (or of a sampler fitted to the codes) into a PNG grid.
 
@@ -58,7 +59,8 @@ def sample_run(
         data_dir: Look for the run's dataset here first (VQ-VAEs fit their code prior to it; attribute-conditioned
             models read conditions from it).
         sampler: Draw the codes from the prior, or from a density fitted to the training codes by `vaekit fit-sampler`
-            (gmm, flow, two-stage; the way autoencoders generate).
+            (gmm, flow, two-stage; the way autoencoders generate; autoregressive for a VQ-VAE's codes).
+        top_k: --sampler autoregressive: draw each slot from its k most likely codes.
     """
     check_output(out, ".png")
     at_least("n", n, 1)
@@ -66,6 +68,11 @@ def sample_run(
     integer("seed", seed)
     model = run.load(run_dir, weights=weights)
     generator = torch.Generator().manual_seed(seed)
+    if top_k is not None and (at_least("top_k", top_k, 1) and sampler != "autoregressive"):
+        raise ConfigError("--top-k applies to --sampler autoregressive (a VQ-VAE's code prior)")
+    if sampler == "autoregressive":
+        code_prior = run.load_sampler(run_dir, sampler, model.latent_dim)
+        return save_grid(sample(model, n, generator, temperature, code_prior=code_prior, top_k=top_k), out)
     if sampler != "prior":
         fitted = run.load_sampler(run_dir, sampler, model.latent_dim)
         return save_grid(sample(model, n, generator, temperature, sampler=fitted), out)
@@ -106,7 +113,7 @@ def reconstruct_run(
 
 def fit_sampler_run(
     run_dir: tyro.conf.Positional[Path],
-    sampler: Literal["gmm", "flow", "two-stage"] = "gmm",
+    sampler: Literal["gmm", "flow", "two-stage", "autoregressive"] = "gmm",
     components: int = 10,
     epochs: int = 50,
     seed: int = 0,
@@ -118,10 +125,11 @@ def fit_sampler_run(
     Args:
         run_dir: A run directory written by `vaekit train`.
         sampler: gmm (a full-covariance Gaussian mixture, scikit-learn), flow (a masked autoregressive flow) or
-            two-stage (a second VAE on the codes, Dai & Wipf 2019).
+            two-stage (a second VAE on the codes, Dai & Wipf 2019); autoregressive for a VQ-VAE (a causal transformer
+            over its code slots).
         components: gmm: number of Gaussians.
-        epochs: flow, two-stage: training epochs over the codes (the flow keeps its epoch with the best validation
-            log-likelihood).
+        epochs: flow, two-stage, autoregressive: training epochs over the codes (flow and autoregressive keep their
+            epoch with the best validation log-likelihood).
         seed: Seed of the fit.
         weights: best or last.
         data_dir: Look for the run's dataset here first.

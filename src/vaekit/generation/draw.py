@@ -18,6 +18,7 @@ from vaekit.distributions import Prior
 from vaekit.errors import ConfigError
 from vaekit.generation.codes import sample_codes
 from vaekit.models import LatentModel
+from vaekit.models.code_prior import CodeTransformer
 from vaekit.runtime import memory
 from vaekit.runtime.checks import at_least, in_range
 
@@ -25,7 +26,7 @@ FLOAT = 4  # bytes
 
 
 def _check(
-    model: LatentModel, n: int, temperature: float, condition: torch.Tensor | None, code_prior: torch.Tensor | None, sampler: Prior | None
+    model: LatentModel, n: int, temperature: float, condition: torch.Tensor | None, code_prior: object, sampler: Prior | None
 ) -> None:
     at_least("n", n, 1)
     in_range("temperature", temperature, 0)
@@ -54,10 +55,13 @@ def _decoded(
     generator: torch.Generator | None,
     temperature: float,
     condition: torch.Tensor | None,
-    code_prior: torch.Tensor | None,
+    code_prior: torch.Tensor | CodeTransformer | None,
     sampler: Prior | None,
+    top_k: int | None = None,
 ) -> torch.Tensor:
     if code_prior is not None and model.codebook_size:
+        if isinstance(code_prior, CodeTransformer):  # the fitted autoregressive prior
+            return model.decode(model.embed(code_prior.sample(m, generator, temperature, top_k))).mean
         return model.decode(model.embed(sample_codes(code_prior, m, generator, temperature))).mean
     prior = model.prior(m) if sampler is None else replace(sampler, batch=m)
     z = prior.rsample(generator, temperature=temperature)  # (m, D)
@@ -71,9 +75,10 @@ def sample(
     generator: torch.Generator | None = None,
     temperature: float = 1.0,
     condition: torch.Tensor | None = None,
-    code_prior: torch.Tensor | None = None,
+    code_prior: torch.Tensor | CodeTransformer | None = None,
     chunk: int | None = None,
     sampler: Prior | None = None,
+    top_k: int | None = None,
 ) -> torch.Tensor:
     """n samples of the model: the mean of p(x|z[, y]) for z ~ N(0, temperature^2 I), (n, C, H, W).
 
@@ -87,10 +92,12 @@ def sample(
         temperature: scale of the prior's standard deviation (below 1: more typical samples; 0:
             the prior's mean); for a VQ-VAE, of the code prior's logits.
         condition: (n, Y) conditions of a conditional model, e.g. ``sample_conditions``.
-        code_prior: (M, K) log-probabilities of a VQ-VAE's codes (``fit_code_prior``).
+        code_prior: (M, K) log-probabilities of a VQ-VAE's codes (``fit_code_prior``), or its fitted
+            autoregressive prior (``run.load_sampler(run_dir, "autoregressive", D)``).
         chunk: decode this many at a time (default: all at once).
         sampler: a density fitted to the codes (``run.load_sampler``) to draw z from instead of
             the prior; the only way an autoencoder without a prior generates.
+        top_k: with the autoregressive code prior, sample each slot from its k most likely codes.
     """
     _check(model, n, temperature, condition, code_prior, sampler)
     chunk = n if chunk is None else at_least("chunk", chunk, 1)
@@ -99,7 +106,7 @@ def sample(
     for start in range(0, n, chunk):
         m = min(chunk, n - start)
         y = None if condition is None else condition[start : start + m]
-        parts.append(_decoded(model, m, generator, temperature, y, code_prior, sampler))
+        parts.append(_decoded(model, m, generator, temperature, y, code_prior, sampler, top_k))
     return torch.cat(parts)
 
 

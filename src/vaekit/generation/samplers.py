@@ -9,6 +9,9 @@ benchmarks). Both samplers here fit the posterior means (the codes, for an autoe
 - ``gmm``: scikit-learn's ``GaussianMixture`` with full covariances, as a ``FullGaussianMixture``;
 - ``flow``: a masked autoregressive flow (``models.flows.MAF``) trained by maximum likelihood,
   keeping the weights with the best log-likelihood of the validation split's codes.
+
+A VQ-VAE's codes are discrete: its fitted sampler is ``autoregressive``, a causal transformer over
+the slots (``models.code_prior.CodeTransformer``), in place of the per-slot categorical prior.
 """
 
 from __future__ import annotations
@@ -22,12 +25,13 @@ import torch
 from vaekit.data import InMemoryDataset
 from vaekit.distributions import DensityPrior, FullGaussianMixture
 from vaekit.errors import ConfigError
-from vaekit.generation.encode import posterior_means
+from vaekit.generation.encode import encode_split, posterior_means
 from vaekit.models import LatentModel
+from vaekit.models.code_prior import CodeTransformer
 from vaekit.models.flows import MAF
 from vaekit.runtime.checks import at_least
 
-SAMPLERS = ("gmm", "flow")
+SAMPLERS = ("gmm", "flow", "autoregressive")
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ class FittedSampler:
     """
 
     kind: str
-    prior: FullGaussianMixture | DensityPrior
+    prior: FullGaussianMixture | DensityPrior | CodeTransformer
     tensors: dict[str, torch.Tensor]
     options: dict[str, int | float]
     train_log_likelihood: float
@@ -77,20 +81,45 @@ def fit_flow(train: torch.Tensor, valid: torch.Tensor, epochs: int, seed: int, l
         flow = MAF(train.shape[1], hidden, layers)
     flow.shift.copy_(train.mean(0))
     flow.scale.copy_(train.std(0).clamp(min=1e-4))  # a code that never varies still gets a finite density
-    optimizer = torch.optim.Adam(flow.parameters(), lr=1e-3)
+    _fit(flow, lambda f, z: -f.log_prob(z), train, valid, epochs, seed)
+    return flow
+
+
+def _fit(module: torch.nn.Module, nll, train: torch.Tensor, valid: torch.Tensor, epochs: int, seed: int, lr: float = 1e-3) -> None:
+    """Adam on the mean of ``nll(module, batch)`` over shuffled batches of 256; the weights of the
+    epoch with the best validation score are kept (in place)."""
+    optimizer = torch.optim.Adam(module.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
-    best, best_state = -math.inf, None
+    best, best_state = math.inf, None
     for _ in range(epochs):
         for index in torch.randperm(len(train), generator=generator).split(256):
-            loss = -flow.log_prob(train[index]).mean()
+            loss = nll(module, train[index]).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-        score = _mean_log_density(flow.as_prior(), valid)
-        if score > best:
-            best, best_state = score, {k: v.clone() for k, v in flow.state_dict().items()}
-    flow.load_state_dict(best_state)
-    return flow
+        with torch.no_grad():
+            score = float(torch.cat([nll(module, v) for v in valid.split(4096)]).double().mean())
+        if score < best:
+            best, best_state = score, {k: v.clone() for k, v in module.state_dict().items()}
+    module.load_state_dict(best_state)
+
+
+def fit_code_transformer(train: torch.Tensor, valid: torch.Tensor, codebook_size: int, epochs: int, seed: int) -> CodeTransformer:
+    """The autoregressive code prior, fitted to code sequences (N, M) by maximum likelihood."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        prior = CodeTransformer(codebook_size, train.shape[1])
+    _fit(prior, lambda m, c: -m.log_prob(c), train, valid, epochs, seed, lr=3e-4)
+    return prior
+
+
+def _fit_codes(model: LatentModel, train: InMemoryDataset, valid: InMemoryDataset, epochs: int, seed: int) -> FittedSampler:
+    codes, held_out = encode_split(model, train).codes.cpu(), encode_split(model, valid).codes.cpu()  # (N, M) each
+    prior = fit_code_transformer(codes, held_out, model.codebook_size, epochs, seed)
+    with torch.no_grad():
+        scores = [float(torch.cat([prior.log_prob(c) for c in x.split(4096)]).double().mean()) for x in (codes, held_out)]
+    options = {"codebook_size": model.codebook_size, "slots": codes.shape[1], "epochs": epochs, "seed": seed}
+    return FittedSampler("autoregressive", prior, dict(prior.state_dict()), options, *scores)
 
 
 def fit_sampler(
@@ -108,8 +137,12 @@ def fit_sampler(
         raise ConfigError(f"unknown sampler '{kind}'; choose one of: {', '.join(SAMPLERS)}")
     at_least("components", components, 1)
     at_least("epochs", epochs, 1)
-    if model.codebook_size:
-        raise ConfigError("a VQ-VAE's codes are discrete: its sampler is the code prior (vaekit sample RUN), not a density")
+    if (kind == "autoregressive") != bool(model.codebook_size):
+        if model.codebook_size:
+            raise ConfigError(f"a VQ-VAE's codes are discrete: fit --sampler autoregressive, not {kind}")
+        raise ConfigError("--sampler autoregressive models a VQ-VAE's discrete codes; for continuous latents fit gmm or flow")
+    if kind == "autoregressive":
+        return _fit_codes(model, train, valid, epochs, seed)
     codes, held_out = posterior_means(model, train).cpu().float(), posterior_means(model, valid).cpu().float()  # (N, D) each
     if len(codes) < max(components, 2) * 2:
         raise ConfigError(f"{len(codes)} training codes are too few to fit a {kind} sampler ({components} components); use more data")

@@ -11,6 +11,7 @@ import torch
 
 from vaekit.distributions import DensityPrior, FullGaussianMixture
 from vaekit.errors import RunDirError
+from vaekit.models.code_prior import CodeTransformer
 from vaekit.models.flows import MAF
 from vaekit.run.loading import load
 from vaekit.runtime.files import load_tensors, save_tensors
@@ -78,14 +79,19 @@ def _two_stage(run_dir: Path, latent_dim: int) -> DensityPrior:
     return DensityPrior(density, draw, 1)
 
 
-def load_sampler(run_dir: Path, kind: str, latent_dim: int) -> FullGaussianMixture | DensityPrior:
+def load_sampler(run_dir: Path, kind: str, latent_dim: int) -> FullGaussianMixture | DensityPrior | CodeTransformer:
     """The fitted sampler ``kind`` of a run, as a prior-like object over latents of size ``latent_dim``."""
     tensors, info = _read(run_dir, kind)
     path = sampler_path(run_dir, kind)
     if kind == "two-stage":
         return _two_stage(run_dir, latent_dim)
     try:
-        if kind == "gmm":
+        if kind == "autoregressive":  # a VQ-VAE's code prior
+            options = info["options"]
+            prior = CodeTransformer(int(options["codebook_size"]), int(options["slots"]))
+            prior.load_state_dict(tensors)
+            ok = prior.slots * (latent_dim // prior.slots) == latent_dim
+        elif kind == "gmm":
             prior = FullGaussianMixture(tensors["means"], tensors["scale_tril"], tensors["log_weights"], 1)
             ok = prior.mu.dim() == 2 and prior.scale_tril.shape == (*prior.mu.shape, prior.mu.shape[1]) and prior.mu.shape[1] == latent_dim
             ok = ok and prior.log_weights.shape == prior.mu.shape[:1]
