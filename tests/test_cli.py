@@ -21,6 +21,7 @@ from vaekit.run import layout
 from conftest import assert_user_error, cli
 
 REPORT_KEYS = {
+    "trained_on",
     "kl_per_layer",
     "active_units_per_layer",
     "elbo",
@@ -749,3 +750,15 @@ def test_fitted_samplers_let_an_autoencoder_generate_and_feed_fid(tmp_path, caps
     assert code == 0
     code, _, _ = cli(capsys, "sample", vq, "--sampler", "autoregressive", "--top-k", 5, "--n", 8, "--out", tmp_path / "vq.png")
     assert code == 0 and (tmp_path / "vq.png").exists()
+
+
+def test_ms_ssim_training_is_refused_on_small_images_and_reported_honestly(tmp_path, capsys):
+    code, _, err = cli(capsys, "train", "--data", "mnist", "--reconstruction", "ms-ssim", "--out", tmp_path / "small")
+    assert code == 2 and "both sides over 32 pixels" in err and not (tmp_path / "small").exists()
+    out = tmp_path / "faces"
+    argv = ["--data", "faces:200", "--arch", "conv", "--reconstruction", "ms-ssim", "--ms-ssim-mix", 0.5, "--epochs", 1]
+    code, _, _ = cli(capsys, "train", *argv, "--no-progress", "--no-images", "--out", out)
+    assert code == 0
+    code, stdout, _ = cli(capsys, "evaluate", out, "--iw-samples", 2, "--json")
+    report = json.loads(stdout)
+    assert code == 0 and report["trained_on"] == "ms-ssim (mix 0.5) + KL, not the likelihood" and math.isfinite(report["elbo"])

@@ -118,3 +118,26 @@ def test_iwae_log_weights_do_not_depend_on_the_chunk_size():
     for log_w, log_pxz in runs[1:]:
         torch.testing.assert_close(log_w, runs[0][0])
         torch.testing.assert_close(log_pxz, runs[0][1])
+
+
+def test_ms_ssim_reconstruction_is_pytorch_msssims_dissimilarity_and_keeps_the_nll_reported():
+    from pytorch_msssim import ms_ssim
+
+    from vaekit.objectives.elbo import ms_ssim_term, ms_ssim_window
+
+    assert [ms_ssim_window(s, s) for s in (28, 32, 33, 64, 96, 161, 256)] == [None, None, 3, 3, 5, 11, 11]
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(3, 3, 40, 40, generator=g)
+    assert ms_ssim_term(x, x).abs().max() < 1e-4  # identical images: no dissimilarity
+    mean = (x + 0.2 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    expected = (1 - ms_ssim(mean, x, data_range=1.0, size_average=False, win_size=3)) * 3 * 40 * 40
+    torch.testing.assert_close(ms_ssim_term(mean, x), expected)
+    torch.testing.assert_close(ms_ssim_term(torch.stack([mean, x]), x), expected / 2)  # K samples: their mean
+    posterior = DiagonalGaussian(torch.randn(3, 2, generator=g), torch.zeros(3, 2))
+    likelihood = Bernoulli(torch.logit(mean.clamp(1e-3, 1 - 1e-3)), data_dims=3)
+    out = ModelOutput(posterior, posterior.mu, likelihood, prior=DiagonalGaussian.standard(3, 2, x))
+    plain = elbo_loss(out, x, ObjectiveConfig())
+    mixed = elbo_loss(out, x, ObjectiveConfig(reconstruction="ms-ssim", ms_ssim_mix=0.25))
+    torch.testing.assert_close(mixed.reconstruction, plain.reconstruction)  # reported: the likelihood's NLL
+    perceptual = ms_ssim_term(likelihood.mean, x)
+    torch.testing.assert_close(mixed.loss, 0.75 * plain.reconstruction + 0.25 * perceptual + plain.kl)

@@ -13,6 +13,7 @@ import torch
 import tyro
 
 from vaekit import run
+from vaekit.commands.runconfig import read_run_config
 from vaekit.data import DatasetSplits, InMemoryDataset
 from vaekit.data.sources import cache_dir
 from vaekit.distributions import Prior
@@ -88,6 +89,9 @@ def evaluate_run(
     report = evaluate(
         model, data, split, iw_samples, torch.Generator(device=dev).manual_seed(distributed.rank_seed(seed)), outliers=outliers
     )
+    objective = read_run_config(run_dir).objective
+    if objective.reconstruction != "likelihood":  # honest about what the likelihood numbers are not
+        report = replace(report, trained_on=f"{objective.reconstruction} (mix {objective.ms_ssim_mix:g}) + KL, not the likelihood")
     if not distributed.current().is_main:
         return report  # sample quality and disentanglement are computed by rank 0 alone
     if sampler != "prior" and not fid:

@@ -27,6 +27,7 @@ from vaekit.generation import fit_code_prior, interleave_rows, reconstruct, samp
 from vaekit.models import MODELS, LatentModel, ModelConfig, build_model, check_model_options
 from vaekit.models.memory import require_fits
 from vaekit.objectives import ObjectiveConfig, check_options, make_objective
+from vaekit.objectives.elbo import ms_ssim_window
 from vaekit.run.config import world_size as trained_world_size
 from vaekit.run.config import write_config
 from vaekit.run.layout import CONFIG, IMAGES, LOCK
@@ -102,6 +103,17 @@ def _check_options(config: RunConfig) -> None:
         raise ConfigError(f"--groups {config.objective.groups} must divide --samples {config.model.samples}; use a multiple of it")
 
 
+def _check_ms_ssim(config: RunConfig, shape: tuple[int, ...]) -> None:
+    """--reconstruction ms-ssim needs images large enough for its four halvings (pytorch-msssim)."""
+    if config.objective.reconstruction != "ms-ssim":
+        return
+    if len(shape) != 3 or ms_ssim_window(shape[1], shape[2]) is None:
+        raise ConfigError(
+            f"--reconstruction ms-ssim needs images with both sides over 32 pixels (MS-SSIM halves them 4 times), "
+            f"but the data's examples have shape {tuple(shape)}; use --image-size 64, or --reconstruction likelihood"
+        )
+
+
 def _prepare(config: RunConfig, device: torch.device) -> tuple[DatasetSplits, RunConfig, LatentModel]:
     """The data on ``device``, the config with everything the data decides filled in, the model."""
     config = replace(config, data=resolved(config.data))  # config.json records the image size used
@@ -162,6 +174,7 @@ def train(
     _check_new_run_dir(out)
     _check_options(config)
     data, config, model = _prepare(config, device)
+    _check_ms_ssim(config, model.data_shape)
     trainer = _trainer(config, data, model, out, images, echo if world.is_main else None)
     trainer.check_data()
     distributed.barrier()  # every rank has checked --out before rank 0 creates it

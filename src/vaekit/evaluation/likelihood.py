@@ -38,7 +38,9 @@ class Report:
     ``--fid`` (see ``evaluation.fidelity``), the disentanglement scores by ``--disentanglement``
     (see ``evaluation.disentanglement``), the edit scores by ``--edits`` (see ``evaluation.edits``:
     the ``edit_*`` means are over the attributes at strength 2, ``edits`` has each attribute's at
-    strengths 1 and 2).
+    strengths 1 and 2). ``trained_on`` says what the model's loss was when it was not the
+    likelihood (``--reconstruction ms-ssim``): then the ELBO and log p(x) above are the model's
+    true numbers, but not the objective it was trained on.
     """
 
     split: str
@@ -76,6 +78,7 @@ class Report:
     edit_distance: float | None = None
     edit_judge_accuracy: float | None = None
     edits: dict[str, dict[str, float]] | None = None
+    trained_on: str | None = None
 
     def as_dict(self) -> dict[str, float | int | str | list[float] | None]:
         return asdict(self)

@@ -49,6 +49,11 @@ class ObjectiveConfig:
     """dip-vae: weight of the off-diagonal covariance penalty."""
     dip_lambda_d: float | None = None
     """dip-vae: weight of the diagonal penalty (default: 10x --dip-lambda-od for type i, equal for type ii)."""
+    reconstruction: Literal["likelihood", "ms-ssim"] = "likelihood"
+    """vae families, autoencoders: train the reconstruction term on the likelihood, or on MS-SSIM (as MSSSIM-VAE,
+    Snell et al. 2017; pytorch-msssim); the reported reconstruction stays the likelihood's."""
+    ms_ssim_mix: float = 1.0
+    """With --reconstruction ms-ssim: its share m of the term (1 - m) NLL + m D (1 - MS-SSIM), D the values per example."""
     groups: int = 4
     """miwae, piwae: M, the groups the --samples are split into; the bound averages M IWAE bounds of --samples / M each."""
     ciwae_beta: float = 0.5
@@ -88,6 +93,8 @@ class ObjectiveConfig:
             raise ConfigError(f"--critic-lr must be positive, got {self.critic_lr}")
         if self.dip_lambda_d is not None and not self.dip_lambda_d >= 0:
             raise ConfigError(f"--dip-lambda-d must be 0 or more, got {self.dip_lambda_d}")
+        if not 0 < self.ms_ssim_mix <= 1:
+            raise ConfigError(f"--ms-ssim-mix must be in (0, 1], got {self.ms_ssim_mix}")
         if self.groups < 1:
             raise ConfigError(f"--groups must be at least 1, got {self.groups}")
         if not self.info_alpha <= 1:

@@ -22,6 +22,40 @@ def reconstruction_nll(likelihood: Likelihood, x: torch.Tensor) -> torch.Tensor:
     return nll.mean(0) if nll.dim() == 2 else nll
 
 
+MS_SSIM_SCALES = 5  # pytorch-msssim's five scales, and its size rule: each side > (window - 1) x 2^4
+
+
+def ms_ssim_window(height: int, width: int) -> int | None:
+    """The largest odd Gaussian window (at most 11, the library's default) that pytorch-msssim's
+    ms_ssim accepts for images of this size; None when the images are too small (a side <= 32)."""
+    side = min(height, width)
+    fits = [w for w in range(11, 2, -2) if side > (w - 1) * 2 ** (MS_SSIM_SCALES - 1)]
+    return fits[0] if fits else None
+
+
+def ms_ssim_term(mean: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """D (1 - MS-SSIM(mean, x)) of each image, (B,) (or the mean over K for (K, B, C, H, W) means):
+    the MS-SSIM dissimilarity on the scale of a per-value loss summed over the D values."""
+    from pytorch_msssim import ms_ssim  # imported where used: only this objective needs it
+
+    k = mean.shape[0] if mean.dim() == 5 else 1
+    flat = mean.reshape(-1, *x.shape[1:])  # (K*B, C, H, W)
+    target = x.expand(k, *x.shape).reshape_as(flat)
+    window = ms_ssim_window(*x.shape[-2:])
+    score = ms_ssim(flat.clamp(0, 1), target, data_range=1.0, size_average=False, win_size=window)  # (K*B,)
+    term = (1 - score) * x[0].numel()  # (K*B,)
+    return term.view(k, -1).mean(0)
+
+
+def trained_reconstruction(output: ModelOutput, x: torch.Tensor, nll: torch.Tensor, config: ObjectiveConfig) -> torch.Tensor:
+    """The reconstruction term the loss pays, (B,): the NLL, or (1 - m) NLL + m D (1 - MS-SSIM)."""
+    if config.reconstruction == "likelihood":
+        return nll
+    mix = config.ms_ssim_mix
+    perceptual = ms_ssim_term(output.likelihood.mean, x)  # (B,)
+    return perceptual if mix == 1 else (1 - mix) * nll + mix * perceptual
+
+
 def free_bits_kl(kl_per_dim: torch.Tensor, free_bits: float) -> torch.Tensor:
     """KL with free bits (Kingma et al. 2016, eq. 15): each dimension pays at least ``free_bits`` nats.
 
@@ -82,10 +116,11 @@ def elbo_loss(output: ModelOutput, x: torch.Tensor, config: ObjectiveConfig, ste
     """
     rec = reconstruction_nll(output.likelihood, x)  # (B,)
     kl, kl_per_dim = posterior_kl(output)  # (B,), (B, D) or None
-    return LossTerms(loss=rec + kl_term(kl, kl_per_dim, config, step), reconstruction=rec, kl=kl)
+    paid = trained_reconstruction(output, x, rec, config)  # (B,): rec itself unless --reconstruction ms-ssim
+    return LossTerms(loss=paid + kl_term(kl, kl_per_dim, config, step), reconstruction=rec, kl=kl)
 
 
 def reconstruction_loss(output: ModelOutput, x: torch.Tensor, config: ObjectiveConfig, step: Step | None = None) -> LossTerms:
-    """-log p(x|z) alone: MSE (as a fixed-variance Gaussian) or BCE, for autoencoders."""
+    """-log p(x|z) alone: MSE (as a fixed-variance Gaussian) or BCE, for autoencoders (or MS-SSIM)."""
     rec = reconstruction_nll(output.likelihood, x)  # (B,)
-    return LossTerms(loss=rec, reconstruction=rec)
+    return LossTerms(loss=trained_reconstruction(output, x, rec, config), reconstruction=rec)

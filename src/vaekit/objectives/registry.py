@@ -49,15 +49,16 @@ CRITICS: dict[str, Callable[[int, ObjectiveConfig], Critic]] = {
 }
 
 KL_OPTIONS = {"beta", "kl_warmup_steps", "kl_cycles", "kl_cycle_ratio", "free_bits", "capacity", "capacity_steps", "capacity_gamma"}
+RECONSTRUCTION_OPTIONS = {"reconstruction", "ms_ssim_mix"}
 # The ObjectiveConfig fields each objective reads; any other field set away from its default is ignored.
 READS: dict[str, set[str]] = {
-    "elbo": KL_OPTIONS,
+    "elbo": KL_OPTIONS | RECONSTRUCTION_OPTIONS,
     "iwae": set(),  # the bound has no KL weight to warm up or scale
     "miwae": {"groups"},
     "piwae": {"groups"},
     "ciwae": {"ciwae_beta"},
     "tcvae": {"beta"},
-    "reconstruction": set(),
+    "reconstruction": RECONSTRUCTION_OPTIONS,
     "sparse": {"sparsity", "sparsity_weight", "sparsity_target"},
     "contractive": {"contractive_weight"},
     "vq": {"commitment"},
