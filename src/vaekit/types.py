@@ -52,6 +52,8 @@ class ModelOutput:
             None for models without a prior.
         log_q: log q(z|x) at ``z``, (B,) or (K, B), for posteriors whose density is known only at
             their own samples (flows); None when ``posterior.log_prob(z)`` gives it.
+        log_p: log p(z) at ``z``, (B,) or (K, B), when the forward pass computed it anyway (a
+            hierarchy's top-down pass); None when ``prior.log_prob(z)`` gives it.
         prior_sample: z ~ p(z), (B, D), for objectives that compare q(z) with p(z) by samples
             (the MMD of WAE and InfoVAE); else None.
         decode: the model's decoder z -> p(x|z) (with the batch's condition), for objectives that
@@ -67,6 +69,7 @@ class ModelOutput:
     quantized: Quantized | None = None
     prior: Prior | None = None
     log_q: torch.Tensor | None = None
+    log_p: torch.Tensor | None = None
     prior_sample: torch.Tensor | None = None
     kl_layers: torch.Tensor | None = None
     decode: Callable[[torch.Tensor], Likelihood] | None = None

@@ -44,7 +44,9 @@ def test_the_two_layer_elbo_and_log_weight_are_the_hand_written_ones():
     torch.testing.assert_close(out.z, z)
     torch.testing.assert_close(-elbo_loss(out, x, ObjectiveConfig()).loss, elbo)
     torch.testing.assert_close(-iwae_loss(out, x, ObjectiveConfig()).loss, log_w)  # K = 1: the log-weight itself
-    torch.testing.assert_close(out.prior.log_prob(out.z) - out.log_q, log_w - elbo_loss(out, x, ObjectiveConfig()).reconstruction * -1)
+    log_px = -elbo_loss(out, x, ObjectiveConfig()).reconstruction  # log p(x|z) of the sample
+    torch.testing.assert_close(out.prior.log_prob(out.z) - out.log_q, log_w - log_px)  # the prior object: log p(z) by itself
+    torch.testing.assert_close(out.log_p, out.prior.log_prob(out.z))  # the forward pass's own log p(z) is the same
     assert out.kl_layers.shape == (5, 2) and (out.kl_layers >= 0).all()
 
 

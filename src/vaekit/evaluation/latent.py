@@ -6,6 +6,8 @@ import math
 
 import torch
 
+from vaekit.distributions import GaussianMixture
+
 ACTIVE_THRESHOLD = 0.01  # Burda et al. (2016), section 5.2
 
 
@@ -48,14 +50,9 @@ def mutual_information(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.
     z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=generator, dtype=mu.dtype)  # (N, D)
     log_2pi = math.log(2 * math.pi)
     log_q_own = (-0.5 * (log_2pi + logvar + (z - mu) ** 2 * torch.exp(-logvar))).sum(-1)  # (N,)
-    # sum_d (z_id - mu_nd)^2 p_nd = z_i^2 . p_n - 2 z_i . (mu_n p_n) + mu_n^2 . p_n with p = 1/sigma^2: two
-    # (N, D) x (D, N) matrix products instead of an (N, N, D) elementwise table, 30x faster at N = 10^4.
-    # In float64 the cancellation costs about 1e-16 x z^2 p, far below the nats reported.
-    precision = torch.exp(-logvar)  # (N, D)
-    constant = d * log_2pi + logvar.sum(-1) + (mu**2 * precision).sum(-1)  # (N,)
-    log_q_agg = torch.empty(n, dtype=mu.dtype)  # (N,)
-    for start in range(0, n, chunk):
-        zc = z[start : start + chunk]  # (c, D)
-        square = (zc**2) @ precision.T - 2.0 * zc @ (mu * precision).T + constant  # (c, N)
-        log_q_agg[start : start + chunk] = torch.logsumexp(-0.5 * square, dim=1) - math.log(n)
+    # q(z) is the equal-weight mixture of the N posteriors: GaussianMixture.log_prob expands the
+    # squares into two (N, D) x (D, N) matrix products (30x faster than an (N, N, D) table at
+    # N = 10^4; in float64 the cancellation costs about 1e-16 x z^2 / sigma^2, far below the nats reported).
+    aggregate = GaussianMixture(mu, logvar, n)
+    log_q_agg = torch.cat([aggregate.log_prob(zc) for zc in z.split(chunk)])  # (N,)
     return float((log_q_own - log_q_agg).mean())

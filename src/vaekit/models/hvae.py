@@ -161,13 +161,14 @@ class HierarchicalVAE(LatentModel):
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, condition: torch.Tensor | None = None) -> ModelOutput:
         """One top-down pass: K samples of every layer (``samples``), their log q, and each layer's KL."""
         feats = self._features(x)  # (B, F_l) each
-        z, log_q, _, kls = self._top_down(feats, generator, self.samples if self.samples > 1 else None, mode=False)
+        z, log_q, log_p, kls = self._top_down(feats, generator, self.samples if self.samples > 1 else None, mode=False)
         return ModelOutput(
             posterior=self._posterior(feats),
             z=z,
             likelihood=self.decode(z),
             prior=self.prior(x.shape[0]),
             log_q=log_q,
+            log_p=log_p,
             kl_layers=kls,
             decode=self.decode,
         )

@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import torch
 
-from vaekit.distributions import DiagonalGaussian, Likelihood, Posterior, Prior
+from vaekit.distributions import Likelihood, Posterior, Prior
 from vaekit.errors import ConfigError
 from vaekit.objectives.config import ObjectiveConfig
-from vaekit.objectives.kl import posterior_kl
+from vaekit.objectives.kl import log_prior_at_z, posterior_kl, require_density
 from vaekit.types import LossTerms, ModelOutput, Step
 
 
@@ -67,12 +67,11 @@ def iwae_log_weights(
 
 def _sample_terms(output: ModelOutput, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The forward pass's K samples z (K, B, D) with log p(x|z) and log p(z), each (K, B)."""
-    if output.prior is None or not (isinstance(output.posterior, DiagonalGaussian) or output.log_q is not None):
-        raise TypeError("the importance-weighted bounds need a stochastic posterior and a prior")
+    require_density(output, "the importance-weighted bounds")
     z = output.z if output.z.dim() == 3 else output.z.unsqueeze(0)  # (K, B, D)
     log_pxz = output.likelihood.log_prob(x)  # (K, B)
     log_pxz = log_pxz if log_pxz.dim() == 2 else log_pxz.unsqueeze(0)
-    return z, log_pxz, output.prior.log_prob(z)  # (K, B, D), (K, B), (K, B)
+    return z, log_pxz, log_prior_at_z(output, z)  # (K, B, D), (K, B), (K, B)
 
 
 def _log_weights(output: ModelOutput, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -30,6 +30,18 @@ def has_closed_form(posterior: object, prior: object) -> bool:
     return isinstance(posterior, DiagonalGaussian) and isinstance(prior, DiagonalGaussian)
 
 
+def require_density(output: ModelOutput, what: str) -> None:
+    """Raise unless the output has a prior and a posterior density at z (closed-form or its own)."""
+    if output.prior is None or not (isinstance(output.posterior, DiagonalGaussian) or output.log_q is not None):
+        raise TypeError(f"{what} needs a stochastic posterior and a prior; use the 'reconstruction' objective for autoencoders")
+
+
+def log_prior_at_z(output: ModelOutput, z: torch.Tensor) -> torch.Tensor:
+    """log p(z) at the forward pass's samples: the model's own value when it computed one (a
+    hierarchy's top-down pass), else the prior object's."""
+    return output.log_p.reshape(z.shape[:-1]) if output.log_p is not None else output.prior.log_prob(z)
+
+
 def posterior_kl(output: ModelOutput) -> tuple[torch.Tensor, torch.Tensor | None]:
     """KL(q(z|x) || p(z)) of a forward pass: ``(kl (B,), kl_per_dim (B, D) or None)``.
 
@@ -46,11 +58,10 @@ def posterior_kl(output: ModelOutput) -> tuple[torch.Tensor, torch.Tensor | None
     if output.kl_layers is not None:  # a hierarchy: each layer's KL in closed form, free bits per layer
         per_layer = output.kl_layers.mean(0) if output.kl_layers.dim() == 3 else output.kl_layers  # (B, L)
         return per_layer.sum(-1), per_layer
-    if prior is None or not (isinstance(posterior, DiagonalGaussian) or output.log_q is not None):
-        raise TypeError("this objective needs a stochastic posterior and a prior; use the 'reconstruction' objective for autoencoders")
+    require_density(output, "this objective")
     if has_closed_form(posterior, prior):
         per_dim = posterior.kl_per_dim(prior)  # (B, D)
         return per_dim.sum(-1), per_dim
     log_q = output.log_q if output.log_q is not None else posterior.log_prob(output.z)  # (B,) or (K, B)
-    kl = log_q - prior.log_prob(output.z)  # (B,) or (K, B)
+    kl = log_q - log_prior_at_z(output, output.z)  # (B,) or (K, B)
     return (kl.mean(0) if kl.dim() == 2 else kl), None

@@ -33,6 +33,10 @@ def save_sampler(run_dir: Path, kind: str, tensors: dict[str, torch.Tensor], inf
     return path
 
 
+def _again(run_dir: Path, kind: str) -> str:
+    return f"fit it again: vaekit fit-sampler {run_dir} --sampler {kind}"
+
+
 def sampler_info(run_dir: Path, kind: str) -> dict:
     """The metadata saved with a sampler (kind, options, log-likelihoods)."""
     return _read(run_dir, kind)[1]
@@ -42,7 +46,7 @@ def _read(run_dir: Path, kind: str) -> tuple[dict[str, torch.Tensor], dict]:
     path = sampler_path(run_dir, kind)
     if not path.exists():
         raise RunDirError(f"{run_dir} has no {kind} sampler; fit one first: vaekit fit-sampler {run_dir} --sampler {kind}")
-    again = f"fit it again: vaekit fit-sampler {run_dir} --sampler {kind}"
+    again = _again(run_dir, kind)
     try:
         tensors, metadata = load_tensors(path)
     except RunDirError:
@@ -52,9 +56,9 @@ def _read(run_dir: Path, kind: str) -> tuple[dict[str, torch.Tensor], dict]:
     except (KeyError, ValueError, TypeError) as e:
         raise RunDirError(f"{path} is damaged (its metadata: {e}); {again}") from None
     if not isinstance(info, dict) or info.get("kind") != kind:
-        raise RunDirError(f"{path} is not a {kind} sampler; fit it again: vaekit fit-sampler {run_dir} --sampler {kind}")
+        raise RunDirError(f"{path} is not a {kind} sampler; {again}")
     if not all(torch.isfinite(t).all() for t in tensors.values() if t.is_floating_point()):
-        raise RunDirError(f"{path} holds non-finite numbers; fit it again: vaekit fit-sampler {run_dir} --sampler {kind}")
+        raise RunDirError(f"{path} holds non-finite numbers; {again}")
     return tensors, info
 
 
@@ -101,9 +105,7 @@ def load_sampler(run_dir: Path, kind: str, latent_dim: int) -> FullGaussianMixtu
             flow.load_state_dict(tensors)
             prior, ok = flow.as_prior(), True
     except (KeyError, RuntimeError, TypeError, ValueError) as e:
-        raise RunDirError(
-            f"{path} does not fit this run's model ({e}); fit it again: vaekit fit-sampler {run_dir} --sampler {kind}"
-        ) from None
+        raise RunDirError(f"{path} does not fit this run's model ({e}); {_again(run_dir, kind)}") from None
     if not ok:
-        raise RunDirError(f"{path} does not fit latents of size {latent_dim}; fit it again: vaekit fit-sampler {run_dir} --sampler {kind}")
+        raise RunDirError(f"{path} does not fit latents of size {latent_dim}; {_again(run_dir, kind)}")
     return prior
