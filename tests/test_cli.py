@@ -18,7 +18,7 @@ from vaekit.cli import main
 from vaekit.data import mnist
 from vaekit.run import layout
 
-from conftest import assert_user_error, cli
+from conftest import TINY_FLAGS, assert_user_error, cli
 
 REPORT_KEYS = {
     "trained_on",
@@ -769,3 +769,21 @@ def test_ms_ssim_training_is_refused_on_small_images_and_reported_honestly(tmp_p
     code, stdout, _ = cli(capsys, "evaluate", out, "--iw-samples", 2, "--json")
     report = json.loads(stdout)
     assert code == 0 and report["trained_on"] == "ms-ssim (mix 0.5) + KL, not the likelihood" and math.isfinite(report["elbo"])
+
+
+def test_the_adversarial_term_trains_any_family_and_is_reported_honestly(tmp_path, capsys):
+    np.save(tmp_path / "rows.npy", np.random.default_rng(0).normal(size=(100, 20)).astype(np.float32))
+    code, _, err = cli(capsys, "train", "--data", f"npy:{tmp_path / 'rows.npy'}", "--adversarial", "patch", "--out", tmp_path / "rows")
+    assert code == 2 and "needs images with both sides of 8 pixels or more" in err and not (tmp_path / "rows").exists()
+    code, _, err = cli(capsys, "train", "--data", "digits", "--adversarial-weight", 2, "--out", tmp_path / "w")
+    assert code == 2 and "add --adversarial patch" in err and not (tmp_path / "w").exists()
+    for model in ("vae", "ae"):
+        out = tmp_path / model
+        code, _, err = cli(
+            capsys, "train", "--model", model, "--data", "digits", "--adversarial", "patch", "--epochs", 1, *TINY_FLAGS, "--out", out
+        )
+        assert code == 0, err
+        code, stdout, _ = cli(capsys, "evaluate", out, "--iw-samples", 2, "--json")
+        report = json.loads(stdout)
+        kl = " + KL" if model == "vae" else ""
+        assert code == 0 and report["trained_on"] == f"likelihood{kl} + adversarial (patch, weight 0.5), not the ELBO alone"

@@ -37,6 +37,7 @@ from vaekit.evaluation import UNITS, Report
 from vaekit.models import MODELS, PRESETS, ModelConfig
 from vaekit.models.registry import FAMILY_OPTIONS
 from vaekit.objectives import READS, ObjectiveConfig
+from vaekit.objectives.registry import ADVERSARIAL_OPTIONS
 from vaekit.runtime import distributed
 from vaekit.runtime.allocator import tune_allocator
 from vaekit.training import TrainConfig, TrainResult
@@ -196,11 +197,16 @@ def _field_docs(cls: type) -> dict[str, str]:
     return docs
 
 
+ANY_FAMILY = ADVERSARIAL_OPTIONS - {"critic_lr"}  # objective options every family reads
+
+
 def _families_of(name: str, part: str) -> tuple[str, ...]:
     """The families that read a family-specific option (() for options every family reads)."""
     if part == "model":
         return tuple(k for k, spec in MODELS.items() if name in spec.options) if name in FAMILY_OPTIONS else ()
     if part == "objective":
+        if name in ANY_FAMILY:
+            return ()
         return tuple(k for k, spec in MODELS.items() if name in READS[spec.objective])
     return ()
 
@@ -219,6 +225,7 @@ def _groups() -> list[_Group]:
         "data": _Group("data", "Which data to train and evaluate on."),
         "model": _Group("model", "The network: family, sizes and decoder likelihood."),
         "train": _Group("training", "The optimisation loop."),
+        "objective": _Group("adversarial term", "A PatchGAN discriminator's loss added to any family's (--adversarial patch)."),
     }
     by_families: dict[tuple[str, ...], _Group] = {}
     for part, cls in (("data", DataConfig), ("model", ModelConfig), ("objective", ObjectiveConfig), ("train", TrainConfig)):

@@ -84,16 +84,24 @@ class LossTerms:
         reconstruction: -log p(x|z), the reconstruction negative log-likelihood.
         kl: KL(q(z|x) || p(z)), or None for models without a prior.
         penalty: a regulariser's value before its weight (sparsity...), or None.
+        adversarial: the generator's hinge loss -D(x_hat) before its weight (--adversarial), or None.
     """
 
     loss: torch.Tensor
     reconstruction: torch.Tensor
     kl: torch.Tensor | None = None
     penalty: torch.Tensor | None = None
+    adversarial: torch.Tensor | None = None
 
     def named(self) -> dict[str, torch.Tensor]:
         """The terms that exist, by name (for logging)."""
-        terms = {"loss": self.loss, "reconstruction": self.reconstruction, "kl": self.kl, "penalty": self.penalty}
+        terms = {
+            "loss": self.loss,
+            "reconstruction": self.reconstruction,
+            "kl": self.kl,
+            "penalty": self.penalty,
+            "adversarial": self.adversarial,
+        }
         return {k: v for k, v in terms.items() if v is not None}
 
 

@@ -25,6 +25,7 @@ def test_strength_zero_flips_nothing_and_keeps_everything():
     images = torch.rand(50, 1, 8, 8)
     score = edit_score(before, before.clone(), ~before[:, 1], 1, images, images.clone())
     assert (score.success, score.preservation, score.distance, score.examples) == (0.0, 1.0, 0.0, 50)
+    assert score.flipped == (0.0,) * 4
 
 
 def test_only_examples_the_judge_reads_as_the_truth_are_scored():
@@ -34,6 +35,7 @@ def test_only_examples_the_judge_reads_as_the_truth_are_scored():
     images = torch.zeros(3, 1, 2, 2)
     score = edit_score(before, after, target, 0, images, images + 1)
     assert score.examples == 2 and score.success == 1.0 and score.preservation == 0.5 and score.distance == 1.0
+    assert score.flipped == (1.0, 0.5)  # the edited attribute flipped on both; the other on the first of them
 
 
 def _perfect_smile_edit(n: int, size: int) -> tuple[np.ndarray, np.ndarray, torch.Tensor, torch.Tensor]:
@@ -78,6 +80,9 @@ def test_evaluate_edits_on_a_faces_run(tmp_path, capsys, monkeypatch):
         assert 0 <= report[name] <= 1
     row = report["edits"]["smiling"]
     assert {"success_1", "success_2", "preservation_1", "preservation_2", "distance_1", "distance_2", "judge_accuracy"} <= set(row)
+    flips = row["others_flipped_2"]  # which other attributes the smile vector also moved, most often first
+    assert "smiling" not in flips and set(flips) <= set(ATTRIBUTES) and list(flips.values()) == sorted(flips.values(), reverse=True)
+    assert all(0 < f <= 1 for f in flips.values()) and (row["preservation_2"] < 1) == bool(flips)
     assert np.isfinite(report["edit_distance"])
 
 

@@ -177,7 +177,7 @@ out, data_dir = Path(sys.argv[1]), Path(sys.argv[2])
 config = RunConfig(
     data=DataConfig(name="mnist", limit=1100, valid_size=300, data_dir=data_dir),
     model=ModelConfig(kind="factor-vae", hidden=(64,), latent_dim=4),
-    objective=ObjectiveConfig(gamma=10.0),
+    objective=ObjectiveConfig(gamma=10.0, adversarial="patch"),  # two critics: the TC discriminator and the PatchGAN
     train=TrainConfig(epochs=2, batch_size=32, progress=False, checkpoint_every_s=0),
 )
 train(config, out / "stopped", images=False, stop_at_step=17)  # mid-epoch 2 (13 steps of 2 x 32 an epoch)
@@ -188,10 +188,12 @@ distributed.shutdown(wait=True)
 
 
 def test_a_critic_stays_the_same_on_every_rank(tmp_path, data_dir):
-    """The discriminator is not part of the DDP model: its gradients are averaged by hand. Rank 0's
-    critic is the one checkpointed, so a rank whose critic drifted would resume differently."""
+    """The discriminators (FactorVAE's and --adversarial's, stepped as one pair) are not part of the
+    DDP model: their gradients are averaged by hand. Rank 0's critics are the ones checkpointed, so a
+    rank whose critic drifted would resume differently."""
     script = tmp_path / "script.py"
     script.write_text(textwrap.dedent(CRITIC_SCRIPT))
     torchrun(str(script), str(tmp_path), str(data_dir))
     assert_same_run(tmp_path / "stopped", tmp_path / "straight")
-    assert any(k.startswith("critic.") for k in load_tensors(tmp_path / "straight" / layout.STATE)[0])
+    state = load_tensors(tmp_path / "straight" / layout.STATE)[0]
+    assert any(k.startswith("critic.first.") for k in state) and any(k.startswith("critic.second.") for k in state)

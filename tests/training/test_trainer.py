@@ -13,6 +13,7 @@ from vaekit import run
 from vaekit.commands import RunConfig, fit, read_run_config, resume, train
 from vaekit.data import DataConfig
 from vaekit.errors import ConfigError, DataError, RunDirError, TrainingDiverged
+from vaekit.objectives import ObjectiveConfig
 from vaekit.run import layout
 from vaekit.run.config import config_to_dict
 from vaekit.runtime.files import atomic_write_bytes, atomic_write_json, load_tensors, save_tensors
@@ -220,6 +221,22 @@ def test_a_critic_and_its_optimizer_are_part_of_the_bitwise_resume(tmp_path):
     assert not any(k.startswith("critic") for k in weights(tmp_path / "full"))  # the model's weights stay the VAE's
     rows = [json.loads(line) for line in (tmp_path / "full" / layout.METRICS).read_text().splitlines()]
     assert all(0 < row["train_critic"] < 2 for row in rows)  # cross-entropy of two balanced classes starts near 2 log 2
+
+
+@pytest.mark.parametrize("name", ["vae", "factor-vae", "ae"])
+def test_the_adversarial_term_resumes_bitwise_with_both_optimizers(tmp_path, name):
+    """--adversarial patch: the discriminator (beside FactorVAE's own critic, as one pair) and its
+    Adam are in the training state; the VAE's prior samples come from the training generator."""
+    config = replace(tiny_run_config(name, epochs=2), objective=ObjectiveConfig(adversarial="patch", adversarial_start=3))
+    train(config, tmp_path / "full", images=False)
+    train(config, tmp_path / "part", images=False, stop_at_step=5)
+    resume(tmp_path / "part", images=False)
+    assert_same_run(tmp_path / "full", tmp_path / "part")
+    state = weights(tmp_path / "full", layout.STATE)
+    prefix = "critic.second.net." if name == "factor-vae" else "critic.net."
+    assert any(k.startswith(prefix) for k in state) and any(k.startswith("critic_optim.") for k in state)
+    rows = [json.loads(line) for line in (tmp_path / "full" / layout.METRICS).read_text().splitlines()]
+    assert all("train_adversarial" in row and row["train_critic"] > 0 for row in rows)
 
 
 def test_a_state_without_the_objective_s_critic_is_refused_as_damaged(tmp_path):

@@ -27,6 +27,7 @@ from vaekit.generation import fit_code_prior, interleave_rows, reconstruct, samp
 from vaekit.models import MODELS, LatentModel, ModelConfig, build_model, check_model_options
 from vaekit.models.memory import require_fits
 from vaekit.objectives import ObjectiveConfig, check_options, make_objective
+from vaekit.objectives.adversarial import with_adversarial
 from vaekit.objectives.elbo import ms_ssim_window
 from vaekit.run.config import world_size as trained_world_size
 from vaekit.run.config import write_config
@@ -135,6 +136,7 @@ def _trainer(config: RunConfig, data: DatasetSplits, model: LatentModel, out: Pa
     with torch.random.fork_rng(devices=[]):  # a critic's seeded initialisation (resume overwrites it)
         torch.manual_seed(config.train.seed + 1)
         objective = make_objective(MODELS[config.model.kind].objective, config.objective, model.latent_dim)
+        objective = with_adversarial(objective, config.objective, model.data_shape, model.last_decoder_layer())
     callback = image_callback(out, data, config.train.epochs) if images and len(data.shape) == 3 else None  # no grids of tabular rows
     return Trainer(model, objective, data, config.train, out, on_epoch_end=callback, echo=echo)
 

@@ -10,7 +10,10 @@ the judge reads as the truth (lacking what the edit adds, or having what it remo
   intended way (0 when nothing changes);
 - ``preservation``: the fraction whose *other* attributes the judge reads as on the unedited
   reconstruction;
-- ``distance``: the mean squared pixel difference between edited image and unedited reconstruction.
+- ``distance``: the mean squared pixel difference between edited image and unedited reconstruction;
+- ``flipped``: for each attribute, the fraction whose judged value the edit changed (the edited
+  attribute's own entry is its success), so a preservation below 1 says which attributes the
+  vector also carries.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class EditScore:
     preservation: float
     distance: float
     examples: int  # the examples scored
+    flipped: tuple[float, ...] = ()  # per attribute, the fraction of the scored examples whose judged value changed
 
 
 def edit_score(
@@ -53,10 +57,11 @@ def edit_score(
     scored = before[:, attribute] != target  # the judge agrees the input is as the truth says
     n = int(scored.sum())
     if n == 0:
-        return EditScore(math.nan, math.nan, math.nan, 0)
+        return EditScore(math.nan, math.nan, math.nan, 0, (math.nan,) * before.shape[1])
     others = torch.ones(before.shape[1], dtype=torch.bool)
     others[attribute] = False
     success = (after[scored, attribute] == target[scored]).double().mean()
     kept = (after[scored][:, others] == before[scored][:, others]).all(1).double().mean()
     distance = (edited[scored] - unedited[scored]).pow(2).flatten(1).mean(1).double().mean()
-    return EditScore(float(success), float(kept), float(distance), n)
+    flipped = (after[scored] != before[scored]).double().mean(0)  # (A,)
+    return EditScore(float(success), float(kept), float(distance), n, tuple(float(f) for f in flipped))

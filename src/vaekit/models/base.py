@@ -51,6 +51,11 @@ class LatentModel(nn.Module, abc.ABC):
         (the RAE's decoder)."""
         return [{"params": list(self.parameters())}]
 
+    def last_decoder_layer(self) -> torch.Tensor:
+        """The weight of the decoder's output layer, where --adversarial measures its adaptive weight."""
+        weights = [p for p in self.decoder.parameters() if p.dim() > 1]
+        return weights[-1]
+
     def after_step(
         self, output: ModelOutput, reduce: Callable[[torch.Tensor], torch.Tensor] | None = None
     ) -> dict[str, torch.Tensor] | None:

@@ -42,7 +42,14 @@ class ObjectiveConfig:
     gamma: float = 10.0
     """factor-vae: weight γ of the discriminator's total-correlation estimate (Kim & Mnih 2018)."""
     critic_lr: float = 1e-4
-    """factor-vae: learning rate of the discriminator's Adam (betas 0.5, 0.9, as in the paper)."""
+    """factor-vae, --adversarial: learning rate of the discriminators' Adam (betas 0.5, 0.9, as in the papers)."""
+    adversarial: Literal["none", "patch"] = "none"
+    """Any family: add a PatchGAN discriminator's hinge loss on reconstructions and prior samples (VAE-GAN,
+    VQGAN), with VQGAN's adaptive weight; the model is then no longer trained on its ELBO alone."""
+    adversarial_weight: float = 0.5
+    """--adversarial: factor on the adaptive weight (1: the term pulls the decoder's last layer as hard as the loss)."""
+    adversarial_start: int = 0
+    """--adversarial: steps trained without the term first (the discriminator learns from the start)."""
     dip_type: Literal["i", "ii"] = "i"
     """dip-vae: penalise the covariance of the encoder means (i) or of q(z) itself (ii) (Kumar et al. 2018)."""
     dip_lambda_od: float = 10.0
@@ -86,9 +93,15 @@ class ObjectiveConfig:
             "mmd_weight",
             "code_weight",
             "gradient_penalty",
+            "adversarial_weight",
+            "adversarial_start",
         ):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}")
+        if self.adversarial == "none" and (self.adversarial_weight, self.adversarial_start) != (0.5, 0):
+            raise ConfigError(
+                "--adversarial-weight and --adversarial-start weigh the adversarial term: add --adversarial patch, or drop them"
+            )
         if not self.critic_lr > 0:
             raise ConfigError(f"--critic-lr must be positive, got {self.critic_lr}")
         if self.dip_lambda_d is not None and not self.dip_lambda_d >= 0:

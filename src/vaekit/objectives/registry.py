@@ -50,6 +50,7 @@ CRITICS: dict[str, Callable[[int, ObjectiveConfig], Critic]] = {
 
 KL_OPTIONS = {"beta", "kl_warmup_steps", "kl_cycles", "kl_cycle_ratio", "free_bits", "capacity", "capacity_steps", "capacity_gamma"}
 RECONSTRUCTION_OPTIONS = {"reconstruction", "ms_ssim_mix"}
+ADVERSARIAL_OPTIONS = {"adversarial", "adversarial_weight", "adversarial_start", "critic_lr"}  # any family (objectives/adversarial.py)
 # The ObjectiveConfig fields each objective reads; any other field set away from its default is ignored.
 READS: dict[str, set[str]] = {
     "elbo": KL_OPTIONS | RECONSTRUCTION_OPTIONS,
@@ -72,7 +73,7 @@ READS: dict[str, set[str]] = {
 
 def check_options(name: str, config: ObjectiveConfig, defaults: ObjectiveConfig) -> None:
     """Raise if ``config`` sets options that objective ``name`` would silently ignore."""
-    reads = lookup(READS, name, "objective")
+    reads = lookup(READS, name, "objective") | (ADVERSARIAL_OPTIONS if config.adversarial != "none" else set())
     ignored = [f.name for f in fields(config) if f.name not in reads and getattr(config, f.name) != getattr(defaults, f.name)]
     if ignored:
         flags = ", ".join("--" + n.replace("_", "-") for n in ignored)

@@ -155,6 +155,8 @@ class Trainer:
         self.optimizer = torch.optim.Adam(model.optimizer_groups(), lr=config.lr, fused=fused)
         # An objective's learned part (a discriminator) has its own optimizer: the second step of _step.
         self.critic: Critic | None = getattr(objective, "critic", None)
+        if getattr(objective, "needs_prior_sample", False) and model.has_prior:
+            model.draws_prior_sample = True  # the adversarial term also judges decoded prior samples
         self.critic_optimizer = None
         if self.critic is not None:
             self.critic.to(self.device).requires_grad_(False)  # frozen except in its own step
