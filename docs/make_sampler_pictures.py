@@ -40,6 +40,22 @@ def vaekit(*argv) -> str:
     return out.getvalue()
 
 
+def titled(images: torch.Tensor, title: str) -> Image.Image:
+    """A grid of images (N, C, H, W), 8 a row, under a line of text."""
+    picture = Image.fromarray(grid(images, nrow=8)).convert("RGB")
+    canvas = Image.new("RGB", (picture.width, picture.height + 18), "white")
+    canvas.paste(picture, (0, 18))
+    ImageDraw.Draw(canvas).text((2, 3), title, fill="black")
+    return canvas
+
+
+def side_by_side(panels: list[Image.Image]) -> Image.Image:
+    out = Image.new("RGB", (sum(p.width for p in panels) + 10 * (len(panels) - 1), max(p.height for p in panels)), "white")
+    for i, panel in enumerate(panels):
+        out.paste(panel, (i * (panel.width + 10), 0))
+    return out
+
+
 def main_() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
@@ -55,18 +71,11 @@ def main_() -> None:
         report = json.loads(vaekit("evaluate", args.run_dir, "--fid", "--sampler", name, "--iw-samples", 1, "--json"))
         fitted = None if name == "prior" else run.load_sampler(args.run_dir, name, model.latent_dim)
         images = sample(model, 48, torch.Generator().manual_seed(0), sampler=fitted)  # (48, C, H, W)
-        picture = Image.fromarray(grid(images, nrow=8)).convert("RGB")
         title = f"{name}: FD {report['frechet_distance']:.1f}, precision {report['precision']:.2f}, recall {report['recall']:.2f}"
-        canvas = Image.new("RGB", (picture.width, picture.height + 18), "white")
-        canvas.paste(picture, (0, 18))
-        ImageDraw.Draw(canvas).text((2, 3), title, fill="black")
-        panels.append(canvas)
+        panels.append(titled(images, title))
         rows.append(f"| {name} | {report['frechet_distance']:.2f} | {report['precision']:.3f} | {report['recall']:.3f} |")
-    out = Image.new("RGB", (sum(p.width for p in panels) + 10 * (len(panels) - 1), panels[0].height), "white")
-    for i, panel in enumerate(panels):
-        out.paste(panel, (i * (panel.width + 10), 0))
     IMAGES.mkdir(exist_ok=True)
-    out.save(IMAGES / args.name)
+    side_by_side(panels).save(IMAGES / args.name)
     print("| sampler | FD | precision | recall |\n|---|---:|---:|---:|\n" + "\n".join(rows))
 
 
