@@ -386,6 +386,7 @@ COMMANDS: dict[str, Command] = {
     "decode": Command(commands.decode_run),
     "latent-map": Command(commands.latent_map_run),
     "report": Command(commands.report_run),
+    "serve": Command(commands.serve_run, lambda result, options: 0),
     "benchmark": Command(commands.benchmark_run, hidden=frozenset({"echo", "command"})),
     "list": Command(list_registered, lambda result, options: 0),
 }
@@ -405,6 +406,7 @@ commands:
   decode       decode latent codes back to images
   latent-map   the latent space in 2-D, coloured by label (and the decoded manifold of a 2-D latent)
   report       one self-contained HTML page about a run
+  serve        explore a run in the browser: sliders, attributes, interpolation, a map, uploads
   benchmark    train and evaluate models x datasets from a TOML file into a Markdown leaderboard
   list         the registered datasets, models and presets
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -28,14 +29,16 @@ def _max_pixels() -> int:
     return int(Image.MAX_IMAGE_PIXELS or 89_478_485)  # PIL's limit (a user may set it); its default otherwise
 
 
-def open_image(path: Path, mode: str) -> Image.Image:
-    """The decoded image of ``path`` in PIL ``mode`` ("L" or "RGB"), after its size is checked."""
-    path = Path(path)
+def open_image(path: Path | BinaryIO, mode: str, name: str | None = None) -> Image.Image:
+    """The decoded image of ``path`` (or of an open binary file, called ``name`` in messages) in PIL
+    ``mode`` ("L" or "RGB"), after its size is checked."""
+    source = Path(path) if isinstance(path, str | Path) else path
+    path = Path(path) if isinstance(path, str | Path) else Path(name or "the image")
     hint = "give a png, jpg, bmp or webp file"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked here, before decoding
-            with Image.open(path) as image:
+            with Image.open(source) as image:
                 w, h = image.size
                 if w * h > _max_pixels():
                     raise ImageError(path, "too large to decode", f"{w}x{h} pixels, over the limit of {_max_pixels():,}", "resize it first")
@@ -62,13 +65,14 @@ def load_image(path: Path, size: int, channels: int) -> np.ndarray:
     return array[None] if channels == 1 else array.transpose(2, 0, 1)
 
 
-def image_as_example(path: Path, shape: tuple[int, ...]) -> np.ndarray:
-    """An image file as one example of ``shape`` (C, H, W), uint8: centre-cropped to the aspect
-    ratio, resized, converted to grey or RGB. For ``--a-file`` style inputs."""
+def image_as_example(path: Path | BinaryIO, shape: tuple[int, ...], name: str | None = None) -> np.ndarray:
+    """An image file (or an open binary file, ``name`` in messages) as one example of ``shape``
+    (C, H, W), uint8: centre-cropped to the aspect ratio, resized, converted to grey or RGB. For
+    ``--a-file`` style inputs and the explorer's uploads."""
     if len(shape) != 3 or shape[0] not in (1, 3):
-        raise DataError(f"{path}: this model's data are not images (shape {tuple(shape)}); give dataset indices instead")
+        raise DataError(f"{name or path}: this model's data are not images (shape {tuple(shape)}); give dataset indices instead")
     c, h, w = shape
-    with open_image(path, "L" if c == 1 else "RGB") as image:
+    with open_image(path, "L" if c == 1 else "RGB", name) as image:
         iw, ih = image.size
         scale = min(iw / w, ih / h)
         cw, ch = max(1, round(w * scale)), max(1, round(h * scale))

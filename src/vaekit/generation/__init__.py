@@ -3,7 +3,7 @@ traverse, edit along attribute vectors, map the latent space; ``io`` is the only
 
 from vaekit.generation.attributes import apply_attribute, attribute_vector, select
 from vaekit.generation.codes import fit_code_prior, sample_codes
-from vaekit.generation.draw import interleave_rows, one_hot_labels, reconstruct, sample, sample_conditions
+from vaekit.generation.draw import interleave_rows, one_hot_labels, reconstruct, sample, sample_conditions, sample_latents
 from vaekit.generation.encode import Codes, encode_split, posterior_means
 from vaekit.generation.interpolate import interpolate, lerp, path_times, slerp
 from vaekit.generation.io import check_output, figure_png, grid, png_bytes, save_arrays, save_figure, save_grid, save_npy, save_text
@@ -38,6 +38,7 @@ __all__ = [
     "sample",
     "sample_codes",
     "sample_conditions",
+    "sample_latents",
     "save_arrays",
     "save_figure",
     "save_grid",

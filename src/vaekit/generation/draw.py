@@ -49,6 +49,26 @@ def _check(
         )
 
 
+@torch.no_grad()
+def sample_latents(
+    model: LatentModel,
+    m: int,
+    generator: torch.Generator | None,
+    temperature: float = 1.0,
+    code_prior: torch.Tensor | CodeTransformer | None = None,
+    sampler: Prior | None = None,
+    top_k: int | None = None,
+) -> torch.Tensor:
+    """m latents to decode, (m, D): from the prior, a fitted ``sampler``, or a VQ-VAE's ``code_prior``
+    (then the codebook vectors of the drawn codes). See ``sample`` for the arguments."""
+    if code_prior is not None and model.codebook_size:
+        if isinstance(code_prior, CodeTransformer):  # the fitted autoregressive prior
+            return model.embed(code_prior.sample(m, generator, temperature, top_k))
+        return model.embed(sample_codes(code_prior, m, generator, temperature))
+    prior = model.prior(m) if sampler is None else replace(sampler, batch=m)
+    return prior.rsample(generator, temperature=temperature)  # (m, D)
+
+
 def _decoded(
     model: LatentModel,
     m: int,
@@ -59,13 +79,8 @@ def _decoded(
     sampler: Prior | None,
     top_k: int | None = None,
 ) -> torch.Tensor:
-    if code_prior is not None and model.codebook_size:
-        if isinstance(code_prior, CodeTransformer):  # the fitted autoregressive prior
-            return model.decode(model.embed(code_prior.sample(m, generator, temperature, top_k))).mean
-        return model.decode(model.embed(sample_codes(code_prior, m, generator, temperature))).mean
-    prior = model.prior(m) if sampler is None else replace(sampler, batch=m)
-    z = prior.rsample(generator, temperature=temperature)  # (m, D)
-    return model.decode(z, condition).mean
+    z = sample_latents(model, m, generator, temperature, code_prior, sampler, top_k)  # (m, D)
+    return model.decode(z, condition).mean  # a VQ-VAE is never conditional: its condition is None
 
 
 @torch.no_grad()
