@@ -38,7 +38,8 @@ ALLOWED = {  # layer -> the layers it may import (besides itself)
     "evaluation": BASE | {"data", "models", "objectives", "run"},
     "generation": BASE | {"data", "models", "run"},
     "commands": BASE | {"data", "models", "objectives", "run", "training", "evaluation", "generation"},
-    "cli": BASE | {"data", "models", "objectives", "run", "training", "evaluation", "generation", "commands"},
+    "serve": BASE | {"data", "models", "run", "evaluation", "generation", "commands"},  # the explorer, beside the CLI
+    "cli": BASE | {"data", "models", "objectives", "run", "training", "evaluation", "generation", "commands", "serve"},
     "__main__": {"cli"},
     "__init__": set(),  # the package exports its API lazily, by module name strings
 }

@@ -34,12 +34,24 @@ def readme_commands() -> list[list[str]]:
 
 def test_readme_python_example_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    blocks = re.findall(r"```python\n(.*?)```", _readme(), re.S)
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", _readme(), re.S) if "/api/" not in b]
     assert blocks, "the README has no Python example"
     namespace: dict = {}
     exec(compile(blocks[0], "README.md", "exec"), namespace)
     assert namespace["log_px_z"].shape == (4,) and namespace["images"].shape == (16, 1, 8, 8)
     assert namespace["report"].iwae_log_px >= namespace["report"].elbo
+
+
+def test_readme_explorer_api_example_runs(tiny_digits_run):
+    pytest.importorskip("uvicorn")
+    from vaekit.serve.app import Server, allowed_hosts, make_app
+    from vaekit.serve.explorer import Explorer
+
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", _readme(), re.S) if "/api/" in b]
+    namespace: dict = {}
+    with Server(make_app(Explorer(tiny_digits_run, map_examples=50), allowed_hosts("127.0.0.1"))) as url:
+        exec(compile(block.replace("http://127.0.0.1:8000", url), "README.md", "exec"), namespace)
+    assert len(namespace["images"]) == 4 and all(i.startswith("data:image/png;base64,") for i in namespace["images"])
 
 
 def test_the_readme_shows_many_commands():

@@ -38,6 +38,7 @@ from vaekit.models import MODELS, PRESETS, ModelConfig
 from vaekit.models.registry import FAMILY_OPTIONS
 from vaekit.objectives import READS, ObjectiveConfig
 from vaekit.objectives.registry import ADVERSARIAL_OPTIONS
+from vaekit.serve.command import serve_run
 from vaekit.runtime import distributed
 from vaekit.runtime.allocator import tune_allocator
 from vaekit.training import TrainConfig, TrainResult
@@ -386,7 +387,7 @@ COMMANDS: dict[str, Command] = {
     "decode": Command(commands.decode_run),
     "latent-map": Command(commands.latent_map_run),
     "report": Command(commands.report_run),
-    "serve": Command(commands.serve_run, lambda result, options: 0),
+    "serve": Command(serve_run, lambda result, options: 0),
     "benchmark": Command(commands.benchmark_run, hidden=frozenset({"echo", "command"})),
     "list": Command(list_registered, lambda result, options: 0),
 }

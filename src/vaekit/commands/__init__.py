@@ -9,7 +9,6 @@ from vaekit.commands.fit import resume, train, train_or_resume
 from vaekit.commands.generate import fit_sampler_run, reconstruct_run, sample_run
 from vaekit.commands.report import report_run
 from vaekit.commands.runconfig import RunConfig, preset_run_config, read_run_config
-from vaekit.commands.serve import serve_run
 
 __all__ = [
     "RunConfig",
@@ -27,7 +26,6 @@ __all__ = [
     "report_run",
     "resume",
     "sample_run",
-    "serve_run",
     "train",
     "train_or_resume",
     "traverse_run",

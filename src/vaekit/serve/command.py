@@ -1,4 +1,5 @@
-"""``vaekit serve RUN``: the latent explorer, a local web app on one trained run (``vaekit.serve``)."""
+"""``vaekit serve RUN``: the latent explorer, a local web app on one trained run. The web packages
+(the ``[serve]`` extra) are imported only when it runs, so the CLI loads without them."""
 
 from __future__ import annotations
 
