@@ -38,9 +38,9 @@ from vaekit.models import MODELS, PRESETS, ModelConfig
 from vaekit.models.registry import FAMILY_OPTIONS
 from vaekit.objectives import READS, ObjectiveConfig
 from vaekit.objectives.registry import ADVERSARIAL_OPTIONS
-from vaekit.serve.command import serve_run
 from vaekit.runtime import distributed
 from vaekit.runtime.allocator import tune_allocator
+from vaekit.serve.command import serve_run
 from vaekit.training import TrainConfig, TrainResult
 
 SUPPRESSED = tyro.conf.Suppress[int].__metadata__[0]

@@ -105,7 +105,9 @@ class Explorer:
             self.kl = None
         self.code_prior = fit_code_prior(model, self.splits.train) if model.codebook_size else None
         self._attributes: dict[str, torch.Tensor] = {}
-        self._train_means: torch.Tensor | None = None
+        # the training codes behind the attribute sliders, encoded now: done on the first slider move,
+        # it held the model's lock for seconds (16,000 faces) and every other view waited
+        self._train_means = encode_split(model, self.splits.train).mu if self.attribute_names() else None  # (N_train, D)
         self._maps: dict[str, dict] = {}
 
     # ------------------------------------------------------------------ what the page needs first
@@ -215,9 +217,6 @@ class Explorer:
         name = _choice("name", name, self.attribute_names())
         if name not in self._attributes:
             train = self.splits.train
-            if self._train_means is None:
-                with self.lock:
-                    self._train_means = encode_split(self.model, train).mu  # (N_train, D)
             if name.startswith("label="):
                 label = self.attribute_names().index(name)
                 present = train.labels == label
