@@ -175,12 +175,12 @@ from vaekit.training import TrainConfig
 
 out, data_dir = Path(sys.argv[1]), Path(sys.argv[2])
 config = RunConfig(
-    data=DataConfig(name="mnist", limit=1100, valid_size=300, data_dir=data_dir),
+    data=DataConfig(name="mnist", limit=700, valid_size=200, data_dir=data_dir),
     model=ModelConfig(kind="factor-vae", hidden=(64,), latent_dim=4),
     objective=ObjectiveConfig(gamma=10.0, adversarial="patch"),  # two critics: the TC discriminator and the PatchGAN
     train=TrainConfig(epochs=2, batch_size=32, progress=False, checkpoint_every_s=0),
 )
-train(config, out / "stopped", images=False, stop_at_step=17)  # mid-epoch 2 (13 steps of 2 x 32 an epoch)
+train(config, out / "stopped", images=False, stop_at_step=11)  # mid-epoch 2 (8 steps of 2 x 32 an epoch)
 resume(out / "stopped", images=False)
 train(config, out / "straight", images=False)
 distributed.shutdown(wait=True)
