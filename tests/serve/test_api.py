@@ -223,3 +223,12 @@ def test_the_listening_socket_sends_small_writes_at_once():
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
     finally:
         sock.close()
+
+
+def test_a_tsne_map_point_is_the_nearest_example_s_code(served):
+    url, explorer = served
+    code, m = call(url + "/api/map?method=tsne")
+    assert code == 200 and m["method"] == "tsne" and len(m["points"]) == 300 and "axes" not in m  # t-SNE has no inverse
+    x, y = m["points"][17]
+    code, p = call(url + "/api/map/point", {"x": x, "y": y, "method": "tsne"})
+    assert code == 200 and p["z"] == explorer.codes[17].tolist()
