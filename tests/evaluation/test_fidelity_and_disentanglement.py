@@ -181,3 +181,12 @@ def test_fid_of_conditional_and_vq_models_draws_across_chunks(tmp_path, capsys, 
         assert main(["evaluate", str(run), "--iw-samples", "2", "--fid", "--fid-samples", "700", "--split", "train", "--json"]) == 0
         values = json.loads(capsys.readouterr().out)  # 700 samples: two chunks of draws, conditions sliced per chunk
         assert values["frechet_distance"] > 0 and 0 <= values["precision"] <= 1 and 0 <= values["recall"] <= 1
+
+
+def test_codes_that_carry_nothing_score_zero_not_nan():
+    """A collapsed model (every code constant, as a sparse-ae on faces gave in the leaderboard) has
+    forests with zero importances: DCI-D and completeness are 0, not NaN."""
+
+    factors = np.random.default_rng(0).integers(0, 3, size=(300, 2))
+    score = dci(np.zeros((300, 4)), factors)
+    assert (score.disentanglement, score.completeness) == (0.0, 0.0) and 0 < score.informativeness < 1

@@ -118,6 +118,8 @@ def dci(codes: np.ndarray, factors: np.ndarray, seed: int = 0, trees: int = 50) 
         importance[:, f] = forest.feature_importances_
         accuracy.append(forest.score(codes[test], factors[test, f]))
     total = importance.sum()
+    if total == 0:  # codes that predict nothing (all constant: a collapsed sparse-ae): nothing is disentangled, not NaN
+        return DCI(0.0, 0.0, float(np.mean(accuracy)))
     code_weight = importance.sum(1) / total  # (D,)
     factor_weight = importance.sum(0) / total  # (F,)
     per_code = 1 - _entropy_rows(importance / np.maximum(importance.sum(1, keepdims=True), 1e-12), factors.shape[1])  # (D,)
