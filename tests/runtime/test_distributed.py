@@ -40,7 +40,7 @@ def weights(run: Path) -> dict[str, torch.Tensor]:
     return load_tensors(run / layout.WEIGHTS)[0]
 
 
-@pytest.mark.slow  # 24 s; the default suite keeps two torchrun tests: the VQ-VAE's equivalence and the critic's bitwise resume
+@pytest.mark.slow  # 24 s; the default suite keeps one torchrun test: the VQ-VAE's equivalence
 def test_two_ranks_train_resume_and_evaluate_like_one_process_with_both_batches(tmp_path, data_dir, capsys):
     two, one = tmp_path / "two", tmp_path / "one"
     common = ["--model", "ae", *SMALL, *DATA, "--data-dir", str(data_dir), "--no-progress", "--no-images"]
@@ -98,7 +98,7 @@ distributed.shutdown(wait=True)  # as the vaekit command does: no rank tears glo
 """
 
 
-@pytest.mark.slow  # 22 s; the default suite keeps a bitwise two-rank resume of a VAE family in the critic test below
+@pytest.mark.slow  # 22 s; a bitwise two-rank resume is also the critic test below (slow too)
 def test_two_vae_ranks_resume_bitwise_and_reach_the_single_process_elbo(tmp_path, data_dir):
     script = tmp_path / "script.py"
     script.write_text(textwrap.dedent(SCRIPT))
@@ -187,6 +187,7 @@ distributed.shutdown(wait=True)
 """
 
 
+@pytest.mark.slow  # 25 s; the default suite resumes the critic pair in one process (tests/training/test_trainer.py)
 def test_a_critic_stays_the_same_on_every_rank(tmp_path, data_dir):
     """The discriminators (FactorVAE's and --adversarial's, stepped as one pair) are not part of the
     DDP model: their gradients are averaged by hand. Rank 0's critics are the ones checkpointed, so a

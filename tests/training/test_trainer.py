@@ -217,24 +217,25 @@ def test_a_critic_and_its_optimizer_are_part_of_the_bitwise_resume(tmp_path):
     resume(tmp_path / "part", images=False)
     assert_same_run(tmp_path / "full", tmp_path / "part")
     state = weights(tmp_path / "full", layout.STATE)
-    assert any(k.startswith("critic.net.") for k in state) and any(k.startswith("critic_optim.") for k in state)
+    prefix = "critic.second.net." if name == "factor-vae" else "critic.net."
+    assert any(k.startswith(prefix) for k in state) and any(k.startswith("critic_optim.") for k in state)
     assert not any(k.startswith("critic") for k in weights(tmp_path / "full"))  # the model's weights stay the VAE's
     rows = [json.loads(line) for line in (tmp_path / "full" / layout.METRICS).read_text().splitlines()]
     assert all(0 < row["train_critic"] < 2 for row in rows)  # cross-entropy of two balanced classes starts near 2 log 2
 
 
-@pytest.mark.parametrize("name", ["vae", "ae"])
+@pytest.mark.parametrize("name", ["vae", "factor-vae", "ae"])
 def test_the_adversarial_term_resumes_bitwise_with_both_optimizers(tmp_path, name):
-    """--adversarial patch: the discriminator and its Adam are in the training state; the VAE's prior
-    samples come from the training generator. (Beside FactorVAE's critic, as one pair: the torchrun
-    test in tests/runtime/test_distributed.py resumes that one.)"""
+    """--adversarial patch: the discriminator (beside FactorVAE's own critic, as one pair) and its
+    Adam are in the training state; the VAE's prior samples come from the training generator."""
     config = replace(tiny_run_config(name, epochs=2), objective=ObjectiveConfig(adversarial="patch", adversarial_start=3))
     train(config, tmp_path / "full", images=False)
     train(config, tmp_path / "part", images=False, stop_at_step=5)
     resume(tmp_path / "part", images=False)
     assert_same_run(tmp_path / "full", tmp_path / "part")
     state = weights(tmp_path / "full", layout.STATE)
-    assert any(k.startswith("critic.net.") for k in state) and any(k.startswith("critic_optim.") for k in state)
+    prefix = "critic.second.net." if name == "factor-vae" else "critic.net."
+    assert any(k.startswith(prefix) for k in state) and any(k.startswith("critic_optim.") for k in state)
     rows = [json.loads(line) for line in (tmp_path / "full" / layout.METRICS).read_text().splitlines()]
     assert all("train_adversarial" in row and row["train_critic"] > 0 for row in rows)
 
