@@ -315,7 +315,7 @@ def markdown(bench: Benchmark, rows: list[dict[str, Any]], command: str) -> str:
         f"# {bench.title}",
         "",
         f"Made by `{command}` on {time.strftime('%Y-%m-%d')}: {platform.machine()} {platform.system()}, "
-        f"{torch.get_num_threads()} thread{'s' if torch.get_num_threads() != 1 else ''}, Python {platform.python_version()}, torch {torch.__version__}.",
+        f"{torch.get_num_threads()} thread(s), Python {platform.python_version()}, torch {torch.__version__}.",
         "",
         f"Test split; −log p(x) is the importance-weighted bound with K = {bench.iw_samples} (an upper bound: the true value "
         "is lower), −ELBO and bits/dim in nats and bits per example and per dimension; AU = active units. FD, precision and "
