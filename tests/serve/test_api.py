@@ -65,7 +65,8 @@ def test_info_describes_the_run(served):
     code, info = call(url + "/api/info")
     assert code == 200 and info["latent_dim"] == 4 and info["shape"] == [1, 8, 8] and info["samplers"] == ["prior"]
     assert info["attributes"] == [f"label={c}" for c in range(10)] and sorted(info["order"]) == [0, 1, 2, 3]
-    assert info["kl"] == sorted(info["kl"], key=lambda v: -v) or [info["kl"][d] for d in info["order"]] == sorted(info["kl"], reverse=True)
+    assert [info["kl"][d] for d in info["order"]] == sorted(info["kl"], reverse=True)  # most KL first
+    assert info["centre"] == [0.0] * 4 and info["scale"] == [1.0] * 4  # the N(0, I) prior's ±3 sd
 
 
 def test_decode_sample_example_attribute_interpolate_and_map(served):
@@ -232,3 +233,17 @@ def test_a_tsne_map_point_is_the_nearest_example_s_code(served):
     x, y = m["points"][17]
     code, p = call(url + "/api/map/point", {"x": x, "y": y, "method": "tsne"})
     assert code == 200 and p["z"] == explorer.codes[17].tolist()
+
+
+def test_a_fitted_sampler_is_offered_and_read_once(served, monkeypatch):
+    from vaekit import run
+    from vaekit.commands import fit_sampler_run
+
+    _, explorer = served
+    fit_sampler_run(explorer.run_dir, sampler="gmm", components=2)
+    assert explorer.samplers() == ["prior", "gmm"]
+    reads = []
+    original = run.load_sampler
+    monkeypatch.setattr(run, "load_sampler", lambda *a: reads.append(a) or original(*a))
+    first, again = explorer.sample(n=3, seed=1, sampler="gmm"), explorer.sample(n=3, seed=1, sampler="gmm")
+    assert first["sampler"] == "gmm" and first["z"] == again["z"] and len(reads) == 1

@@ -9,21 +9,22 @@ import torch
 from vaekit.data import InMemoryDataset
 from vaekit.distributions import DiagonalGaussian
 from vaekit.errors import ConfigError
-from vaekit.generation.encode import encode_split
+from vaekit.generation.encode import Codes, encode_split
 from vaekit.models import LatentModel
 from vaekit.runtime import memory
 from vaekit.runtime.checks import at_least, in_range
 
 
 @torch.no_grad()
-def kl_order(model: LatentModel, data: InMemoryDataset, batch_size: int = 1000) -> list[int]:
+def kl_order(model: LatentModel, data: InMemoryDataset, batch_size: int = 1000, codes: Codes | None = None) -> list[int]:
     """Latent dimensions sorted by their mean KL(q(z_d|x) || N(0, 1)) over ``data``, largest first.
 
     Dimensions the model does not use (KL near 0, posterior collapse) come last. Autoencoders, flow
     posteriors and learned priors (VampPrior) have no per-dimension KL to N(0, 1); their dimensions
-    are sorted by the variance of the posterior means instead.
+    are sorted by the variance of the posterior means instead. ``codes``: ``data`` already encoded
+    (``encode_split``), so a caller that needs them too encodes once.
     """
-    codes = encode_split(model, data, batch_size)
+    codes = encode_split(model, data, batch_size) if codes is None else codes
     if codes.logvar is None or not isinstance(model.prior(1), DiagonalGaussian):
         return torch.argsort(codes.mu.var(0), descending=True).tolist()
     kl = DiagonalGaussian(codes.mu, codes.logvar).kl_per_dim()  # (N, D)

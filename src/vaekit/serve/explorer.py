@@ -31,10 +31,11 @@ from vaekit.generation import (
     fit_code_prior,
     kl_order,
     sample_latents,
+    select,
 )
 from vaekit.generation.interpolate import METHODS, path_times
 from vaekit.generation.latent_map import embed_2d
-from vaekit.run.samplers import sampler_path
+from vaekit.run.samplers import sampler_path, two_stage_dir
 from vaekit.runtime.files import atomic_write_bytes, make_dir
 
 MAP_DIR = "explorer"  # RUN/explorer/map-pca.json: the test split's 2-D map, computed once
@@ -95,14 +96,13 @@ class Explorer:
         self.lock = threading.Lock()
         codes = encode_split(model, self.examples)
         self.codes = codes.mu  # (N, D)
-        self.order = kl_order(model, self.examples)
+        self.order = kl_order(model, self.examples, codes=codes)
         standard = model.has_prior and isinstance(model.prior(1), DiagonalGaussian)
         self.centre = torch.zeros(model.latent_dim) if standard else self.codes.mean(0)  # (D,)
         self.scale = torch.ones(model.latent_dim) if standard else self.codes.std(0).clamp(min=1e-3)  # (D,)
-        if codes.logvar is not None:
-            self.kl = DiagonalGaussian(codes.mu, codes.logvar).kl_per_dim().mean(0)  # (D,)
-        else:
-            self.kl = None
+        # KL to N(0, 1) per dimension, where that is the prior (not a VampPrior's mixture, not an autoencoder)
+        self.kl = DiagonalGaussian(codes.mu, codes.logvar).kl_per_dim().mean(0) if standard and codes.logvar is not None else None
+        self._fitted: dict[str, Any] = {}  # samplers read from the run directory, once each
         self.code_prior = fit_code_prior(model, self.splits.train) if model.codebook_size else None
         self._attributes: dict[str, torch.Tensor] = {}
         # the training codes behind the attribute sliders, encoded now: done on the first slider move,
@@ -112,7 +112,11 @@ class Explorer:
 
     # ------------------------------------------------------------------ what the page needs first
     def samplers(self) -> list[str]:
-        have = [kind for kind in FITTED if (sampler_path(self.run_dir, kind).is_file() or (self.run_dir / "samplers" / kind).is_dir())]
+        have = [
+            kind
+            for kind in FITTED
+            if sampler_path(self.run_dir, kind).is_file() or (kind == "two-stage" and two_stage_dir(self.run_dir).is_dir())
+        ]
         if self.model.codebook_size:
             return ["codes", *(k for k in have if k == "autoregressive")]
         return (["prior"] if self.model.has_prior else []) + [k for k in have if k != "autoregressive"]
@@ -179,12 +183,14 @@ class Explorer:
         with self.lock, torch.no_grad():
             if sampler in ("prior", "codes"):
                 z = sample_latents(self.model, n, generator, temperature, code_prior=self.code_prior)
-            elif sampler == "autoregressive":
-                prior = run.load_sampler(self.run_dir, sampler, self.model.latent_dim)
-                z = sample_latents(self.model, n, generator, temperature, code_prior=prior)
             else:
-                fitted = run.load_sampler(self.run_dir, sampler, self.model.latent_dim)
-                z = sample_latents(self.model, n, generator, temperature, sampler=fitted)
+                if sampler not in self._fitted:
+                    self._fitted[sampler] = run.load_sampler(self.run_dir, sampler, self.model.latent_dim)
+                fitted = self._fitted[sampler]
+                if sampler == "autoregressive":
+                    z = sample_latents(self.model, n, generator, temperature, code_prior=fitted)
+                else:
+                    z = sample_latents(self.model, n, generator, temperature, sampler=fitted)
         return {"z": z.tolist(), "images": self.decode(z), "sampler": sampler}
 
     def encode_image(self, data: bytes) -> dict[str, Any]:
@@ -216,12 +222,7 @@ class Explorer:
         """The attribute vector ``name`` (mean code with it minus without it, from the training split)."""
         name = _choice("name", name, self.attribute_names())
         if name not in self._attributes:
-            train = self.splits.train
-            if name.startswith("label="):
-                label = self.attribute_names().index(name)
-                present = train.labels == label
-            else:
-                present = train.attributes[:, list(self.splits.attribute_names).index(name)] == 1
+            present = select(self.splits, self.splits.train, name)  # as `vaekit attribute --attribute NAME` selects
             self._attributes[name] = attribute_vector(self._train_means, present)  # (D,)
         return self._attributes[name].tolist()
 
