@@ -99,3 +99,48 @@ def test_attribute_edits_and_attribute_conditions_work_on_faces(tmp_path, capsys
     code, _, err = cli(capsys, "train", *common, "--model", "cvae", "--condition", "attributes", "--out", cvae)
     assert code == 0, err
     assert cli(capsys, "sample", cvae, "--n", "4", "--out", tmp_path / "s.png")[0] == 0
+
+
+def test_large_renders_are_kept_on_disk_and_checked_before_they_are_trusted(tmp_path, monkeypatch):
+    from vaekit.data import facegen
+
+    monkeypatch.setenv("VAEKIT_CACHE", str(tmp_path))
+    monkeypatch.setattr(facegen, "CACHE_BYTES", 0)  # every render is large enough to keep
+    drawn = []
+    real_render = facegen.render
+    monkeypatch.setattr(facegen, "render", lambda values, *a: drawn.append(len(values)) or real_render(values, *a))
+
+    first = facegen.load_faces("faces:30:2", 32, 3)
+    path = tmp_path / "faces" / "faces-v1-n30-seed2-3x32x32.npy"
+    assert path.is_file() and drawn == [30] and first.notes == ()
+    drawn.clear()
+    again = facegen.load_faces("faces:30:2", 32, 3)
+    assert drawn == [facegen.CACHE_CHECKS]  # only the check faces are drawn
+    assert np.array_equal(again.train.x, first.train.x) and np.array_equal(again.test.x, first.test.x)
+    assert np.array_equal(again.train.factors, first.train.factors)
+
+    # a render that does not match (another renderer, or flipped bytes) is drawn again
+    images = np.load(path)
+    images[-1] ^= 1
+    np.save(path, images)
+    drawn.clear()
+    fixed = facegen.load_faces("faces:30:2", 32, 3)
+    assert drawn == [facegen.CACHE_CHECKS, 30] and "did not match" in fixed.notes[0]
+    assert np.array_equal(fixed.test.x, first.test.x) and np.array_equal(np.load(path)[-1], first.test.x[-1])
+
+    # a truncated file is drawn again with a note, never trusted
+    path.write_bytes(path.read_bytes()[:1000])
+    rebuilt = facegen.load_faces("faces:30:2", 32, 3)
+    assert "could not be read" in rebuilt.notes[0] and np.array_equal(rebuilt.train.x, first.train.x)
+    assert np.array_equal(np.load(path), np.concatenate([first.train.x, first.test.x]))
+
+
+def test_a_cache_that_cannot_be_written_is_only_a_note(tmp_path, monkeypatch):
+    from vaekit.data import facegen
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("VAEKIT_CACHE", str(blocker))
+    monkeypatch.setattr(facegen, "CACHE_BYTES", 0)
+    raw = facegen.load_faces("faces:12", 32, 1)
+    assert len(raw.train) + len(raw.test) == 12 and "could not keep the drawn faces" in raw.notes[0]

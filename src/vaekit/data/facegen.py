@@ -21,17 +21,24 @@ thresholds of the factors and work exactly like a CelebA attribute file (``--att
 ``--model cvae --condition attributes``).
 
 ``faces`` is 20,000 faces from seed 0; ``faces:N`` or ``faces:N:SEED`` draws N from SEED. The same
-seed gives the same pixels; the last tenth is the test split.
+seed gives the same pixels; the last tenth is the test split. Large renders (the seed's 256x256 faces
+take minutes) are kept in the user cache (``$VAEKIT_CACHE/faces/``) and read back on later loads,
+after a few of their faces are drawn again and compared, so a cache from another renderer or a
+damaged file is redrawn, never trusted.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from vaekit.data.raw import RawSplits, Split
+from vaekit.data.sources import cache_dir
 from vaekit.errors import ConfigError
 from vaekit.runtime import memory
 
@@ -67,6 +74,9 @@ DEFAULT_N = 20_000
 TEST_FRACTION = 0.1
 HEAD_SCALE = 1.22  # the head frame's unit, in image units (the image spans [-1, 1])
 CHUNK_PIXELS = 500 * 64 * 64  # pixels rendered at once: float32 planes of 8 MB
+CACHE_BYTES = 64 * 2**20  # renders at least this large (a few seconds of drawing) are kept on disk
+CACHE_CHECKS = 4  # faces drawn again to check a cached render
+RENDER_VERSION = 1  # bump when the drawing changes (the check would catch it anyway, at a rebuild's cost)
 MIN_SIZE, MAX_SIZE = 32, 256
 
 
@@ -249,6 +259,55 @@ def render(values: np.ndarray, size: int = 64, channels: int = 3) -> np.ndarray:
     return out
 
 
+def _cache_path(n: int, seed: int, size: int, channels: int) -> Path:
+    return cache_dir() / "faces" / f"faces-v{RENDER_VERSION}-n{n}-seed{seed}-{channels}x{size}x{size}.npy"
+
+
+def _cached(path: Path, values: np.ndarray, size: int, channels: int, notes: list[str]) -> np.ndarray | None:
+    """The cached render at ``path`` if it holds exactly the faces of ``values``, else None."""
+    if not path.is_file():
+        return None
+    try:
+        images = np.load(path, mmap_mode="r")
+        ok = images.shape == (len(values), channels, size, size) and images.dtype == np.uint8
+        check = np.unique(np.linspace(0, len(values) - 1, CACHE_CHECKS).round().astype(int))
+        ok = ok and np.array_equal(np.asarray(images[check]), render(values[check], size, channels))
+        if ok:
+            return np.array(images)  # in memory: the file may be replaced by another process later
+    except (OSError, ValueError, EOFError) as error:
+        notes.append(f"the cached faces {path} could not be read ({error}); drew them again")
+        return None
+    notes.append(f"the cached faces {path} did not match the renderer; drew them again")
+    return None
+
+
+def _store(path: Path, images: np.ndarray, notes: list[str]) -> None:
+    """Write ``images`` to ``path`` atomically; a cache that cannot be written is only a note."""
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, images)
+        os.replace(tmp, path)  # concurrent writers: the last complete file wins
+    except OSError as error:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        notes.append(f"could not keep the drawn faces in {path.parent} ({error}); they will be drawn again next time")
+
+
+def render_cached(values: np.ndarray, n: int, seed: int, size: int, channels: int, notes: list[str]) -> np.ndarray:
+    """``render(values, size, channels)``, read from the user cache when it is large enough to keep."""
+    if n * channels * size * size < CACHE_BYTES:
+        return render(values, size, channels)
+    path = _cache_path(n, seed, size, channels)
+    images = _cached(path, values, size, channels, notes)
+    if images is None:
+        images = render(values, size, channels)
+        _store(path, images, notes)
+    return images
+
+
 def parse_spec(name: str) -> tuple[int, int]:
     """``faces`` -> (20000, 0); ``faces:N`` -> (N, 0); ``faces:N:SEED`` -> (N, SEED)."""
     parts = name.split(":")[1:]
@@ -268,7 +327,9 @@ def load_faces(name: str = "faces", size: int = 64, channels: int = 3) -> RawSpl
         raise ConfigError(f"faces are drawn at --image-size {MIN_SIZE} to {MAX_SIZE}, got {size}")
     memory.require(n * channels * size * size * 1.2, f"{n:,} faces of {channels}x{size}x{size}", "draw fewer (faces:N) or smaller ones")
     values = sample_factors(n, seed)
-    split = Split(render(values, size, channels), attributes=attributes(values), factors=bin_factors(values))
+    notes: list[str] = []
+    images = render_cached(values, n, seed, size, channels, notes)
+    split = Split(images, attributes=attributes(values), factors=bin_factors(values))
     cut = n - max(1, int(TEST_FRACTION * n))
     return RawSplits(
         train=split.take(slice(0, cut)),
@@ -278,4 +339,5 @@ def load_faces(name: str = "faces", size: int = 64, channels: int = 3) -> RawSpl
         attribute_names=tuple(ATTRIBUTES),
         factor_names=FACTOR_NAMES,
         factor_sizes=tuple(2 if name == "glasses" else FACTOR_BINS for name in FACTOR_NAMES),
+        notes=tuple(notes),
     )
