@@ -80,6 +80,10 @@ def test_benchmark_runs_every_cell_writes_a_table_and_skips_finished_cells(tmp_p
         ("[[data]]\nname = 'digits'\n[[model]]\nlabel = 'x'\n", "needs model = FAMILY"),
         ("[[data]]\nname = 'digits'\n[[model]]\nmodel = 'vae'\n[[model]]\nmodel = 'vae'\n", "share a name"),
         ("[[data]\n", "not valid TOML"),
+        ("[[data]]\nname = 'digits'\n[[model]]\nmodel = 'vae'\nskip = ['mnist']\n", "names dataset 'mnist', which no [[data]]"),
+        ("[[data]]\nname = 'digits'\n[[model]]\nmodel = 'vae'\nskip = 'digits'\n", "must be a list of dataset names"),
+        ("[[data]]\nname = 'digits'\n[[model]]\nmodel = 'vae'\ndata_options = { digits = 3 }\n", "must map dataset names"),
+        ("[[data]]\nname = 'digits'\n[[model]]\nmodel = 'vae'\ndata_options = { digits = { latent = 3 } }\n", "unknown option 'latent'"),
     ],
 )
 def test_bad_benchmark_configs_are_one_line_errors(tmp_path, capsys, text, pattern):
@@ -89,6 +93,25 @@ def test_bad_benchmark_configs_are_one_line_errors(tmp_path, capsys, text, patte
     err = capsys.readouterr().err
     assert pattern in err and str(config) in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()  # nothing written for a bad config
+
+
+def test_a_model_can_take_options_on_one_dataset_and_skip_another(tmp_path):
+    from vaekit.commands.benchmark import load_benchmark, markdown
+
+    config = tmp_path / "bench.toml"
+    config.write_text(
+        "[[data]]\nname = 'faces:40'\n[[data]]\nname = 'binarized-mnist'\n[[data]]\nname = 'digits'\n"
+        "[[model]]\nmodel = 'vae'\n"
+        "[[model]]\nmodel = 'cvae'\ndata_options = { 'faces:40' = { condition = 'attributes', latent_dim = 3 } }\n"
+        "skip = ['binarized-mnist']\n"
+    )
+    bench = load_benchmark(config)
+    cells = {(c.label, c.data_label): c.config for c in bench.cells}
+    assert sorted(cells) == [("cvae", "digits"), ("cvae", "faces:40"), ("vae", "binarized-mnist"), ("vae", "digits"), ("vae", "faces:40")]
+    assert cells["cvae", "faces:40"].model.condition == "attributes" and cells["cvae", "faces:40"].model.latent_dim == 3
+    assert cells["cvae", "digits"].model.condition == "label" and cells["vae", "faces:40"].model.latent_dim != 3
+    table = markdown(bench, [], "vaekit benchmark bench.toml")
+    assert "Not run on binarized-mnist (does not apply; `skip` in the config): cvae." in table
 
 
 def test_recipe_presets_carry_data_objective_and_training():

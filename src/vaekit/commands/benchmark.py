@@ -20,6 +20,8 @@ long benchmark never loses work. Example::
     model = "beta-vae"     # a family, or preset = "seed-vae"
     label = "β-VAE (β=4)"  # the row's name (default: the family or preset)
     options = { latent_dim = 10, beta = 4.0 }   # any ModelConfig / ObjectiveConfig / TrainConfig field
+    data_options = { faces = { condition = "attributes" } }   # options for this model on one dataset only
+    skip = ["binarized-mnist"]   # datasets this model does not apply to (listed under the table)
 
     [[reference]]          # published numbers, shown beside ours
     data = "binarized-mnist"
@@ -89,6 +91,7 @@ class Benchmark:
     eval_limit: int | None = None
     seed: int = 0
     references: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (model label, dataset) pairs the config skips
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -114,10 +117,28 @@ def _with_options(config: RunConfig, options: dict[str, Any], where: str) -> Run
     return replace(config, **{name: replace(part, **changes[name]) for name, part in parts.items() if changes[name]})
 
 
-def _cell(data: dict[str, Any], model: dict[str, Any], epochs: int | None, where: str) -> Cell:
-    unknown = set(model) - {"model", "preset", "label", "options"}
+MODEL_KEYS = ("model", "preset", "label", "options", "data_options", "skip")
+
+
+def _check_model_table(model: dict[str, Any], data_names: list[str], where: str) -> None:
+    unknown = set(model) - set(MODEL_KEYS)
     if unknown:
-        raise ConfigError(f"{where}: unknown [[model]] key(s) {sorted(unknown)}; use model, preset, label, options")
+        raise ConfigError(f"{where}: unknown [[model]] key(s) {sorted(unknown)}; use {', '.join(MODEL_KEYS)}")
+    skip, per_data = model.get("skip", []), model.get("data_options", {})
+    if not isinstance(skip, list) or not all(isinstance(s, str) for s in skip):
+        raise ConfigError(f"{where}: 'skip' of a [[model]] must be a list of dataset names, like skip = [\"binarized-mnist\"]")
+    if not isinstance(per_data, dict) or not all(isinstance(v, dict) for v in per_data.values()):
+        raise ConfigError(
+            f"{where}: 'data_options' of a [[model]] must map dataset names to tables, like {{ faces = {{ latent_dim = 16 }} }}"
+        )
+    for name in [*skip, *per_data]:
+        if name not in data_names:
+            raise ConfigError(
+                f"{where}: a [[model]] names dataset '{name}', which no [[data]] table has; choose from {', '.join(data_names)}"
+            )
+
+
+def _cell(data: dict[str, Any], model: dict[str, Any], epochs: int | None, where: str) -> Cell:
     if "model" not in model and "preset" not in model:
         raise ConfigError(f"{where}: each [[model]] needs model = FAMILY ({', '.join(MODELS)}) or preset = NAME ({', '.join(PRESETS)})")
     base = preset_run_config(model.get("model"), model.get("preset"))
@@ -125,7 +146,8 @@ def _cell(data: dict[str, Any], model: dict[str, Any], epochs: int | None, where
     config = replace(base, data=DataConfig(**data_fields))
     if epochs is not None:
         config = replace(config, train=replace(config.train, epochs=epochs))
-    config = _with_options(config, {**data.get("options", {}), **model.get("options", {})}, where)
+    options = {**data.get("options", {}), **model.get("options", {}), **model.get("data_options", {}).get(data["name"], {})}
+    config = _with_options(config, options, where)
     config = replace(config, train=replace(config.train, progress=False))
     label = model.get("label") or model.get("preset") or model["model"]
     return Cell(f"{_slug(label)}--{_slug(config.data.name)}", label, config.data.name, config)
@@ -148,8 +170,13 @@ def load_benchmark(path: Path) -> Benchmark:
     for ref in references:
         if not all(isinstance(ref.get(k), str) for k in ("data", "model", "source")):
             raise ConfigError(f"{path}: each [[reference]] needs data, model and source strings, got {ref}")
+    if not all(isinstance(d.get("name"), str) for d in data):
+        raise ConfigError(f"{path}: each [[data]] needs name = DATASET")
+    data_names = [d["name"] for d in data]
+    for m in models:
+        _check_model_table(m, data_names, str(path))
     try:
-        cells = [_cell(d, m, spec.get("epochs"), str(path)) for d in data for m in models]
+        cells = [_cell(d, m, spec.get("epochs"), str(path)) for d in data for m in models if d["name"] not in m.get("skip", [])]
     except TypeError as e:  # a wrong field name or type inside a table
         raise ConfigError(f"{path}: {e}") from None
     except VaekitError as e:  # a bad name or value, said by the config class that checked it
@@ -160,8 +187,9 @@ def load_benchmark(path: Path) -> Benchmark:
             f"{path}: two cells share a name ({sorted({k for k in keys if keys.count(k) > 1})}); give the models distinct labels"
         )
     settings = {k: spec[k] for k in ("iw_samples", "fid", "fid_samples", "eval_limit", "seed") if k in spec}
+    skipped = [(m.get("label") or m.get("preset") or m["model"], name) for m in models for name in m.get("skip", [])]
     try:
-        return Benchmark(spec.get("title", "vaekit benchmark"), cells, references=references, **settings)
+        return Benchmark(spec.get("title", "vaekit benchmark"), cells, references=references, skipped=skipped, **settings)
     except VaekitError as e:
         raise ConfigError(f"{path}: {e}") from None
 
@@ -306,6 +334,9 @@ def _table(bench: Benchmark, data: str, rows: list[dict[str, Any]]) -> list[str]
             + " | ".join(_cell_text(ref, k, f) for _, k, f in columns)
             + " |"
         )
+    skipped = [label for label, name in bench.skipped if name == data]
+    if skipped:
+        lines += ["", f"Not run on {data} (does not apply; `skip` in the config): {', '.join(skipped)}."]
     return lines + [""]
 
 
