@@ -3,7 +3,9 @@
 Labels come from the first-level sub-folder names (none when images sit at the top). Optional
 per-image attributes come from a CSV with a file-name column followed by 0/1 or -1/1 columns, as
 CelebA ships them. A file with an image extension that cannot be decoded is reported and skipped;
-an image with no row in the attribute file is an error, so nothing is silently mislabelled.
+an image with no row in the attribute file is an error, so nothing is silently mislabelled. The
+decoded images are kept in the user cache and memory-mapped when they would not fit in RAM
+(``vaekit.data.diskcache``).
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from vaekit.data.diskcache import decoded_folder
 from vaekit.data.images import EXTENSIONS, load_image
 from vaekit.data.raw import RawSplits, Split
 from vaekit.errors import DataError
-from vaekit.runtime import memory
 
 SPLIT_SEED = 0  # images are shuffled once with this seed, then split: the same files give the same splits
 
@@ -83,35 +85,33 @@ def _attributes(root: Path, files: list[Path], path: Path) -> tuple[np.ndarray, 
 def load_folder(root: Path, image_size: int, channels: int, attributes: Path | None = None) -> RawSplits:
     """All images under ``root`` at ``image_size`` x ``image_size`` with ``channels`` channels."""
     files, others = list_images(root)
-    memory.require(
-        2 * len(files) * channels * image_size**2,
-        f"{len(files):,} images of {channels}x{image_size}x{image_size}",
-        "use a smaller --image-size or a folder with fewer images",
+    notes: list[str] = []
+    decoded = decoded_folder(
+        root,
+        files,
+        (channels, image_size, image_size),
+        lambda f: load_image(f, image_size, channels),
+        lambda n: np.random.default_rng(SPLIT_SEED).permutation(n),
+        notes,
     )
-    images, kept, skipped = [], [], []
-    for f in files:
-        try:
-            images.append(load_image(f, image_size, channels))
-            kept.append(f)
-        except DataError as e:  # unreadable, or too large to decode (a decompression bomb)
-            skipped.append(f"{f.relative_to(root)} ({e.reason})")
-    if len(kept) < 3:
-        raise DataError(f"{root}: only {len(kept)} readable image(s); need at least 3 for train, validation and test")
+    if len(decoded.files) < 3:
+        raise DataError(f"{root}: only {len(decoded.files)} readable image(s); need at least 3 for train, validation and test")
+    kept = [root / f for f in decoded.files]  # in split order
     y, classes = _labels(root, kept)
     attrs, names = _attributes(root, kept, attributes) if attributes is not None else (None, None)
-    data = Split(np.stack(images), y, attrs).take(np.random.default_rng(SPLIT_SEED).permutation(len(kept)))
+    data = Split(decoded.images, y, attrs)
     cut = len(kept) - max(1, len(kept) // 10)
-    notes = tuple(
+    notes += [
         f"skipped {len(names)} {what}: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}"
-        for what, names in (("unreadable file(s)", skipped), ("non-image file(s)", [str(p.relative_to(root)) for p in others]))
+        for what, names in (("unreadable file(s)", decoded.skipped), ("non-image file(s)", [str(p.relative_to(root)) for p in others]))
         if names
-    )
+    ]
     return RawSplits(
         train=data.take(slice(0, cut)),
         test=data.take(slice(cut, None)),
         scale=255.0,
-        location=str(root),
+        location=f"{root} ({decoded.where})",
         classes=classes,
         attribute_names=names,
-        notes=notes,
+        notes=tuple(notes),
     )

@@ -1,0 +1,201 @@
+"""Image folders decoded once into the user cache, and read back at memory speed.
+
+``folder:PATH`` decodes every image on its first load, in parallel over all cores, into one uint8
+array ``images.npy`` of shape (N, C, S, S) in split order (the seeded shuffle already applied, so each
+split is a contiguous slice), beside a ``meta.json`` naming the decoded files. Later loads open it in
+well under a second. The cache lives in ``$VAEKIT_CACHE/folders/KEY/``, where KEY hashes the file
+list, each file's size and modification time, the image size, the channels and this format's
+version: a changed, added or removed file gives a new key, so a stale cache is never read.
+
+A set that fits comfortably in memory (``IN_MEMORY_FRACTION`` of what is free) is read into RAM;
+a larger one is memory-mapped copy-on-write, so batches are gathered from the page cache and the
+process holds only what it touches. ``VAEKIT_MEMORY_MAP=always`` or ``never`` overrides the choice. A damaged cache (a truncated array, a meta file that does not
+match it) is rebuilt with a note, never trusted. Builders write into a private temporary directory
+and rename it into place, so two processes building the same cache at once end with one valid copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vaekit.data.sources import cache_dir
+from vaekit.errors import DataError
+from vaekit.runtime import memory
+
+VERSION = 1
+IN_MEMORY_FRACTION = 0.25  # decoded sets up to this share of the free memory are read into RAM
+CHUNK = 256  # images decoded per task
+
+
+@dataclass(frozen=True)
+class DecodedFolder:
+    """A folder's decoded images in split order.
+
+    Attributes:
+        images: (N, C, S, S) uint8, in RAM or a copy-on-write memory map of the cache file.
+        files: the decoded files' paths relative to the folder, in the same order.
+        skipped: 'path (reason)' of each file that could not be decoded.
+        where: how the images are held, for the run's first line.
+    """
+
+    images: np.ndarray
+    files: list[str]
+    skipped: list[str]
+    where: str
+
+
+def folder_key(root: Path, files: list[Path], size: int, channels: int) -> str:
+    """A hash of what the decoded images depend on: the files (names, sizes, mtimes) and the options."""
+    digest = hashlib.sha256(json.dumps({"version": VERSION, "size": size, "channels": channels}).encode())
+    for f in files:
+        stat = f.stat()
+        digest.update(f"{f.relative_to(root).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:32]
+
+
+def _open(directory: Path) -> tuple[np.ndarray, dict]:
+    """The cached array (memory-mapped) and its meta; ValueError/OSError when anything is off."""
+    meta = json.loads((directory / "meta.json").read_text())
+    images = np.load(directory / "images.npy", mmap_mode="c")
+    if images.dtype != np.uint8 or images.shape != tuple(meta["shape"]) or len(meta["files"]) != images.shape[0]:
+        raise ValueError(f"the array is {images.dtype} {images.shape}, its meta says uint8 {tuple(meta['shape'])}")
+    return images, meta
+
+
+def _decode_all(
+    root: Path, files: list[Path], decode: Callable[[Path], np.ndarray], shape: tuple[int, int, int], out: np.ndarray, echo
+) -> list[str | None]:
+    """Decode ``files`` into ``out`` (file order) on every core; the reason each failed file was skipped."""
+    from vaekit.data.images import ImageError
+
+    reasons: list[str | None] = [None] * len(files)
+
+    def work(start: int) -> int:
+        for i in range(start, min(start + CHUNK, len(files))):
+            try:
+                out[i] = decode(files[i])
+            except ImageError as e:  # unreadable, or too large to decode (a decompression bomb)
+                reasons[i] = f"{files[i].relative_to(root)} ({e.reason})"
+            except DataError as e:
+                reasons[i] = f"{files[i].relative_to(root)} ({e})"
+        return min(start + CHUNK, len(files)) - start
+
+    done, last = 0, time.monotonic()
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # PIL releases the GIL while it decodes
+        for n in pool.map(work, range(0, len(files), CHUNK)):
+            done += n
+            if echo is not None and (time.monotonic() - last > 2 or done == len(files)):
+                echo(f"decoding {root}: {done:,}/{len(files):,} images")
+                last = time.monotonic()
+    return reasons
+
+
+def _build(
+    root: Path, files: list[Path], decode, shape: tuple[int, int, int], order_of: Callable[[int], np.ndarray], final: Path, echo
+) -> None:
+    """Decode ``files`` into a new cache directory and move it to ``final`` (unless another process did first)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=final.parent, prefix=final.name + ".building-"))
+    try:
+        staged = np.lib.format.open_memmap(work / "decoded.npy", mode="w+", dtype=np.uint8, shape=(len(files), *shape))
+        reasons = _decode_all(root, files, decode, shape, staged, echo)
+        kept = np.array([i for i, r in enumerate(reasons) if r is None], dtype=np.int64)
+        order = kept[order_of(len(kept))] if len(kept) else kept
+        images = np.lib.format.open_memmap(work / "images.npy", mode="w+", dtype=np.uint8, shape=(len(order), *shape))
+        for start in range(0, len(order), 4096):  # into split order, a chunk at a time
+            images[start : start + 4096] = staged[order[start : start + 4096]]
+        images.flush()
+        del images, staged
+        (work / "decoded.npy").unlink()
+        meta = {
+            "version": VERSION,
+            "shape": [len(order), *shape],
+            "files": [files[i].relative_to(root).as_posix() for i in order],
+            "skipped": [r for r in reasons if r is not None],
+        }
+        (work / "meta.json").write_text(json.dumps(meta))
+        try:
+            os.rename(work, final)
+        except OSError:  # another process finished the same cache first: keep theirs
+            if not (final / "meta.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def decoded_folder(
+    root: Path,
+    files: list[Path],
+    shape: tuple[int, int, int],
+    decode: Callable[[Path], np.ndarray],
+    order_of: Callable[[int], np.ndarray],
+    notes: list[str],
+    echo: Callable[[str], None] | None = None,
+) -> DecodedFolder:
+    """The decoded images of ``files`` (each ``decode(path)`` -> uint8 ``shape``), from the cache or built into it.
+
+    Args:
+        order_of: the split order of the ``n`` decodable files (a permutation of ``range(n)``).
+        notes: where a rebuilt or unwritable cache is reported.
+        echo: where build progress goes (stderr by default).
+    """
+    echo = echo or (lambda line: print(line, file=sys.stderr, flush=True))
+    final = cache_dir() / "folders" / folder_key(root, files, shape[-1], shape[0])
+    for attempt in range(2):
+        if final.is_dir():
+            try:
+                images, meta = _open(final)
+                break
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                notes.append(f"the decoded cache {final} was damaged ({e}); decoded the folder again")
+                shutil.rmtree(final, ignore_errors=True)
+        try:
+            _build(root, files, decode, shape, order_of, final, echo)
+        except OSError as e:
+            notes.append(f"could not keep the decoded images in {final.parent} ({e}); they are decoded again on every load")
+            return _in_memory_only(root, files, shape, decode, order_of, echo)
+    else:  # pragma: no cover - a cache that cannot be read right after it was built
+        raise DataError(f"{final}: the decoded cache could not be read back after it was built; delete it and run again")
+    files_kept, skipped = meta["files"], meta["skipped"]
+    if _memory_mapped(images.nbytes):
+        return DecodedFolder(images, files_kept, skipped, f"memory-mapped from {final}")
+    return DecodedFolder(np.array(images), files_kept, skipped, f"in memory, decoded once into {final}")
+
+
+def _memory_mapped(nbytes: int) -> bool:
+    """Whether a decoded set of ``nbytes`` is memory-mapped rather than read into RAM."""
+    choice = os.environ.get("VAEKIT_MEMORY_MAP", "auto")
+    if choice not in ("auto", "always", "never"):
+        raise DataError(f"VAEKIT_MEMORY_MAP={choice!r}: use auto, always or never")
+    if choice != "auto":
+        return choice == "always"
+    free = memory.available_bytes()
+    return free is not None and nbytes > IN_MEMORY_FRACTION * free
+
+
+def _in_memory_only(root, files, shape, decode, order_of, echo) -> DecodedFolder:
+    """Decode into RAM without a cache (the cache directory is not writable)."""
+    memory.require(
+        len(files) * int(np.prod(shape)),
+        f"{len(files):,} images of {'x'.join(map(str, shape))}",
+        "make $VAEKIT_CACHE writable, or use a smaller --image-size or fewer images",
+    )
+    out = np.empty((len(files), *shape), dtype=np.uint8)
+    reasons = _decode_all(root, files, decode, shape, out, echo)
+    kept = np.array([i for i, r in enumerate(reasons) if r is None], dtype=np.int64)
+    order = kept[order_of(len(kept))] if len(kept) else kept
+    return DecodedFolder(
+        out[order], [files[i].relative_to(root).as_posix() for i in order], [r for r in reasons if r is not None], "in memory"
+    )

@@ -1,0 +1,139 @@
+"""Decoded image folders kept on disk: the same tensors as decoding into RAM, invalidated by any
+change to the files, rebuilt when damaged, safe to build from two processes, exact to resume from."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vaekit.commands import RunConfig, resume, train
+from vaekit.data import DataConfig, diskcache, load_dataset
+
+from conftest import assert_same_run, make_folder, tiny_run_config
+
+
+def _load(root: Path, **options):
+    return load_dataset(DataConfig(name=f"folder:{root}", image_size=16, **options))
+
+
+def _same(a, b) -> None:
+    for name in ("train", "valid", "test"):
+        x, y = a.split(name), b.split(name)
+        assert torch.equal(x.x, y.x) and torch.equal(x.labels, y.labels)
+        assert (x.attributes is None and y.attributes is None) or torch.equal(x.attributes, y.attributes)
+    assert a.classes == b.classes and a.notes == b.notes
+
+
+def _cache_dirs(cache: Path) -> list[Path]:
+    return sorted((cache / "folders").iterdir()) if (cache / "folders").is_dir() else []
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("VAEKIT_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_the_cache_gives_the_tensors_of_decoding_into_memory(tmp_path, cache, monkeypatch):
+    root = make_folder(tmp_path / "pets")
+    first = _load(root, attributes=tmp_path / "attrs.csv")  # builds the cache
+    (entry,) = _cache_dirs(cache)
+    meta = json.loads((entry / "meta.json").read_text())
+    assert meta["shape"] == [24, 3, 16, 16] and meta["skipped"] == ["cats/broken.png (UnidentifiedImageError)"]
+    assert "in memory, decoded once into" in first.source
+
+    decoded = []
+    real = diskcache._decode_all
+    monkeypatch.setattr(diskcache, "_decode_all", lambda *a: decoded.append(1) or real(*a))
+    again = _load(root, attributes=tmp_path / "attrs.csv")
+    assert decoded == [] and again.source == first.source  # read back, nothing decoded
+    _same(first, again)
+
+    monkeypatch.setenv("VAEKIT_MEMORY_MAP", "always")
+    mapped = _load(root, attributes=tmp_path / "attrs.csv")
+    assert "memory-mapped from" in mapped.source and decoded == []
+    _same(first, mapped)
+
+    # the reference: decoding straight into RAM, with no cache at all (an unwritable cache directory)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    monkeypatch.setenv("VAEKIT_CACHE", str(blocker))
+    plain = _load(root, attributes=tmp_path / "attrs.csv")
+    assert plain.source == f"{root} (in memory)"
+    assert torch.equal(plain.train.x, first.train.x) and torch.equal(plain.test.labels, first.test.labels)
+    assert "could not keep the decoded images" in plain.notes[0]
+
+
+def test_a_changed_added_or_removed_file_gives_a_new_cache(tmp_path, cache):
+    root = make_folder(tmp_path / "pets", attributes=False)
+    before = _load(root)
+    image = root / "cats" / "cats_2.png"
+    Image.new("RGB", (24, 24), (0, 255, 0)).save(image)
+    os.utime(image, ns=(1, 1))  # a new mtime, whatever the clock's resolution
+    changed = _load(root)
+    assert len(_cache_dirs(cache)) == 2
+    green = (changed.train.x[:, 1].float().mean((1, 2)) > 200).sum() + (changed.test.x[:, 1].float().mean((1, 2)) > 200).sum()
+    green += (changed.valid.x[:, 1].float().mean((1, 2)) > 200).sum()
+    assert int(green) == 1 and int((before.train.x[:, 1].float().mean((1, 2)) > 200).sum()) == 0
+    Image.new("RGB", (24, 24), (0, 0, 255)).save(root / "dogs" / "extra.png")
+    assert len(_load(root).train) + len(_load(root).valid) + len(_load(root).test) == 25 and len(_cache_dirs(cache)) == 3
+    (root / "dogs" / "extra.png").unlink()
+    _load(root)
+    assert len(_cache_dirs(cache)) == 3  # back to the previous files: the previous cache
+
+
+@pytest.mark.parametrize("damage", ["truncate", "meta"])
+def test_a_damaged_cache_is_rebuilt_with_a_note(tmp_path, cache, damage):
+    root = make_folder(tmp_path / "pets", attributes=False)
+    good = _load(root)
+    (entry,) = _cache_dirs(cache)
+    if damage == "truncate":
+        array = entry / "images.npy"
+        array.write_bytes(array.read_bytes()[:500])
+    else:
+        (entry / "meta.json").write_text('{"shape": [3, 3, 16, 16]')
+    rebuilt = _load(root)
+    assert f"the decoded cache {entry} was damaged" in rebuilt.notes[0]
+    assert torch.equal(rebuilt.train.x, good.train.x) and torch.equal(rebuilt.test.x, good.test.x)
+    assert _load(root).notes == good.notes  # and the rebuilt one is trusted again
+
+
+def test_two_processes_building_the_same_cache_end_with_one_valid_copy(tmp_path, cache):
+    root = make_folder(tmp_path / "pets", n_per_class=40, attributes=False)
+    script = (
+        "import sys; from vaekit.data import DataConfig, load_dataset\n"
+        f"d = load_dataset(DataConfig(name='folder:{root}', image_size=16))\n"
+        "print(len(d.train), int(d.train.x.sum()))\n"
+    )
+    env = {**os.environ, "VAEKIT_CACHE": str(cache)}
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) for _ in range(2)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1].decode()[-500:] for o in outputs]
+    assert outputs[0][0] == outputs[1][0]
+    (entry,) = _cache_dirs(cache)  # no second copy, no half-built directory left behind
+    assert sorted(p.name for p in entry.iterdir()) == ["images.npy", "meta.json"]
+    assert _load(root).train.x.sum().item() == int(outputs[0][0].split()[1])
+
+
+def test_resume_from_a_memory_mapped_folder_is_bitwise_exact(tmp_path, cache, monkeypatch):
+    monkeypatch.setenv("VAEKIT_MEMORY_MAP", "always")
+    root = make_folder(tmp_path / "pets", n_per_class=40, attributes=False)
+    base = tiny_run_config(epochs=2)
+    config = RunConfig(DataConfig(name=f"folder:{root}", image_size=16, channels=1), base.model, train=replace(base.train, batch_size=16))
+    full = train(config, tmp_path / "full", images=False)
+    part = train(config, tmp_path / "part", images=False, stop_at_step=3)
+    assert part.interrupted
+    resumed = resume(tmp_path / "part", images=False)
+    assert resumed.progress.global_step == full.progress.global_step
+    assert_same_run(tmp_path / "full", tmp_path / "part")
+    assert "memory-mapped" in _load(root, channels=1).source
+    assert np.load(_cache_dirs(cache)[0] / "images.npy", mmap_mode="r").shape[1:] == (1, 16, 16)
