@@ -9,9 +9,10 @@ version: a changed, added or removed file gives a new key, so a stale cache is n
 
 A set that fits comfortably in memory (``IN_MEMORY_FRACTION`` of what is free) is read into RAM;
 a larger one is memory-mapped copy-on-write, so batches are gathered from the page cache and the
-process holds only what it touches. ``VAEKIT_MEMORY_MAP=always`` or ``never`` overrides the choice. A damaged cache (a truncated array, a meta file that does not
-match it) is rebuilt with a note, never trusted. Builders write into a private temporary directory
-and rename it into place, so two processes building the same cache at once end with one valid copy.
+process holds only what it touches. ``VAEKIT_MEMORY_MAP=always`` or ``never`` overrides the
+choice. A damaged cache (a truncated array, a meta file that does not match it) is rebuilt with a
+note, never trusted. Builders write into a private temporary directory and rename it into place, so
+two processes building the same cache at once end with one valid copy.
 """
 
 from __future__ import annotations
@@ -153,21 +154,26 @@ def decoded_folder(
     """
     echo = echo or (lambda line: print(line, file=sys.stderr, flush=True))
     final = cache_dir() / "folders" / folder_key(root, files, shape[-1], shape[0])
-    for attempt in range(2):
-        if final.is_dir():
-            try:
-                images, meta = _open(final)
-                break
-            except (OSError, ValueError, KeyError, TypeError) as e:
-                notes.append(f"the decoded cache {final} was damaged ({e}); decoded the folder again")
-                shutil.rmtree(final, ignore_errors=True)
+    unreadable = (OSError, ValueError, KeyError, TypeError)
+    images = meta = None
+    if final.is_dir():
+        try:
+            images, meta = _open(final)
+        except unreadable as e:
+            notes.append(f"the decoded cache {final} was damaged ({e}); decoded the folder again")
+            shutil.rmtree(final, ignore_errors=True)
+    if images is None:
         try:
             _build(root, files, decode, shape, order_of, final, echo)
         except OSError as e:
             notes.append(f"could not keep the decoded images in {final.parent} ({e}); they are decoded again on every load")
             return _in_memory_only(root, files, shape, decode, order_of, echo)
-    else:  # pragma: no cover - a cache that cannot be read right after it was built
-        raise DataError(f"{final}: the decoded cache could not be read back after it was built; delete it and run again")
+        try:
+            images, meta = _open(final)
+        except unreadable as e:
+            raise DataError(
+                f"{final}: the decoded cache cannot be read right after it was built ({e}); check the disk, or point VAEKIT_CACHE elsewhere"
+            ) from None
     files_kept, skipped = meta["files"], meta["skipped"]
     if _memory_mapped(images.nbytes):
         return DecodedFolder(images, files_kept, skipped, f"memory-mapped from {final}")
