@@ -182,3 +182,15 @@ def test_batch_by_index_tensor_equals_slicing_and_never_writes_to_the_data():
     before = floats.clone()
     InMemoryDataset(floats, None, 2.0).batch(slice(0, 10))
     assert torch.equal(floats, before)
+
+
+def test_passes_over_a_split_are_chunked_by_bytes_not_examples():
+    import torch
+
+    from vaekit.data.base import InMemoryDataset
+
+    big = InMemoryDataset(torch.randint(0, 256, (50, 3, 64, 64), dtype=torch.uint8), None, 255.0)
+    chunks = list(big.value_chunks(max_bytes=4 * 3 * 64 * 64 * 8))  # room for 8 examples
+    assert [len(c) for c in chunks] == [8] * 6 + [2]
+    assert torch.equal(torch.cat(chunks), big.values(slice(None)))
+    assert [len(c) for c in big.value_chunks(max_bytes=1)] == [1] * 50  # at least one example at a time

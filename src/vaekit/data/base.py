@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import torch
@@ -52,6 +54,14 @@ class InMemoryDataset:
     def values(self, index: torch.Tensor | slice) -> torch.Tensor:
         """Examples ``index`` as float32 in [0, 1], never binarized: what a likelihood's support check reads."""
         return self.x[index].to(torch.float32) / self.scale
+
+    def value_chunks(self, max_bytes: int = 64 * 2**20) -> Iterator[torch.Tensor]:
+        """Every example as float32 ``values``, in slices of at most ``max_bytes`` (at least one example):
+        a pass over the whole split whose memory does not grow with the examples' size."""
+        per_example = 4 * max(1, math.prod(self.shape))
+        step = max(1, max_bytes // per_example)
+        for start in range(0, len(self), step):
+            yield self.values(slice(start, start + step))
 
     def condition(self, index: torch.Tensor | slice, kind: str | None, dim: int) -> torch.Tensor | None:
         """What a conditional model is given for examples ``index``: one-hot labels or attributes, (B, Y).

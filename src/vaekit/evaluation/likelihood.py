@@ -225,7 +225,7 @@ def _check_arguments(
 
 
 @torch.no_grad()
-def check_support(model: LatentModel, data: InMemoryDataset, chunk: int = 10_000) -> None:
+def check_support(model: LatentModel, data: InMemoryDataset) -> None:
     """A DataError when any example of ``data`` lies outside the model's likelihood support."""
     if len(data) == 0:
         return
@@ -233,8 +233,8 @@ def check_support(model: LatentModel, data: InMemoryDataset, chunk: int = 10_000
     likelihood = model.decode(
         torch.zeros(1, model.latent_dim, device=x.device), data.condition(slice(0, 1), model.conditioning, model.condition_dim)
     )
-    for start in range(0, len(data), chunk):
-        likelihood.check_support(data.values(slice(start, start + chunk)))
+    for values in data.value_chunks():
+        likelihood.check_support(values)
 
 
 def evaluate(

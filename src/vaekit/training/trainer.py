@@ -332,8 +332,8 @@ class Trainer:
             throwaway = torch.Generator(device=self.device).manual_seed(0)  # leaves the training RNG untouched
             likelihood = self.model(x, throwaway, condition).likelihood
             for split in (self.data.train, self.data.valid):
-                for start in range(0, len(split), 10_000):
-                    likelihood.check_support(split.values(slice(start, start + 10_000)))
+                for values in split.value_chunks():
+                    likelihood.check_support(values)
         self.data_checked = True
 
     def _run_epoch(self, report: shown.Silent, stop_at_step: int | None) -> bool:
