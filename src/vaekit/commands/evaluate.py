@@ -25,7 +25,7 @@ from vaekit.evaluation.fidelity import feature_extractor, sample_quality
 from vaekit.generation import attribute_vector, fit_code_prior, posterior_means, sample, sample_conditions
 from vaekit.models import LatentModel
 from vaekit.models.code_prior import CodeTransformer
-from vaekit.models.memory import require_fits
+from vaekit.models.memory import require_fits, rows_that_fit
 from vaekit.objectives import ObjectiveConfig
 from vaekit.runtime import distributed
 from vaekit.runtime.checks import at_least, integer
@@ -35,6 +35,7 @@ Split = Literal["test", "valid", "train"]
 Weights = Literal["best", "last"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 FID_CHUNK = 500
+MAX_ROWS = 4096  # latents the decoder takes at once in the importance-weighted bound, where memory allows
 
 
 def evaluate_run(
@@ -80,16 +81,17 @@ def evaluate_run(
     at_least("fid_samples", fid_samples, 2)
     integer("seed", seed)
     dev = distributed.setup(resolve_device(device))  # under torchrun the split's batches are spread over the processes
-    require_fits(run.model_config(run_dir), 4096, training=False, device=dev, what="evaluating this run's model (4096 latents at a time)")
+    config = run.model_config(run_dir)
+    rows = rows_that_fit(config, MAX_ROWS, dev)  # a 256x256 decoder cannot take 4096 latents at a time in 24 GB
+    require_fits(config, rows, training=False, device=dev, what=f"evaluating this run's model ({rows} latent(s) at a time)")
     model = run.load(run_dir, weights=weights, device=dev)
     lookup({s: s for s in run.SPLITS}, split, "--split")
     splits = run.load_splits(run_dir, data_dir)  # once: --fid and --edits read the training split too
     data = splits.split(split)
     data = (data.head(limit) if limit else data).to(dev)
     outliers = None if ood_data is None else run.load_split(run_dir, "test", data_dir, limit, dev, name=ood_data)
-    report = evaluate(
-        model, data, split, iw_samples, torch.Generator(device=dev).manual_seed(distributed.rank_seed(seed)), outliers=outliers
-    )
+    generator = torch.Generator(device=dev).manual_seed(distributed.rank_seed(seed))
+    report = evaluate(model, data, split, iw_samples, generator, batch_size=min(100, rows), max_rows=rows, outliers=outliers)
     objective = read_run_config(run_dir).objective
     if objective.reconstruction != "likelihood" or objective.adversarial != "none":  # honest about what the numbers are not
         report = replace(report, trained_on=trained_on(objective, model.has_prior and not model.deterministic))

@@ -65,3 +65,15 @@ def require_fits(config: ModelConfig, batch: int, training: bool, device: str | 
         "use smaller --hidden / --width / --latent-dim / --codebook-size / --samples, or a smaller --batch-size",
         device,
     )
+
+
+def rows_that_fit(config: ModelConfig, most: int, device: str | torch.device = "cpu", share: float = 0.5) -> int:
+    """The largest power-of-two batch, up to ``most``, whose evaluation footprint (no gradients) fits in
+    ``share`` of the free memory of ``device``; at least 1 (``require_fits`` says when even that is too much)."""
+    free = memory.available_bytes(device)
+    if free is None:
+        return most
+    rows = most
+    while rows > 1 and footprint(config, rows, training=False)[1] > share * free:
+        rows //= 2
+    return rows
