@@ -17,6 +17,7 @@ from PIL import Image
 
 from vaekit.commands import RunConfig, resume, train
 from vaekit.data import DataConfig, diskcache, load_dataset
+from vaekit.errors import DataError
 
 from conftest import assert_same_run, make_folder, tiny_run_config
 
@@ -137,3 +138,17 @@ def test_resume_from_a_memory_mapped_folder_is_bitwise_exact(tmp_path, cache, mo
     assert_same_run(tmp_path / "full", tmp_path / "part")
     assert "memory-mapped" in _load(root, channels=1).source
     assert np.load(_cache_dirs(cache)[0] / "images.npy", mmap_mode="r").shape[1:] == (1, 16, 16)
+
+
+def test_a_large_uint8_npy_is_memory_mapped_and_gives_the_same_tensors(tmp_path, monkeypatch):
+    images = np.random.default_rng(0).integers(0, 256, (40, 1, 8, 8), dtype=np.uint8)
+    np.save(tmp_path / "x.npy", images)
+    in_ram = load_dataset(DataConfig(name=f"npy:{tmp_path / 'x.npy'}"))
+    monkeypatch.setenv("VAEKIT_MEMORY_MAP", "always")
+    mapped = load_dataset(DataConfig(name=f"npy:{tmp_path / 'x.npy'}"))
+    assert mapped.source.endswith("(memory-mapped)") and not in_ram.source.endswith("(memory-mapped)")
+    for name in ("train", "valid", "test"):
+        assert torch.equal(mapped.split(name).x, in_ram.split(name).x)
+    np.save(tmp_path / "last.npy", images.transpose(0, 2, 3, 1).repeat(3, axis=-1))  # channels last cannot stay on disk
+    with pytest.raises(DataError, match=r"channels-last; save it as \(N, C, H, W\)"):
+        load_dataset(DataConfig(name=f"npy:{tmp_path / 'last.npy'}"))

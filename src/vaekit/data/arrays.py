@@ -6,7 +6,8 @@ Accepted layouts (N examples):
 An ``.npz`` holds ``x`` (or ``images``, or its only array) with optional labels ``y`` (or
 ``labels``), or fixed splits ``train`` / ``test`` [/ ``valid``] with optional ``train_labels`` ...
 Without fixed splits the last tenth is the test split. uint8 data is read as 8-bit levels
-(divided by 255); bool as 0/1; other numbers are used as they are.
+(divided by 255); bool as 0/1; other numbers are used as they are. A uint8 ``.npy`` of images too
+large to hold comfortably in memory is memory-mapped, not read (``vaekit.data.diskcache``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ def _layout(path: Path, key: str, a: np.ndarray) -> np.ndarray:
     if a.ndim == 3:
         return a[:, None]
     if a.ndim == 4 and a.shape[-1] in CHANNELS and a.shape[1] not in CHANNELS:
+        if isinstance(a, np.memmap):  # reordering would copy the whole file into memory
+            raise DataError(
+                f"{path}: array '{key}' of shape {a.shape} is too large for memory and channels-last; save it as (N, C, H, W) "
+                "(a.transpose(0, 3, 1, 2)) so it can be read from disk"
+            )
         return np.ascontiguousarray(a.transpose(0, 3, 1, 2))
     if a.ndim == 4 and a.shape[1] in CHANNELS:
         return a
@@ -94,4 +100,6 @@ def load_arrays(path: str | Path) -> RawSplits:
     if len({s[0].shape[1:] for s in splits.values()}) != 1 or len({s[2] for s in splits.values()}) != 1:
         raise DataError(f"{path}: the splits differ in example shape or dtype; store them alike")
     parts = {n: Split(s[0], s[1]) for n, s in splits.items()}
-    return RawSplits(train=parts["train"], test=parts["test"], valid=parts.get("valid"), scale=splits["train"][2], location=str(path))
+    mapped = any(isinstance(s[0], np.memmap) for s in splits.values())
+    location = f"{path} (memory-mapped)" if mapped else str(path)
+    return RawSplits(train=parts["train"], test=parts["test"], valid=parts.get("valid"), scale=splits["train"][2], location=location)

@@ -175,13 +175,13 @@ def decoded_folder(
                 f"{final}: the decoded cache cannot be read right after it was built ({e}); check the disk, or point VAEKIT_CACHE elsewhere"
             ) from None
     files_kept, skipped = meta["files"], meta["skipped"]
-    if _memory_mapped(images.nbytes):
+    if memory_mapped(images.nbytes):
         return DecodedFolder(images, files_kept, skipped, f"memory-mapped from {final}")
     return DecodedFolder(np.array(images), files_kept, skipped, f"in memory, decoded once into {final}")
 
 
-def _memory_mapped(nbytes: int) -> bool:
-    """Whether a decoded set of ``nbytes`` is memory-mapped rather than read into RAM."""
+def memory_mapped(nbytes: int) -> bool:
+    """Whether data of ``nbytes`` (a decoded folder, a uint8 .npy file) is memory-mapped rather than read into RAM."""
     choice = os.environ.get("VAEKIT_MEMORY_MAP", "auto")
     if choice not in ("auto", "always", "never"):
         raise DataError(f"VAEKIT_MEMORY_MAP={choice!r}: use auto, always or never")

@@ -18,6 +18,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from vaekit.data.diskcache import memory_mapped
 from vaekit.errors import DataError
 from vaekit.runtime import memory
 
@@ -35,7 +36,7 @@ def _header(f: BinaryIO, where: str) -> tuple[tuple[int, ...], np.dtype]:
     return tuple(int(s) for s in shape), np.dtype(dtype)
 
 
-def _check_claim(where: str, shape: tuple[int, ...], dtype: np.dtype, available: int) -> None:
+def _check_claim(where: str, shape: tuple[int, ...], dtype: np.dtype, available: int, in_ram: bool = True) -> None:
     """The header's claim against the bytes that follow it, the memory there is, and plain numbers."""
     if dtype.hasobject:
         raise DataError(f"{where}: holds Python objects (dtype {dtype}); vaekit reads plain numbers only, never pickled data")
@@ -49,14 +50,18 @@ def _check_claim(where: str, shape: tuple[int, ...], dtype: np.dtype, available:
             f"{where}: the header claims shape {shape} ({claimed:,} bytes of {dtype}) but the file holds only "
             f"{available:,} bytes of data; the file is truncated or damaged"
         )
-    memory.require(claimed, f"{where} (shape {shape}, {dtype})", "use a smaller array")
+    if in_ram:
+        memory.require(claimed, f"{where} (shape {shape}, {dtype})", "use a smaller array")
 
 
 def _read_npy(path: Path) -> np.ndarray:
+    """The array of an .npy file; 8-bit images larger than memory comfortably holds are memory-mapped
+    (copy-on-write: batches come from the page cache, the file is never written)."""
     with open(path, "rb") as f:
         shape, dtype = _header(f, str(path))
-        _check_claim(str(path), shape, dtype, path.stat().st_size - f.tell())
-    return np.load(path, allow_pickle=False)
+        mapped = dtype == np.uint8 and len(shape) in (3, 4) and memory_mapped(math.prod(shape))
+        _check_claim(str(path), shape, dtype, path.stat().st_size - f.tell(), in_ram=not mapped)
+    return np.load(path, mmap_mode="c" if mapped else None, allow_pickle=False)
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
