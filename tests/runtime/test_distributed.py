@@ -198,3 +198,20 @@ def test_a_critic_stays_the_same_on_every_rank(tmp_path, data_dir):
     assert_same_run(tmp_path / "stopped", tmp_path / "straight")
     state = load_tensors(tmp_path / "straight" / layout.STATE)[0]
     assert any(k.startswith("critic.first.") for k in state) and any(k.startswith("critic.second.") for k in state)
+
+
+@pytest.mark.slow  # 20 s
+def test_two_ranks_train_from_one_memory_mapped_folder_cache(tmp_path, monkeypatch):
+    from conftest import make_folder
+
+    root = make_folder(tmp_path / "pets", n_per_class=60, attributes=False)
+    monkeypatch.setenv("VAEKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("VAEKIT_MEMORY_MAP", "always")
+    common = ["--model", "ae", *SMALL, "--data", f"folder:{root}", "--image-size", "16", "--no-progress", "--no-images", "--epochs", "1"]
+    done = torchrun("-m", "vaekit", "train", *common, "--batch-size", "16", "--out", str(tmp_path / "two"))
+    assert "memory-mapped from" in done.stderr and "on 2 processes" in done.stderr
+    assert len(list((tmp_path / "cache" / "folders").iterdir())) == 1  # both ranks read one cache
+    assert main(["train", *common, "--batch-size", "32", "--out", str(tmp_path / "one")]) == 0
+    ours, theirs = weights(tmp_path / "two"), weights(tmp_path / "one")
+    for key in ours:  # the same examples in every step, gathered from the same memory map; sums in another order
+        torch.testing.assert_close(ours[key], theirs[key], rtol=1e-4, atol=1e-4)

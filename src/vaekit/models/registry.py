@@ -281,7 +281,7 @@ PRESETS: dict[str, Preset] = {
     ),
     "faces-beta-vae": Preset(
         replace(LOCATELLO_CONV, kind="beta-vae", input_shape=(3, 64, 64)),
-        "β-VAE (β = 8) on 64x64 RGB faces with the Locatello conv net: 20 epochs, batch 64 (not yet measured)",
+        "β-VAE (β = 8) on 64x64 RGB faces with the Locatello conv net: 20 epochs, batch 64 (test MIG 0.109, DCI-D 0.053; 13 CPU-min)",
         data="faces",
         objective={"beta": 8.0},
         train={"epochs": 20, "batch_size": 64, "lr": 5e-4},
@@ -295,7 +295,8 @@ PRESETS: dict[str, Preset] = {
     ),
     "faces-factor-vae": Preset(
         replace(LOCATELLO_CONV, kind="factor-vae", input_shape=(3, 64, 64)),
-        "FactorVAE (γ = 30) on 64x64 RGB faces with the Locatello conv net: 12 epochs, batch 64 (not yet measured)",
+        "FactorVAE (γ = 30) on 64x64 RGB faces with the Locatello conv net: 12 epochs, batch 64 (test MIG 0.107, DCI-D 0.061; "
+        "11 CPU-min)",
         data="faces",
         objective={"gamma": 30.0},
         train={"epochs": 12, "batch_size": 64, "lr": 5e-4},
