@@ -152,3 +152,35 @@ def test_a_large_uint8_npy_is_memory_mapped_and_gives_the_same_tensors(tmp_path,
     np.save(tmp_path / "last.npy", images.transpose(0, 2, 3, 1).repeat(3, axis=-1))  # channels last cannot stay on disk
     with pytest.raises(DataError, match=r"channels-last; save it as \(N, C, H, W\)"):
         load_dataset(DataConfig(name=f"npy:{tmp_path / 'last.npy'}"))
+
+
+@pytest.mark.parametrize("broken", [True, False])  # with an unreadable file (compacted) and without (one pass)
+def test_each_cached_image_is_its_file_decoded_in_split_order(tmp_path, cache, monkeypatch, broken):
+    from vaekit.data.folder import SPLIT_SEED
+    from vaekit.data.images import load_image
+
+    root = make_folder(tmp_path / "pets", attributes=False)
+    if not broken:
+        (root / "cats" / "broken.png").unlink()
+    monkeypatch.setenv("VAEKIT_MEMORY_MAP", "always")
+    d = _load(root)
+    (entry,) = _cache_dirs(cache)
+    names = json.loads((entry / "meta.json").read_text())["files"]
+    listed = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.suffix in (".png", ".jpg") and p.name != "broken.png")
+    assert names == [listed[i] for i in np.random.default_rng(SPLIT_SEED).permutation(len(listed))]  # the split order
+    everything = torch.cat([d.train.x, d.valid.x, d.test.x])
+    for name, image in zip(names, everything, strict=True):
+        assert np.array_equal(image.numpy(), load_image(root / name, 16, 3))
+    assert sorted(p.name for p in entry.iterdir()) == ["images.npy", "meta.json"]
+
+    # memory-mapped for real: a change to the cache file shows through tensors that were never written
+    on_disk = np.load(entry / "images.npy", mmap_mode="r+")
+    on_disk[-1] = 255 - on_disk[-1]
+    on_disk.flush()
+    assert torch.equal(d.test.x[-1], torch.from_numpy(255 - load_image(root / names[-1], 16, 3)))
+
+
+def test_a_bad_memory_map_choice_is_one_clear_error(tmp_path, cache, monkeypatch):
+    monkeypatch.setenv("VAEKIT_MEMORY_MAP", "sometimes")
+    with pytest.raises(DataError, match="VAEKIT_MEMORY_MAP='sometimes': use auto, always or never"):
+        _load(make_folder(tmp_path / "pets", attributes=False))

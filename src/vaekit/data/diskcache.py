@@ -75,10 +75,8 @@ def _open(directory: Path) -> tuple[np.ndarray, dict]:
     return images, meta
 
 
-def _decode_all(
-    root: Path, files: list[Path], decode: Callable[[Path], np.ndarray], shape: tuple[int, int, int], out: np.ndarray, echo
-) -> list[str | None]:
-    """Decode ``files`` into ``out`` (file order) on every core; the reason each failed file was skipped."""
+def _decode_all(root: Path, files: list[Path], decode: Callable[[Path], np.ndarray], out: np.ndarray, echo) -> list[str | None]:
+    """Decode ``files[i]`` into ``out[i]`` on every core; the reason each failed file was skipped (else None)."""
     from vaekit.data.images import ImageError
 
     reasons: list[str | None] = [None] * len(files)
@@ -89,8 +87,6 @@ def _decode_all(
                 out[i] = decode(files[i])
             except ImageError as e:  # unreadable, or too large to decode (a decompression bomb)
                 reasons[i] = f"{files[i].relative_to(root)} ({e.reason})"
-            except DataError as e:
-                reasons[i] = f"{files[i].relative_to(root)} ({e})"
         return min(start + CHUNK, len(files)) - start
 
     done, last = 0, time.monotonic()
@@ -103,30 +99,48 @@ def _decode_all(
     return reasons
 
 
-def _build(
-    root: Path, files: list[Path], decode, shape: tuple[int, int, int], order_of: Callable[[int], np.ndarray], final: Path, echo
-) -> None:
+def _decode_in_split_order(
+    root: Path, files: list[Path], decode, order_of: Callable[[int], np.ndarray], allocate: Callable[[str, int], np.ndarray], echo
+) -> tuple[np.ndarray, list[str], list[str]]:
+    """The decodable files' images in split order, their relative paths, and the skipped files' reasons.
+
+    The split order of n decodable files is ``order_of(n)``. Files are decoded straight into the
+    order they would have if all of them decode (the common case, one pass); only when some fail is
+    the result compacted into a second array in the order of the ones that did.
+    ``allocate(name, n)`` gives a writable (n, *shape) uint8 array (in RAM, or a memory-mapped file).
+    """
+    guess = order_of(len(files))  # slot j holds files[guess[j]]
+    images = allocate("images", len(files))
+    reasons = _decode_all(root, [files[i] for i in guess], decode, images, echo)
+    failed = [j for j, r in enumerate(reasons) if r is not None]
+    if failed:
+        slot_of = np.empty(len(files), dtype=np.int64)
+        slot_of[guess] = np.arange(len(files))
+        kept = np.array(sorted(set(range(len(files))) - {int(guess[j]) for j in failed}), dtype=np.int64)
+        order = kept[order_of(len(kept))]  # the split order of the files that decoded
+        staged, images = images, allocate("compacted", len(order))
+        for start in range(0, len(order), 4096):
+            images[start : start + 4096] = staged[slot_of[order[start : start + 4096]]]
+        guess = order
+    names = [files[i].relative_to(root).as_posix() for i in guess]
+    return images, names, [r for r in reasons if r is not None]
+
+
+def _build(root: Path, files: list[Path], decode, shape: tuple[int, int, int], order_of, final: Path, echo) -> None:
     """Decode ``files`` into a new cache directory and move it to ``final`` (unless another process did first)."""
     final.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=final.parent, prefix=final.name + ".building-"))
+
+    def allocate(name: str, n: int) -> np.ndarray:
+        return np.lib.format.open_memmap(work / f"{name}.npy", mode="w+", dtype=np.uint8, shape=(n, *shape))
+
     try:
-        staged = np.lib.format.open_memmap(work / "decoded.npy", mode="w+", dtype=np.uint8, shape=(len(files), *shape))
-        reasons = _decode_all(root, files, decode, shape, staged, echo)
-        kept = np.array([i for i, r in enumerate(reasons) if r is None], dtype=np.int64)
-        order = kept[order_of(len(kept))] if len(kept) else kept
-        images = np.lib.format.open_memmap(work / "images.npy", mode="w+", dtype=np.uint8, shape=(len(order), *shape))
-        for start in range(0, len(order), 4096):  # into split order, a chunk at a time
-            images[start : start + 4096] = staged[order[start : start + 4096]]
+        images, names, skipped = _decode_in_split_order(root, files, decode, order_of, allocate, echo)
         images.flush()
-        del images, staged
-        (work / "decoded.npy").unlink()
-        meta = {
-            "version": VERSION,
-            "shape": [len(order), *shape],
-            "files": [files[i].relative_to(root).as_posix() for i in order],
-            "skipped": [r for r in reasons if r is not None],
-        }
-        (work / "meta.json").write_text(json.dumps(meta))
+        del images
+        if (work / "compacted.npy").exists():
+            os.replace(work / "compacted.npy", work / "images.npy")
+        (work / "meta.json").write_text(json.dumps({"version": VERSION, "shape": [len(names), *shape], "files": names, "skipped": skipped}))
         try:
             os.rename(work, final)
         except OSError:  # another process finished the same cache first: keep theirs
@@ -198,10 +212,7 @@ def _in_memory_only(root, files, shape, decode, order_of, echo) -> DecodedFolder
         f"{len(files):,} images of {'x'.join(map(str, shape))}",
         "make $VAEKIT_CACHE writable, or use a smaller --image-size or fewer images",
     )
-    out = np.empty((len(files), *shape), dtype=np.uint8)
-    reasons = _decode_all(root, files, decode, shape, out, echo)
-    kept = np.array([i for i, r in enumerate(reasons) if r is None], dtype=np.int64)
-    order = kept[order_of(len(kept))] if len(kept) else kept
-    return DecodedFolder(
-        out[order], [files[i].relative_to(root).as_posix() for i in order], [r for r in reasons if r is not None], "in memory"
+    images, names, skipped = _decode_in_split_order(
+        root, files, decode, order_of, lambda name, n: np.empty((n, *shape), dtype=np.uint8), echo
     )
+    return DecodedFolder(images, names, skipped, "in memory")
