@@ -337,7 +337,7 @@ def test_conv_vae_trains_on_olivetti_faces(tmp_path, capsys, data_dir):
         "--latent-dim",
         "16",
         "--epochs",
-        20,
+        12,
         "--batch-size",
         32,
         "--no-progress",
