@@ -301,7 +301,9 @@ def test_run_directory_misuse(tmp_path, capsys):
     assert cli(capsys, "train", "--limit", 200, "--epochs", 1, *TINY, "--out", out)[0] == 0
     before = (out / layout.STATE).read_bytes()
     assert_user_error(capsys, ["train", "--out", out], r"already holds a run; continue it with `vaekit train --resume")
-    assert_user_error(capsys, ["train", "--resume", out, "--lr", "0.1"], r"drop --lr \(only --epochs, --device, --progress may be given\)")
+    assert_user_error(
+        capsys, ["train", "--resume", out, "--lr", "0.1"], r"drop --lr \(only --epochs, --device, --progress, --compile may be given\)"
+    )
     assert_user_error(capsys, ["train", "--resume", out, "--data", "mnist", "--model", "ae"], r"drop --data, --model \(only")
     code, _, err = cli(capsys, "train", "--resume", out)
     assert code == 0 and "has already trained 1 epochs; pass --epochs N" in err

@@ -18,7 +18,7 @@ from vaekit.models.vae import VAE
 from vaekit.objectives import ObjectiveConfig, make_objective
 from vaekit.run import layout
 from vaekit.run.config import config_to_dict
-from vaekit.runtime.files import atomic_write_json, save_tensors
+from vaekit.runtime.files import atomic_write_json, load_tensors, save_tensors
 
 LIKELIHOODS = [("bernoulli", False), ("gaussian", False), ("gaussian", True), ("continuous-bernoulli", False), ("logistic", False)]
 ARCHS = ("mlp", "conv", "resnet")
@@ -160,6 +160,32 @@ def test_conv_networks_rebuild_any_image_size(shape):
     assert model(x).likelihood.mean.shape == x.shape
     sizes = networks.conv_sizes(shape[1], shape[2], None)
     assert min(sizes[-1]) <= 4 < min(sizes[-2])  # strided down to a small map, no further
+
+
+@pytest.mark.parametrize("arch", ["conv", "resnet"])
+def test_channels_last_convolutions_compute_the_plain_layout_function_and_save_plain_files(arch, tmp_path):
+    torch.manual_seed(0)
+    config = ModelConfig(arch=arch, width=8, latent_dim=4).for_data((3, 20, 28))
+    model = build_model(config)
+    assert all(p.is_contiguous(memory_format=torch.channels_last) for p in model.parameters() if p.dim() == 4)
+    plain = build_model(config).to(memory_format=torch.contiguous_format)
+    plain.load_state_dict(model.state_dict())
+    assert all(p.is_contiguous() for p in plain.parameters())
+    x = torch.rand(5, 3, 20, 28)
+    for a, b in ((model, plain), (plain, model)):  # and either layout of the input
+        q_a, q_b = a.encode(x), b.encode(x)
+        torch.testing.assert_close(q_a.mu, q_b.mu, rtol=1e-5, atol=1e-5)
+        z = q_a.mu
+        torch.testing.assert_close(a.decode(z).mean, b.decode(z).mean, rtol=1e-5, atol=1e-5)
+        assert a.decode(z).mean.is_contiguous()  # the likelihood sees (B, C, H, W) in the usual order
+        x = x.contiguous(memory_format=torch.channels_last)
+    save_tensors(tmp_path / "w.safetensors", model.state_dict())  # files hold the plain layout
+    fresh = build_model(config)
+    saved, _ = load_tensors(tmp_path / "w.safetensors")
+    assert all(t.is_contiguous() for t in saved.values())
+    fresh.load_state_dict(saved)
+    assert all(p.is_contiguous(memory_format=torch.channels_last) for p in fresh.parameters() if p.dim() == 4)
+    torch.testing.assert_close(fresh.encode(x).mu, model.encode(x).mu, rtol=0, atol=0)
 
 
 def test_conv_config_errors():

@@ -4,6 +4,7 @@ quality and disentanglement scores."""
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Literal
@@ -17,7 +18,7 @@ from vaekit.commands.runconfig import read_run_config
 from vaekit.data import DatasetSplits, InMemoryDataset
 from vaekit.data.sources import cache_dir
 from vaekit.distributions import Prior
-from vaekit.errors import ConfigError, lookup
+from vaekit.errors import ConfigError, VaekitWarning, lookup
 from vaekit.evaluation import Report, evaluate
 from vaekit.evaluation.disentanglement import disentanglement_scores
 from vaekit.evaluation.edits import edit_score
@@ -25,6 +26,7 @@ from vaekit.evaluation.fidelity import feature_extractor, sample_quality
 from vaekit.generation import attribute_vector, fit_code_prior, posterior_means, sample, sample_conditions
 from vaekit.models import LatentModel
 from vaekit.models.code_prior import CodeTransformer
+from vaekit.models.compiled import compile_networks
 from vaekit.models.memory import require_fits, rows_that_fit
 from vaekit.objectives import ObjectiveConfig
 from vaekit.runtime import distributed
@@ -53,6 +55,7 @@ def evaluate_run(
     disentanglement: bool = False,
     edits: bool = False,
     sampler: Literal["prior", "gmm", "flow", "two-stage", "autoregressive"] = "prior",
+    compile: bool = False,  # noqa: A002 -- the --compile flag's name
 ) -> Report:
     """Report ELBO, reconstruction, KL, importance-weighted log p(x), bits/dim and active units.
 
@@ -74,6 +77,8 @@ def evaluate_run(
             edit_distance), judged by an attribute classifier vaekit trains on the training images and caches (data with
             attributes: faces, fonts, folder --attributes).
         sampler: With --fid: draw the samples' codes from the prior, or from a density fitted by `vaekit fit-sampler`.
+        compile: Compile the model's networks with torch.compile (the importance-sampling decoder loop runs compiled);
+            where it cannot run, a warning says why and evaluation runs eager.
     """
     at_least("iw_samples", iw_samples, 1)
     if limit is not None:
@@ -85,6 +90,10 @@ def evaluate_run(
     rows = rows_that_fit(config, MAX_ROWS, dev)  # a 256x256 decoder cannot take 4096 latents at a time in 24 GB
     require_fits(config, rows, training=False, device=dev, what=f"evaluating this run's model ({rows} latent(s) at a time)")
     model = run.load(run_dir, weights=weights, device=dev)
+    if compile:
+        compiled, note = compile_networks(model)
+        if not compiled:
+            warnings.warn(note, VaekitWarning, stacklevel=2)
     lookup({s: s for s in run.SPLITS}, split, "--split")
     splits = run.load_splits(run_dir, data_dir)  # once: --fid and --edits read the training split too
     data = splits.split(split)

@@ -25,6 +25,7 @@ from vaekit.data.registry import resolved
 from vaekit.errors import ConfigError, RunDirError
 from vaekit.generation import fit_code_prior, interleave_rows, reconstruct, sample, sample_conditions, save_grid
 from vaekit.models import MODELS, LatentModel, ModelConfig, build_model, check_model_options
+from vaekit.models.compiled import compile_networks, eager_reason
 from vaekit.models.memory import require_fits
 from vaekit.objectives import ObjectiveConfig, check_options, make_objective
 from vaekit.objectives.adversarial import with_adversarial
@@ -40,7 +41,7 @@ from vaekit.training import TrainConfig, Trainer, TrainResult, resolve_device
 IMAGE_SEED = 2024  # the same latents and examples every epoch, so image grids are comparable
 GRID = 64
 PRIOR_EXAMPLES = 10_000  # training examples a VQ-VAE's image-grid code prior is fitted to
-RESUMABLE = ("epochs", "device", "progress")  # what --resume may change
+RESUMABLE = ("epochs", "device", "progress", "compile")  # what --resume may change
 Echo = Callable[[str], None]
 
 
@@ -141,6 +142,14 @@ def _trainer(config: RunConfig, data: DatasetSplits, model: LatentModel, out: Pa
     return Trainer(model, objective, data, config.train, out, on_epoch_end=callback, echo=echo)
 
 
+def _compile(config: RunConfig, model: LatentModel) -> str | None:
+    """With --compile: compile the model's networks in place; the note that says what was done."""
+    if not config.train.compile:
+        return None
+    objective = MODELS[config.model.kind].objective
+    return compile_networks(model, eager_reason(objective, config.objective.gradient_penalty))[1]
+
+
 def _describe(config: RunConfig, data: DatasetSplits, model: LatentModel, out: Path) -> str:
     n_params = sum(p.numel() for p in model.parameters())
     return (
@@ -178,6 +187,7 @@ def train(
     data, config, model = _prepare(config, device)
     _check_ms_ssim(config, model.data_shape)
     trainer = _trainer(config, data, model, out, images, echo if world.is_main else None)
+    compiled = _compile(config, model)
     trainer.check_data()
     distributed.barrier()  # every rank has checked --out before rank 0 creates it
     created, lock = False, None
@@ -192,7 +202,7 @@ def train(
             write_config(out, config, world.size)
             if echo:
                 echo(_describe(config, data, model, out) + (f" on {world.size} processes" if world.active else ""))
-                for note in data.notes:
+                for note in [*data.notes, *([compiled] if compiled else [])]:
                     echo(f"note: {note}")
         trainer.start()  # the first checkpoint: from here on the run is resumable
     except BaseException:
@@ -215,16 +225,17 @@ def resume(
     images: bool = True,
     stop_at_step: int | None = None,
     echo: Echo | None = None,
+    compile: bool | None = None,  # noqa: A002 -- the --compile flag's name
 ) -> TrainResult:
     """Continue a run where its last checkpoint stopped, optionally to a new total of ``epochs``.
 
-    Only the number of epochs, the device and the progress display may change; config.json is
+    Only the number of epochs, the device, the progress display and --compile may change; config.json is
     rewritten only once the new values are known to be valid (``epochs`` below what the run has
     already trained is refused and leaves it as it was).
     """
     run_dir = Path(run_dir)
     config = read_run_config(run_dir)
-    changes = {k: v for k, v in (("epochs", epochs), ("device", device), ("progress", progress)) if v is not None}
+    changes = {k: v for k, v in (("epochs", epochs), ("device", device), ("progress", progress), ("compile", compile)) if v is not None}
     config = replace(config, train=replace(config.train, **changes))
     dev = distributed.setup(resolve_device(config.train.device))
     world, trained_on = distributed.current(), trained_world_size(run_dir)
@@ -239,6 +250,7 @@ def resume(
     try:
         data, config, model = _prepare(config, dev)
         trainer = _trainer(config, data, model, run_dir, images, echo if world.is_main else None)
+        compiled = _compile(config, model)
         trainer.resume()
         done = trainer.progress.epoch
         if epochs is not None and epochs < done:
@@ -253,6 +265,8 @@ def resume(
                 echo(f"{run_dir} has already trained {done} epochs; pass --epochs N (a larger total) to train longer")
             else:
                 echo(f"resuming {run_dir} at epoch {done + 1} step {trainer.progress.step_in_epoch} of {config.train.epochs} epochs")
+                if compiled:
+                    echo(f"note: {compiled}")
         return trainer.fit(stop_at_step=stop_at_step)
     finally:
         if lock is not None:
@@ -277,7 +291,8 @@ def resume_overrides(config: RunConfig, out: Path | None) -> dict[str, object]:
         names = {"kind": "model", "name": "data"}  # config fields whose flag has another name
         flags = ", ".join("--" + names.get(n, n).replace("_", "-") for n in changed)
         raise ConfigError(
-            f"--resume continues a run with its saved configuration; drop {flags} (only --epochs, --device, --progress may be given)"
+            f"--resume continues a run with its saved configuration; drop {flags} "
+            "(only --epochs, --device, --progress, --compile may be given)"
         )
     return {k: getattr(config.train, k) for k in RESUMABLE if getattr(config.train, k) != getattr(plain.train, k)}
 
