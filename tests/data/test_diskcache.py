@@ -154,6 +154,33 @@ def test_a_large_uint8_npy_is_memory_mapped_and_gives_the_same_tensors(tmp_path,
         load_dataset(DataConfig(name=f"npy:{tmp_path / 'last.npy'}"))
 
 
+@pytest.mark.parametrize("save", [np.savez, np.savez_compressed])
+def test_a_large_uint8_npz_is_memory_mapped_stored_in_place_and_compressed_from_the_cache(tmp_path, cache, monkeypatch, save):
+    images = np.random.default_rng(1).integers(0, 256, (50, 1, 8, 8), dtype=np.uint8)
+    labels = np.arange(50) % 3
+    save(tmp_path / "d.npz", x=images, y=labels)
+    name = f"npz:{tmp_path / 'd.npz'}"
+    in_ram = load_dataset(DataConfig(name=name))
+    monkeypatch.setenv("VAEKIT_MEMORY_MAP", "always")
+    mapped = load_dataset(DataConfig(name=name))
+    assert mapped.source.endswith("(memory-mapped)") and not in_ram.source.endswith("(memory-mapped)")
+    for split in ("train", "valid", "test"):
+        assert torch.equal(mapped.split(split).x, in_ram.split(split).x)
+        assert torch.equal(mapped.split(split).labels, in_ram.split(split).labels)
+    copies = sorted((cache / "arrays").rglob("*.npy")) if (cache / "arrays").is_dir() else []
+    if save is np.savez:
+        assert copies == []  # mapped where it lies in the .npz
+    else:
+        (copy,) = copies  # decompressed once (the labels are small: read, not copied)
+        assert np.array_equal(np.load(copy), images)
+        stamp = copy.stat().st_mtime_ns
+        load_dataset(DataConfig(name=name))
+        assert copy.stat().st_mtime_ns == stamp  # reused
+        copy.write_bytes(copy.read_bytes()[:200])  # damaged: made again, never trusted
+        again = load_dataset(DataConfig(name=name))
+        assert torch.equal(again.split("train").x, in_ram.split("train").x) and np.array_equal(np.load(copy), images)
+
+
 @pytest.mark.parametrize("broken", [True, False])  # with an unreadable file (compacted) and without (one pass)
 def test_each_cached_image_is_its_file_decoded_in_split_order(tmp_path, cache, monkeypatch, broken):
     from vaekit.data.folder import SPLIT_SEED

@@ -5,12 +5,23 @@ the file (or zip member) holds, the memory it needs must be available, and its d
 numbers (no pickled objects, strings or complex values). Only then does NumPy read it. An array
 whose header lies would otherwise make NumPy allocate what the header claims, terabytes if it
 says so, before noticing the file is short.
+
+8-bit image arrays larger than memory comfortably holds (``diskcache.memory_mapped``) are not read
+into RAM but memory-mapped copy-on-write: an ``.npy`` file in place; an ``.npz`` member in place
+too when it is stored uncompressed (``np.savez``), else decompressed once into
+``$VAEKIT_CACHE/arrays/KEY/`` (KEY hashes the file's path, size and modification time and the
+member's name; a damaged copy is made again) and mapped from there.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
+import os
+import shutil
+import struct
+import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -19,21 +30,30 @@ from typing import BinaryIO
 import numpy as np
 
 from vaekit.data.diskcache import memory_mapped
+from vaekit.data.sources import cache_dir
 from vaekit.errors import DataError
 from vaekit.runtime import memory
 
 MAX_HEADER = 10_000  # bytes; NumPy's own default limit for a .npy header
 
 
-def _header(f: BinaryIO, where: str) -> tuple[tuple[int, ...], np.dtype]:
-    """The shape and dtype a .npy header claims (the stream is left at the start of the data)."""
+def _header(f: BinaryIO, where: str, fortran: list[bool] | None = None) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype a .npy header claims (the stream is left at the start of the data);
+    whether it is in Fortran order is appended to ``fortran`` when given."""
     try:
         version = np.lib.format.read_magic(f)
         read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, _, dtype = read(f, max_header_size=MAX_HEADER)
+        shape, fortran_order, dtype = read(f, max_header_size=MAX_HEADER)
     except (ValueError, OSError, EOFError, SyntaxError) as e:
         raise DataError(f"{where}: not a NumPy array file ({e})") from None
+    if fortran is not None:
+        fortran.append(bool(fortran_order))
     return tuple(int(s) for s in shape), np.dtype(dtype)
+
+
+def _mappable(shape: tuple[int, ...], dtype: np.dtype) -> bool:
+    """Whether an array of this kind is memory-mapped rather than read: 8-bit images over the in-RAM share of memory."""
+    return dtype == np.uint8 and len(shape) in (3, 4) and memory_mapped(math.prod(shape))
 
 
 def _check_claim(where: str, shape: tuple[int, ...], dtype: np.dtype, available: int, in_ram: bool = True) -> None:
@@ -59,9 +79,45 @@ def _read_npy(path: Path) -> np.ndarray:
     (copy-on-write: batches come from the page cache, the file is never written)."""
     with open(path, "rb") as f:
         shape, dtype = _header(f, str(path))
-        mapped = dtype == np.uint8 and len(shape) in (3, 4) and memory_mapped(math.prod(shape))
+        mapped = _mappable(shape, dtype)
         _check_claim(str(path), shape, dtype, path.stat().st_size - f.tell(), in_ram=not mapped)
     return np.load(path, mmap_mode="c" if mapped else None, allow_pickle=False)
+
+
+def _stored_offset(path: Path, info: zipfile.ZipInfo) -> int:
+    """Where an uncompressed zip member's bytes start in the file (after its local header)."""
+    with open(path, "rb") as f:
+        f.seek(info.header_offset)
+        local = f.read(30)
+    if len(local) < 30 or local[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"member {info.filename} has no local header")
+    name_length, extra_length = struct.unpack("<HH", local[26:30])
+    return info.header_offset + 30 + name_length + extra_length
+
+
+def _extracted(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, shape: tuple[int, ...]) -> Path:
+    """A compressed member decompressed once into the cache as an .npy file (reused while the .npz is unchanged)."""
+    stat = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0{info.filename}".encode()).hexdigest()[:32]
+    final = cache_dir() / "arrays" / key / info.filename
+    if final.is_file():
+        try:
+            if np.load(final, mmap_mode="r").shape == shape:
+                return final
+        except (OSError, ValueError, EOFError):
+            pass  # damaged: made again below
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if shutil.disk_usage(final.parent).free < info.file_size:
+        raise OSError(f"{final.parent} has less than the {info.file_size:,} bytes free that the array needs")
+    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".extracting-")
+    try:
+        with os.fdopen(fd, "wb") as out, archive.open(info) as member:
+            shutil.copyfileobj(member, out, 16 << 20)
+        os.replace(tmp, final)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return final
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
@@ -70,13 +126,25 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         for info in archive.infolist():
             if not info.filename.endswith(".npy"):
                 continue
-            where = f"{path}, array '{info.filename[:-4]}'"
+            name, where, fortran = info.filename[:-4], f"{path}, array '{info.filename[:-4]}'", []
             with archive.open(info) as member:
                 head = io.BytesIO(member.read(MAX_HEADER + 16))
-                shape, dtype = _header(head, where)
-                _check_claim(where, shape, dtype, info.file_size - head.tell())
+                shape, dtype = _header(head, where, fortran)
+                header_bytes = head.tell()
+            mapped = _mappable(shape, dtype) and not fortran[0]
+            _check_claim(where, shape, dtype, info.file_size - header_bytes, in_ram=not mapped)
+            if mapped and info.compress_type == zipfile.ZIP_STORED:  # np.savez: map the member where it lies
+                offset = _stored_offset(path, info) + header_bytes
+                arrays[name] = np.memmap(path, dtype=dtype, mode="c", offset=offset, shape=shape)
+                continue
+            if mapped:  # np.savez_compressed: decompress once into the cache, map that
+                try:
+                    arrays[name] = np.load(_extracted(path, archive, info, shape), mmap_mode="c", allow_pickle=False)
+                    continue
+                except OSError:
+                    _check_claim(where, shape, dtype, info.file_size - header_bytes)  # no room on disk: RAM, if it fits
             with archive.open(info) as member:
-                arrays[info.filename[:-4]] = np.lib.format.read_array(member, allow_pickle=False)
+                arrays[name] = np.lib.format.read_array(member, allow_pickle=False)
     return arrays
 
 
