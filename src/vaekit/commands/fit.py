@@ -22,6 +22,7 @@ import tyro
 from vaekit.commands.runconfig import RunConfig, read_run_config
 from vaekit.data import DataConfig, DatasetSplits, dataset_info, load_dataset
 from vaekit.data.registry import resolved
+from vaekit.distributions import COUNT_LIKELIHOODS
 from vaekit.errors import ConfigError, RunDirError
 from vaekit.generation import fit_code_prior, interleave_rows, reconstruct, sample, sample_conditions, save_grid
 from vaekit.models import MODELS, LatentModel, ModelConfig, build_model, check_model_options
@@ -130,6 +131,9 @@ def _prepare(config: RunConfig, device: torch.device) -> tuple[DatasetSplits, Ru
     with torch.random.fork_rng(devices=[]):  # a seeded initialisation that leaves the caller's global RNG as it was
         torch.manual_seed(config.train.seed)
         model = build_model(model_cfg).to(device)
+    if model_cfg.likelihood in COUNT_LIKELIHOODS:  # means and samples of counts are drawn at the typical library size
+        totals = torch.cat([chunk.flatten(1).sum(1) for chunk in data.train.value_chunks()])
+        model.head.set_library(float(totals.double().mean()))
     return data.to(device), config, model
 
 

@@ -57,12 +57,10 @@ class DecodedFolder:
     where: str
 
 
-def folder_key(root: Path, files: list[Path], size: int, channels: int) -> str:
-    """A hash of what the decoded images depend on: the files (names, sizes, mtimes) and the options."""
+def folder_key(files: list[str], stamps: list[tuple[int, int]], size: int, channels: int) -> str:
+    """A hash of what the decoded images depend on: the files (relative names, sizes, mtimes) and the options."""
     digest = hashlib.sha256(json.dumps({"version": VERSION, "size": size, "channels": channels}).encode())
-    for f in files:
-        stat = f.stat()
-        digest.update(f"{f.relative_to(root).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    digest.update("".join(f"{f}\0{n}\0{t}\n" for f, (n, t) in zip(files, stamps, strict=True)).encode())
     return digest.hexdigest()[:32]
 
 
@@ -75,8 +73,8 @@ def _open(directory: Path) -> tuple[np.ndarray, dict]:
     return images, meta
 
 
-def _decode_all(root: Path, files: list[Path], decode: Callable[[Path], np.ndarray], out: np.ndarray, echo) -> list[str | None]:
-    """Decode ``files[i]`` into ``out[i]`` on every core; the reason each failed file was skipped (else None)."""
+def _decode_all(root: Path, files: list[str], decode: Callable[[Path], np.ndarray], out: np.ndarray, echo) -> list[str | None]:
+    """Decode ``root / files[i]`` into ``out[i]`` on every core; the reason each failed file was skipped (else None)."""
     from vaekit.data.images import ImageError
 
     reasons: list[str | None] = [None] * len(files)
@@ -84,9 +82,9 @@ def _decode_all(root: Path, files: list[Path], decode: Callable[[Path], np.ndarr
     def work(start: int) -> int:
         for i in range(start, min(start + CHUNK, len(files))):
             try:
-                out[i] = decode(files[i])
+                out[i] = decode(root / files[i])
             except ImageError as e:  # unreadable, or too large to decode (a decompression bomb)
-                reasons[i] = f"{files[i].relative_to(root)} ({e.reason})"
+                reasons[i] = f"{files[i]} ({e.reason})"
         return min(start + CHUNK, len(files)) - start
 
     done, last = 0, time.monotonic()
@@ -100,7 +98,7 @@ def _decode_all(root: Path, files: list[Path], decode: Callable[[Path], np.ndarr
 
 
 def _decode_in_split_order(
-    root: Path, files: list[Path], decode, order_of: Callable[[int], np.ndarray], allocate: Callable[[str, int], np.ndarray], echo
+    root: Path, files: list[str], decode, order_of: Callable[[int], np.ndarray], allocate: Callable[[str, int], np.ndarray], echo
 ) -> tuple[np.ndarray, list[str], list[str]]:
     """The decodable files' images in split order, their relative paths, and the skipped files' reasons.
 
@@ -122,11 +120,11 @@ def _decode_in_split_order(
         for start in range(0, len(order), 4096):
             images[start : start + 4096] = staged[slot_of[order[start : start + 4096]]]
         guess = order
-    names = [files[i].relative_to(root).as_posix() for i in guess]
+    names = [files[i] for i in guess]
     return images, names, [r for r in reasons if r is not None]
 
 
-def _build(root: Path, files: list[Path], decode, shape: tuple[int, int, int], order_of, final: Path, echo) -> None:
+def _build(root: Path, files: list[str], decode, shape: tuple[int, int, int], order_of, final: Path, echo) -> None:
     """Decode ``files`` into a new cache directory and move it to ``final`` (unless another process did first)."""
     final.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=final.parent, prefix=final.name + ".building-"))
@@ -152,22 +150,25 @@ def _build(root: Path, files: list[Path], decode, shape: tuple[int, int, int], o
 
 def decoded_folder(
     root: Path,
-    files: list[Path],
+    files: list[str],
+    stamps: list[tuple[int, int]],
     shape: tuple[int, int, int],
     decode: Callable[[Path], np.ndarray],
     order_of: Callable[[int], np.ndarray],
     notes: list[str],
     echo: Callable[[str], None] | None = None,
 ) -> DecodedFolder:
-    """The decoded images of ``files`` (each ``decode(path)`` -> uint8 ``shape``), from the cache or built into it.
+    """The decoded images of ``files`` (paths relative to ``root``; each ``decode(root / file)`` -> uint8
+    ``shape``), from the cache or built into it.
 
     Args:
+        stamps: (size, mtime_ns) of each file, for the cache key.
         order_of: the split order of the ``n`` decodable files (a permutation of ``range(n)``).
         notes: where a rebuilt or unwritable cache is reported.
         echo: where build progress goes (stderr by default).
     """
     echo = echo or (lambda line: print(line, file=sys.stderr, flush=True))
-    final = cache_dir() / "folders" / folder_key(root, files, shape[-1], shape[0])
+    final = cache_dir() / "folders" / folder_key(files, stamps, shape[-1], shape[0])
     unreadable = (OSError, ValueError, KeyError, TypeError)
     images = meta = None
     if final.is_dir():

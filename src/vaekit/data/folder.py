@@ -11,6 +11,8 @@ decoded images are kept in the user cache and memory-mapped when they would not 
 from __future__ import annotations
 
 import csv
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,15 +25,55 @@ from vaekit.errors import DataError
 SPLIT_SEED = 0  # images are shuffled once with this seed, then split: the same files give the same splits
 
 
-def list_images(root: Path) -> tuple[list[Path], list[Path]]:
-    """Image files under ``root`` sorted by path (deterministic), and the other files found."""
+@dataclass(frozen=True)
+class Listing:
+    """The files under a folder, as paths relative to it (POSIX, sorted by their parts: deterministic).
+
+    Attributes:
+        files: the image files.
+        stamps: (size in bytes, modification time in ns) of each image file, what the cache key hashes.
+        others: the files that are not images.
+    """
+
+    files: list[str]
+    stamps: list[tuple[int, int]]
+    others: list[str]
+
+
+def _walk(directory: str, prefix: str, listing: Listing, seen: set[tuple[int, int]]) -> None:
+    """Add the files under ``directory`` to ``listing`` in the order of sorting their paths by parts (each
+    folder's entries by name, a sub-folder's files in its place); symlinked folders are followed once."""
+    with os.scandir(directory) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    for entry in entries:
+        rel = prefix + entry.name
+        try:
+            if entry.is_dir():
+                st = entry.stat()
+                if (st.st_dev, st.st_ino) not in seen:  # a link back up the tree is not walked twice
+                    seen.add((st.st_dev, st.st_ino))
+                    _walk(entry.path, rel + "/", listing, seen)
+            elif entry.is_file():
+                if os.path.splitext(entry.name)[1].lower() in EXTENSIONS:
+                    st = entry.stat()
+                    listing.files.append(rel)
+                    listing.stamps.append((st.st_size, st.st_mtime_ns))
+                else:
+                    listing.others.append(rel)
+        except OSError:  # a dangling link, or a file removed while listing: not a file here
+            continue
+
+
+def list_images(root: Path) -> Listing:
+    """Image files under ``root`` and the other files found, in one ``os.scandir`` pass."""
     if not root.is_dir():
         raise DataError(f"{root}: no such directory; give folder:PATH with a directory of images")
-    everything = sorted(p for p in root.rglob("*") if p.is_file())
-    files = [p for p in everything if p.suffix.lower() in EXTENSIONS]
-    if not files:
+    listing = Listing([], [], [])
+    top = os.stat(root)
+    _walk(str(root), "", listing, {(top.st_dev, top.st_ino)})
+    if not listing.files:
         raise DataError(f"{root}: no images found (looked for {', '.join(sorted(EXTENSIONS))}, recursively)")
-    return files, [p for p in everything if p.suffix.lower() not in EXTENSIONS]
+    return listing
 
 
 def read_attributes(path: Path) -> tuple[tuple[str, ...], dict[str, np.ndarray]]:
@@ -55,27 +97,28 @@ def read_attributes(path: Path) -> tuple[tuple[str, ...], dict[str, np.ndarray]]
     return names, table
 
 
-def _labels(root: Path, files: list[Path]) -> tuple[np.ndarray | None, tuple[str, ...] | None]:
-    parts = [f.relative_to(root).parts for f in files]
+def _labels(root: Path, files: list[str]) -> tuple[np.ndarray | None, tuple[str, ...] | None]:
+    parts = [f.split("/") for f in files]
     if all(len(p) == 1 for p in parts):
         return None, None
     classes = tuple(sorted({p[0] for p in parts if len(p) > 1}))
     index = {c: i for i, c in enumerate(classes)}
     if any(len(p) == 1 for p in parts):
-        loose = [str(f) for f, p in zip(files, parts, strict=True) if len(p) == 1][:3]
+        loose = [str(root / f) for f, p in zip(files, parts, strict=True) if len(p) == 1][:3]
         raise DataError(
             f"{root}: some images are in sub-folders (labels) and some are not ({', '.join(loose)}...); move them into a class folder"
         )
     return np.array([index[p[0]] for p in parts], dtype=np.int64), classes
 
 
-def _attributes(root: Path, files: list[Path], path: Path) -> tuple[np.ndarray, tuple[str, ...]]:
+def _attributes(files: list[str], path: Path) -> tuple[np.ndarray, tuple[str, ...]]:
     names, table = read_attributes(path)
     rows, missing = [], []
     for f in files:
-        row = table.get(f.relative_to(root).as_posix(), table.get(f.name))
+        name = f.rsplit("/", 1)[-1]
+        row = table.get(f, table.get(name))
         if row is None:
-            missing.append(f.name)
+            missing.append(name)
         rows.append(row)
     if missing:
         raise DataError(f"{path}: {len(missing)} image(s) have no row, e.g. {', '.join(missing[:3])}; add their rows or remove the images")
@@ -84,11 +127,12 @@ def _attributes(root: Path, files: list[Path], path: Path) -> tuple[np.ndarray, 
 
 def load_folder(root: Path, image_size: int, channels: int, attributes: Path | None = None) -> RawSplits:
     """All images under ``root`` at ``image_size`` x ``image_size`` with ``channels`` channels."""
-    files, others = list_images(root)
+    listing = list_images(root)
     notes: list[str] = []
     decoded = decoded_folder(
         root,
-        files,
+        listing.files,
+        listing.stamps,
         (channels, image_size, image_size),
         lambda f: load_image(f, image_size, channels),
         lambda n: np.random.default_rng(SPLIT_SEED).permutation(n),
@@ -96,14 +140,14 @@ def load_folder(root: Path, image_size: int, channels: int, attributes: Path | N
     )
     if len(decoded.files) < 3:
         raise DataError(f"{root}: only {len(decoded.files)} readable image(s); need at least 3 for train, validation and test")
-    kept = [root / f for f in decoded.files]  # in split order
+    kept = decoded.files  # in split order
     y, classes = _labels(root, kept)
-    attrs, names = _attributes(root, kept, attributes) if attributes is not None else (None, None)
+    attrs, names = _attributes(kept, attributes) if attributes is not None else (None, None)
     data = Split(decoded.images, y, attrs)
     cut = len(kept) - max(1, len(kept) // 10)
     notes += [
         f"skipped {len(names)} {what}: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}"
-        for what, names in (("unreadable file(s)", decoded.skipped), ("non-image file(s)", [str(p.relative_to(root)) for p in others]))
+        for what, names in (("unreadable file(s)", decoded.skipped), ("non-image file(s)", listing.others))
         if names
     ]
     return RawSplits(

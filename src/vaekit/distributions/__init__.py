@@ -20,10 +20,25 @@ from vaekit.distributions.latent import (
     Prior,
     SequentialPosterior,
 )
-from vaekit.distributions.likelihoods import Bernoulli, ContinuousBernoulli, DiscretizedLogistic, Gaussian, Likelihood, unchecked
+from vaekit.distributions.likelihoods import (
+    COUNT_LIKELIHOODS,
+    Bernoulli,
+    ContinuousBernoulli,
+    DiscretizedLogistic,
+    Gaussian,
+    Likelihood,
+    NegativeBinomial,
+    Poisson,
+    ZeroInflatedNegativeBinomial,
+    unchecked,
+)
 
 __all__ = [
+    "COUNT_LIKELIHOODS",
     "LOG_2PI",
+    "NegativeBinomial",
+    "Poisson",
+    "ZeroInflatedNegativeBinomial",
     "Bernoulli",
     "ContinuousBernoulli",
     "DiagonalGaussian",

@@ -1,4 +1,5 @@
-"""Likelihoods p(x|z): Bernoulli, continuous Bernoulli, Gaussian, discretized logistic.
+"""Likelihoods p(x|z): Bernoulli, continuous Bernoulli, Gaussian, discretized logistic, and for
+counts Poisson, negative binomial and zero-inflated negative binomial.
 
 Each ``log_prob`` first checks that the data lie in its support (a clear ``DataError``, never silent
 garbage); the check reads a value back from the device, so the trainer, which checks every split
@@ -217,7 +218,145 @@ class DiscretizedLogistic:
         return (x.clamp(0, 1) * (self.levels - 1)).round() / (self.levels - 1)
 
 
-Likelihood = Bernoulli | Gaussian | ContinuousBernoulli | DiscretizedLogistic
+def _check_counts(x: torch.Tensor, what: str) -> None:
+    bad = ~torch.isfinite(x) | (x < 0) | (x != torch.round(x))
+    if bool(bad.any()):
+        first = x[bad].flatten()[0].item()
+        raise DataError(
+            f"{what} needs counts (whole numbers >= 0) but the data hold {first:.6g}: give raw counts, not normalised values, "
+            "or use --likelihood gaussian"
+        )
+
+
+def _library(x: torch.Tensor, event_dims: int) -> torch.Tensor:
+    """Each example's library size (total count), shaped to broadcast over its event: (..., B, 1, ...)."""
+    return x.sum(dim=tuple(range(-event_dims, 0)), keepdim=True) if event_dims else x
+
+
+def _nb_log_prob(x: torch.Tensor, log_mu: torch.Tensor, log_theta: torch.Tensor) -> torch.Tensor:
+    """log NB(x; mean mu, inverse dispersion theta), elementwise (scVI's parameterisation):
+    lgamma(x + theta) - lgamma(theta) - lgamma(x + 1) + theta log(theta / (theta + mu)) + x log(mu / (theta + mu))."""
+    theta = torch.exp(log_theta)
+    log_theta_mu = torch.logaddexp(log_theta, log_mu)  # log(theta + mu)
+    return (
+        torch.lgamma(x + theta) - torch.lgamma(theta) - torch.lgamma(x + 1)
+        + theta * (log_theta - log_theta_mu)
+        + x * (log_mu - log_theta_mu)
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Counts:
+    """What the count likelihoods share: rates as fractions of the library size (scVI's rho).
+
+    The decoder gives each example's expression as proportions ``log_rho`` (a log-softmax over the
+    data dimensions); the mean count is rho times the library size. ``log_prob`` scales by the
+    *observed* library of the x it scores (x.sum over the example), so the model explains the
+    composition of the counts, not the depth of sequencing; ``mean`` and ``sample`` use
+    ``library``, the training split's mean library size (or the one set by ``with_library``).
+
+    Attributes:
+        log_rho: (..., B, *event) log proportions, summing (in exp) to 1 over each example's event.
+        library: the library size ``mean`` and ``sample`` use, broadcastable to (..., B, 1, ...).
+    """
+
+    log_rho: torch.Tensor
+    library: torch.Tensor
+    data_dims: int | None = None
+    validate: bool = True
+
+    @property
+    def event_dims(self) -> int:
+        return self.log_rho.dim() - 1 if self.data_dims is None else self.data_dims
+
+    def _log_mu(self, x: torch.Tensor | None) -> torch.Tensor:
+        library = self.library if x is None else _library(x, self.event_dims)
+        return self.log_rho + torch.log(library.clamp(min=1e-8))
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return torch.exp(self._log_mu(None))
+
+    def with_library(self, library: torch.Tensor) -> _Counts:
+        """This distribution with ``mean`` and ``sample`` at ``library`` (e.g. an example's own total count)."""
+        return replace(self, library=library)
+
+    def check_support(self, x: torch.Tensor) -> None:
+        _check_counts(x, f"the {self.NAME} likelihood")
+
+
+@dataclass(frozen=True)
+class Poisson(_Counts):
+    """Independent Poisson counts with rate rho x library: log p = x log mu - mu - lgamma(x + 1)."""
+
+    NAME = "poisson"
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        if self.validate:
+            self.check_support(x)
+        log_mu = self._log_mu(x)
+        return _sum_event(x * log_mu - torch.exp(log_mu) - torch.lgamma(x + 1), self.event_dims)
+
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.poisson(self.mean, generator=generator)
+
+
+@dataclass(frozen=True)
+class NegativeBinomial(_Counts):
+    """Independent negative-binomial counts with mean rho x library and a learned inverse dispersion
+    theta per data dimension (variance mu + mu^2 / theta; Lopez et al. 2018's scVI).
+
+    Attributes:
+        log_theta: log inverse dispersion, broadcastable to ``log_rho`` (one per gene).
+    """
+
+    log_theta: torch.Tensor = None  # type: ignore[assignment] -- always given by the head
+    NAME = "negative-binomial"
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        if self.validate:
+            self.check_support(x)
+        return _sum_event(_nb_log_prob(x, self._log_mu(x), self.log_theta), self.event_dims)
+
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        # Gamma-Poisson mixture: lambda ~ Gamma(theta, theta / mu), x ~ Poisson(lambda)
+        theta = torch.exp(self.log_theta).expand_as(self.log_rho)
+        rate = torch._standard_gamma(theta, generator=generator) * self.mean / theta
+        return torch.poisson(rate, generator=generator)
+
+
+@dataclass(frozen=True)
+class ZeroInflatedNegativeBinomial(_Counts):
+    """The negative binomial with extra zeros (scVI's ZINB): with probability pi = sigmoid(zi_logits),
+    per cell and gene from the decoder, a count is a dropout zero; else it is NB(mu, theta).
+
+    log p(0) = log(pi + (1 - pi) NB(0)), log p(x > 0) = log(1 - pi) + log NB(x), in log space.
+    """
+
+    log_theta: torch.Tensor = None  # type: ignore[assignment]
+    zi_logits: torch.Tensor = None  # type: ignore[assignment]
+    NAME = "zinb"
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        if self.validate:
+            self.check_support(x)
+        nb = _nb_log_prob(x, self._log_mu(x), self.log_theta)
+        log_pi, log_not_pi = -F.softplus(-self.zi_logits), -F.softplus(self.zi_logits)
+        ll = torch.where(x == 0, torch.logaddexp(log_pi, log_not_pi + nb), log_not_pi + nb)
+        return _sum_event(ll, self.event_dims)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return torch.sigmoid(-self.zi_logits) * torch.exp(self._log_mu(None))
+
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        nb = NegativeBinomial(self.log_rho, self.library, self.data_dims, self.validate, self.log_theta)
+        keep = torch.rand(self.zi_logits.shape, generator=generator, device=self.zi_logits.device) >= torch.sigmoid(self.zi_logits)
+        return nb.sample(generator) * keep
+
+
+COUNT_LIKELIHOODS = ("poisson", "negative-binomial", "zinb")
+Likelihood = Bernoulli | Gaussian | ContinuousBernoulli | DiscretizedLogistic | Poisson | NegativeBinomial | ZeroInflatedNegativeBinomial
 
 
 def unchecked(likelihood: Likelihood) -> Likelihood:

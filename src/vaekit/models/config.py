@@ -64,9 +64,13 @@ class ModelConfig:
     """dae: how the input is corrupted."""
     noise_level: float = 0.3
     """dae: noise std (gaussian) or the fraction of values corrupted (masking, salt-pepper)."""
-    likelihood: Literal["auto", "bernoulli", "continuous-bernoulli", "gaussian", "logistic"] = "auto"
+    likelihood: Literal["auto", "bernoulli", "continuous-bernoulli", "gaussian", "logistic", "poisson", "negative-binomial", "zinb"] = (
+        "auto"
+    )
     """Decoder p(x|z): bernoulli (cross-entropy from logits), continuous-bernoulli (normalised on [0, 1]),
-    gaussian, or logistic (discretized, for 8-bit images); auto: bernoulli for images, gaussian for tabular rows."""
+    gaussian, logistic (discretized, for 8-bit images), or for counts poisson, negative-binomial, zinb (zero-inflated
+    NB; rates scaled by each example's library size, log(1 + x) into the encoder, as scVI); auto: bernoulli for images,
+    gaussian for tabular rows."""
     output_activation: Literal["auto", "sigmoid", "identity"] = "auto"
     """Gaussian mean = sigmoid(output) (data in [0, 1]) or the raw output; auto: sigmoid for images, identity for tabular rows."""
     gaussian_std: float = 0.1

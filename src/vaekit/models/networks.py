@@ -7,9 +7,20 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from vaekit.distributions import Bernoulli, ContinuousBernoulli, DiscretizedLogistic, Gaussian, Likelihood
+from vaekit.distributions import (
+    COUNT_LIKELIHOODS,
+    Bernoulli,
+    ContinuousBernoulli,
+    DiscretizedLogistic,
+    Gaussian,
+    Likelihood,
+    NegativeBinomial,
+    Poisson,
+    ZeroInflatedNegativeBinomial,
+)
 from vaekit.errors import ConfigError, lookup
 
 if TYPE_CHECKING:
@@ -58,9 +69,15 @@ def with_condition(h: torch.Tensor, condition: torch.Tensor | None) -> torch.Ten
 
 class FlatMLP(nn.Sequential):
     """An ``mlp`` that flattens (B, C, H, W) inputs first (and appends a condition, if any); its
-    state-dict keys are the plain MLP's."""
+    state-dict keys are the plain MLP's. ``log_input``: it sees log(1 + x), as count models' encoders
+    do (scVI): raw counts span orders of magnitude."""
+
+    def __init__(self, *layers: nn.Module, log_input: bool = False):
+        super().__init__(*layers)
+        self.log_input = log_input
 
     def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        x = torch.log1p(x) if self.log_input else x
         return super().forward(with_condition(x.flatten(1), condition))  # (B, C*H*W [+ Y]) -> (B, out)
 
 
@@ -195,10 +212,13 @@ def encoder(config: ModelConfig, out_dim: int) -> nn.Module:
     y = config.condition_dim
     if config.arch in ("conv", "resnet"):
         residual = config.arch == "resnet"
+        if config.likelihood in COUNT_LIKELIHOODS:
+            raise ConfigError(f"--likelihood {config.likelihood} is for tables of counts: use --arch mlp")
         return ConvEncoder(
             config.input_shape, out_dim, config.width, config.depth, config.activation, residual, y, config.conv_channels, config.dense
         )
-    return FlatMLP(*mlp([math.prod(config.input_shape) + y, *config.hidden, out_dim], config.activation))
+    counts = config.likelihood in COUNT_LIKELIHOODS
+    return FlatMLP(*mlp([math.prod(config.input_shape) + y, *config.hidden, out_dim], config.activation), log_input=counts)
 
 
 def decoder(config: ModelConfig) -> nn.Module:
@@ -210,7 +230,8 @@ def decoder(config: ModelConfig) -> nn.Module:
             config.input_shape, z_in, config.width, config.depth, config.activation, residual, config.conv_channels, config.dense
         )
     hidden = config.decoder_hidden if config.decoder_hidden is not None else tuple(reversed(config.hidden))
-    return mlp([z_in, *hidden, math.prod(config.input_shape)], config.activation)
+    outputs = math.prod(config.input_shape) * (2 if config.likelihood == "zinb" else 1)  # zinb: rates and dropout logits
+    return mlp([z_in, *hidden, outputs], config.activation)
 
 
 def _bernoulli(head: LikelihoodHead, out: torch.Tensor) -> Likelihood:
@@ -230,7 +251,37 @@ def _logistic(head: LikelihoodHead, out: torch.Tensor) -> Likelihood:
     return DiscretizedLogistic(head.mean(out), head.logvar.clamp(min=MIN_LOG_SCALE), data_dims=len(head.data_shape))
 
 
-HEADS = {"bernoulli": _bernoulli, "continuous-bernoulli": _continuous_bernoulli, "gaussian": _gaussian, "logistic": _logistic}
+def _log_proportions(raw: torch.Tensor, data_dims: int) -> torch.Tensor:
+    """log_softmax over each example's data dimensions: (..., *event) -> the same shape."""
+    flat = raw.flatten(-data_dims) if data_dims > 1 else raw
+    return F.log_softmax(flat, dim=-1).view_as(raw)
+
+
+def _poisson(head: LikelihoodHead, out: torch.Tensor) -> Likelihood:
+    d = len(head.data_shape)
+    return Poisson(_log_proportions(out, d), head.library, data_dims=d)
+
+
+def _negative_binomial(head: LikelihoodHead, out: torch.Tensor) -> Likelihood:
+    d = len(head.data_shape)
+    return NegativeBinomial(_log_proportions(out, d), head.library, data_dims=d, log_theta=head.log_theta)
+
+
+def _zinb(head: LikelihoodHead, out: torch.Tensor) -> Likelihood:
+    d = len(head.data_shape)
+    rates, dropout = out.chunk(2, dim=-d)  # the decoder's two halves: (..., *event) each
+    return ZeroInflatedNegativeBinomial(_log_proportions(rates, d), head.library, data_dims=d, log_theta=head.log_theta, zi_logits=dropout)
+
+
+HEADS = {
+    "bernoulli": _bernoulli,
+    "continuous-bernoulli": _continuous_bernoulli,
+    "gaussian": _gaussian,
+    "logistic": _logistic,
+    "poisson": _poisson,
+    "negative-binomial": _negative_binomial,
+    "zinb": _zinb,
+}
 
 
 class LikelihoodHead(nn.Module):
@@ -252,9 +303,20 @@ class LikelihoodHead(nn.Module):
             self.logvar = nn.Parameter(init)
         else:
             self.register_buffer("logvar", init[(0,) * len(self.data_shape)].clone(), persistent=False)
+        self.counts = kind in COUNT_LIKELIHOODS
+        if self.counts:  # the training split's mean library size, for means and samples (set_library); saved with the weights
+            self.register_buffer("library", torch.ones(()))
+        if kind in ("negative-binomial", "zinb"):
+            self.log_theta = nn.Parameter(torch.zeros(self.data_shape))  # log inverse dispersion, one per gene (scVI)
+
+    def set_library(self, mean_library: float) -> None:
+        """The library size that count likelihoods' ``mean`` and ``sample`` use (the training data's mean total count)."""
+        self.library.fill_(float(mean_library))
 
     def mean(self, out: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(out) if self.sigmoid_mean else out
 
     def forward(self, raw: torch.Tensor) -> Likelihood:
+        if self.make is _zinb:  # two values per data dimension
+            return self.make(self, raw.reshape(*raw.shape[:-1], 2 * self.data_shape[0], *self.data_shape[1:]))
         return self.make(self, raw.reshape(*raw.shape[:-1], *self.data_shape))  # (..., C, H, W)
