@@ -170,3 +170,62 @@ def test_bernoulli_log_prob_and_gradient_equal_torch_bce_with_logits_under_broad
     torch.testing.assert_close(ours, ref, rtol=1e-6, atol=1e-4)
     torch.testing.assert_close(g_ours, g_ref)
     torch.testing.assert_close(g_ours, x - torch.sigmoid(logits.detach()))
+
+
+def _counts_case():
+    torch.manual_seed(0)
+    x = torch.poisson(torch.full((5, 7), 2.5))
+    x[0, :3] = 0
+    log_rho = torch.log_softmax(torch.randn(5, 7), -1)
+    log_theta = torch.randn(7) * 0.5
+    return x, log_rho, log_theta, x.sum(-1, keepdim=True) * log_rho.exp()  # mean = rho x the observed library
+
+
+def test_poisson_and_negative_binomial_equal_torch_distributions_at_the_observed_library():
+    from vaekit.distributions import NegativeBinomial, Poisson
+
+    x, log_rho, log_theta, mu = _counts_case()
+    ours = Poisson(log_rho, torch.tensor(1.0), data_dims=1).log_prob(x)
+    torch.testing.assert_close(ours, td.Poisson(mu).log_prob(x).sum(-1))
+    theta = log_theta.exp()
+    nb = NegativeBinomial(log_rho, torch.tensor(1.0), data_dims=1, log_theta=log_theta).log_prob(x)
+    torch.testing.assert_close(nb, td.NegativeBinomial(total_count=theta, probs=mu / (mu + theta)).log_prob(x).sum(-1))
+
+
+def test_zinb_is_the_hand_computed_mixture_and_means_use_the_library():
+    from vaekit.distributions import NegativeBinomial, ZeroInflatedNegativeBinomial
+
+    x, log_rho, log_theta, mu = _counts_case()
+    zi = torch.randn(5, 7)
+    ours = ZeroInflatedNegativeBinomial(log_rho, torch.tensor(1.0), data_dims=1, log_theta=log_theta, zi_logits=zi).log_prob(x)
+    pi, theta = torch.sigmoid(zi), log_theta.exp()
+    nb = td.NegativeBinomial(total_count=theta, probs=mu / (mu + theta)).log_prob(x).exp()
+    hand = torch.where(x == 0, pi + (1 - pi) * nb, (1 - pi) * nb).log().sum(-1)
+    torch.testing.assert_close(ours, hand)
+    # means: rho x library, and (1 - pi) of that with zero inflation; with_library sets another library
+    half = torch.log(torch.full((1, 2), 0.5))
+    nb = NegativeBinomial(half, torch.tensor(4.0), data_dims=1, log_theta=torch.zeros(2))
+    torch.testing.assert_close(nb.mean, torch.full((1, 2), 2.0))
+    torch.testing.assert_close(nb.with_library(torch.tensor([[10.0]])).mean, torch.full((1, 2), 5.0))
+    zinb = ZeroInflatedNegativeBinomial(half, torch.tensor(4.0), data_dims=1, log_theta=torch.zeros(2), zi_logits=torch.zeros(1, 2))
+    torch.testing.assert_close(zinb.mean, torch.full((1, 2), 1.0))
+
+
+def test_count_likelihoods_refuse_what_is_not_a_count_and_sample_counts():
+    from vaekit.distributions import NegativeBinomial, Poisson, ZeroInflatedNegativeBinomial
+
+    log_rho = torch.log_softmax(torch.randn(3, 4), -1)
+    kinds = [
+        Poisson(log_rho, torch.tensor(50.0), data_dims=1),
+        NegativeBinomial(log_rho, torch.tensor(50.0), data_dims=1, log_theta=torch.zeros(4)),
+        ZeroInflatedNegativeBinomial(log_rho, torch.tensor(50.0), data_dims=1, log_theta=torch.zeros(4), zi_logits=torch.zeros(3, 4)),
+    ]
+    for p in kinds:
+        for bad, shown in ((0.5, "0.5"), (-1.0, "-1"), (float("nan"), "nan")):
+            x = torch.ones(3, 4)
+            x[1, 2] = bad
+            with pytest.raises(DataError, match=rf"needs counts \(whole numbers >= 0\) but the data hold {shown}: give raw counts"):
+                p.log_prob(x)
+        draws = torch.stack([p.sample(torch.Generator().manual_seed(s)) for s in range(400)])  # (400, 3, 4)
+        assert (draws >= 0).all() and torch.equal(draws, draws.round())
+        torch.testing.assert_close(draws.mean(0), p.mean, rtol=0.15, atol=0.5)  # samples at the mean library

@@ -25,7 +25,8 @@ class DataConfig:
 
     name: Annotated[str, tyro.conf.arg(name="data")] = "digits"
     """Dataset: digits (embedded), mnist, fashion-mnist, binarized-mnist, frey-faces, olivetti-faces, shapes and faces (generated;
-    shapes:N[:SEED] and faces:N[:SEED] for a random sample), npz:PATH, npy:PATH, folder:PATH."""
+    shapes:N[:SEED] and faces:N[:SEED] for a random sample), npz:PATH, npy:PATH, folder:PATH, csv:PATH, parquet:PATH,
+    h5ad:PATH."""
     data_dir: Path | None = None
     """Directory holding the dataset's files (searched before $VAEKIT_DATA and the cache)."""
     limit: int | None = None
@@ -41,6 +42,10 @@ class DataConfig:
     """folder and faces: 1 (grey) or 3 (RGB) channels."""
     attributes: Path | None = None
     """folder: CSV of per-image attributes (file name, then 0/1 or -1/1 columns, as CelebA's)."""
+    label_column: str | None = None
+    """csv, parquet: the column holding class labels (the rest of the numeric columns are features); h5ad: the obs column."""
+    impute: Literal["none", "mean"] = "none"
+    """csv, parquet: missing values are an error (none), or filled with each column's mean over the training rows."""
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -64,3 +69,7 @@ class DataConfig:
                 raise ConfigError(f"faces are drawn at --image-size {FACES_MIN} to {FACES_MAX}, got {self.image_size}")
         if self.attributes is not None and prefix != "folder":
             raise ConfigError("--attributes goes with --data folder:PATH")
+        if self.label_column is not None and prefix not in ("csv", "parquet", "h5ad"):
+            raise ConfigError("--label-column goes with --data csv:PATH, parquet:PATH or h5ad:PATH")
+        if self.impute != "none" and prefix not in ("csv", "parquet"):
+            raise ConfigError("--impute goes with --data csv:PATH or parquet:PATH")

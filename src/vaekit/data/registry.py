@@ -21,6 +21,7 @@ from vaekit.data.fonts import load_fonts
 from vaekit.data.mnist import load_fashion_mnist, load_mnist
 from vaekit.data.raw import RawSplits
 from vaekit.data.shapes import load_shapes
+from vaekit.data.tables import load_h5ad, load_table
 
 if TYPE_CHECKING:
     from vaekit.data.config import DataConfig
@@ -87,6 +88,13 @@ PREFIXES: dict[str, DatasetInfo] = {
     ),
     "shapes": DatasetInfo(lambda c: load_shapes(c.name), "shapes:N[:SEED]: N sprites drawn from dSprites' factor grid", 0.1, 20),
     "faces": DatasetInfo(_faces, "faces:N[:SEED]: N generated faces drawn from SEED", 0.1, 20, 64),
+    "csv": DatasetInfo(
+        lambda c: load_table(_path(c), "csv", c.label_column, c.impute), "a table: numeric columns as features (pandas)", 0.1, 100
+    ),
+    "parquet": DatasetInfo(
+        lambda c: load_table(_path(c), "parquet", c.label_column, c.impute), "a parquet table, as csv (pyarrow)", 0.1, 100
+    ),
+    "h5ad": DatasetInfo(lambda c: load_h5ad(_path(c), c.label_column), "an anndata .h5ad file: cells x genes counts in X", 0.1, 100),
 }
 
 PREFIX_ARGUMENT = {"shapes": "N[:SEED]", "faces": "N[:SEED]"}  # what follows the colon, where it is not a PATH
