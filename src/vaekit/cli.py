@@ -387,6 +387,7 @@ COMMANDS: dict[str, Command] = {
     "decode": Command(commands.decode_run),
     "latent-map": Command(commands.latent_map_run),
     "report": Command(commands.report_run),
+    "export": Command(commands.export_run),
     "serve": Command(serve_run, lambda result, options: 0),
     "benchmark": Command(commands.benchmark_run, hidden=frozenset({"echo", "command"})),
     "list": Command(list_registered, lambda result, options: 0),
@@ -407,6 +408,7 @@ commands:
   decode       decode latent codes back to images
   latent-map   the latent space in 2-D, coloured by label (and the decoded manifold of a 2-D latent)
   report       one self-contained HTML page about a run
+  export       the encoder and decoder as ONNX or TorchScript files, checked against vaekit
   serve        explore a run in the browser: sliders, attributes, interpolation, a map, uploads
   benchmark    train and evaluate models x datasets from a TOML file into a Markdown leaderboard
   list         the registered datasets, models and presets

@@ -5,6 +5,7 @@ checks and errors."""
 from vaekit.commands.benchmark import benchmark_run
 from vaekit.commands.evaluate import evaluate_run
 from vaekit.commands.explore import attribute_run, decode_run, encode_run, interpolate_run, latent_map_run, traverse_run
+from vaekit.commands.export import export_run
 from vaekit.commands.fit import resume, train, train_or_resume
 from vaekit.commands.generate import fit_sampler_run, reconstruct_run, sample_run
 from vaekit.commands.report import report_run
@@ -17,6 +18,7 @@ __all__ = [
     "decode_run",
     "encode_run",
     "evaluate_run",
+    "export_run",
     "interpolate_run",
     "latent_map_run",
     "preset_run_config",

@@ -1,0 +1,187 @@
+"""``vaekit export``: a run's encoder and decoder as standalone ONNX or TorchScript files.
+
+The encoder maps a batch of inputs, as vaekit's model sees them (images as float32 in [0, 1], that is
+8-bit values / 255; table rows as their values), to the posterior's ``mu`` and ``logvar`` (VAE
+families) or to the ``codes`` (autoencoders; a VQ-VAE's quantized codes). The decoder maps latents to
+the parameters of p(x|z), named after the likelihood: ``logits`` (bernoulli, continuous-bernoulli),
+``mean`` and ``logvar`` (gaussian), ``mean`` and ``log_scale`` (logistic), ``log_rho`` (proportions;
+the mean count is exp(log_rho) x the library size), ``log_theta`` and ``zi_logits`` (count
+likelihoods). Every output has the batch dimension first; the batch size is free.
+
+``export.json`` beside the files records the shapes, the likelihood, the preprocessing and the
+largest difference between the exported files' outputs and vaekit's on real test inputs, which
+the command measures before it reports success (onnxruntime for ONNX, the loaded TorchScript
+module for TorchScript). Hierarchical VAEs, conditional models (their inputs include a condition)
+and flow posteriors' encoders are refused with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+import tyro
+from torch import nn
+
+from vaekit import run
+from vaekit.errors import ConfigError, VaekitError
+from vaekit.models import MODELS, LatentModel
+from vaekit.runtime.files import atomic_write_json, make_dir
+
+Format = Literal["onnx", "torchscript"]
+Part = Literal["encoder", "decoder", "both"]
+PARAMETERS = {
+    "bernoulli": ("logits",),
+    "continuous-bernoulli": ("logits",),
+    "gaussian": ("mean", "logvar"),
+    "logistic": ("mean", "log_scale"),
+    "poisson": ("log_rho",),
+    "negative-binomial": ("log_rho", "log_theta"),
+    "zinb": ("log_rho", "log_theta", "zi_logits"),
+}
+TOLERANCE = 1e-5
+CHECK_EXAMPLES = 16
+INSTALL = "pip install 'vaekit[export]'"
+
+
+class EncoderPart(nn.Module):
+    """x (B, *data shape) -> (mu, logvar) of the posterior, or the codes (B, D)."""
+
+    def __init__(self, model: LatentModel):
+        super().__init__()
+        self.model = model
+        self.gaussian = not model.deterministic
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        posterior = self.model.encode(x)
+        return (posterior.mu, posterior.logvar) if self.gaussian else (posterior.value,)
+
+
+class DecoderPart(nn.Module):
+    """z (B, D) -> the likelihood's parameters, each (B, *data shape)."""
+
+    def __init__(self, model: LatentModel, names: tuple[str, ...]):
+        super().__init__()
+        self.model, self.names = model, names
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        likelihood = self.model.decode(z)
+        shape = (z.shape[0], *self.model.data_shape)
+        return tuple(getattr(likelihood, name).expand(shape).detach() for name in self.names)
+
+
+def _refusal(model: LatentModel, config, part: str) -> str | None:
+    spec = MODELS[config.kind]
+    if spec.conditional:
+        return f"{config.kind} models take a condition beside x and z, which export does not wire up yet"
+    if config.kind.startswith("hvae"):
+        return "a hierarchical VAE's posterior and decoder run layer by layer (top-down), not as one encoder and one decoder"
+    if part == "encoder" and config.flow != "none":
+        return f"a --flow {config.flow} posterior's samples pass through the flow; export --part decoder"
+    return None
+
+
+def _export_one(module: nn.Module, example: torch.Tensor, inputs: str, outputs: tuple[str, ...], path: Path, fmt: Format) -> None:
+    if fmt == "torchscript":
+        traced = torch.jit.trace(module, (example,), check_trace=False)
+        traced.save(str(path))
+        return
+    try:
+        import onnx  # noqa: F401 -- torch.onnx needs it
+    except ImportError:
+        raise ConfigError(f"--format onnx needs the onnx package, which is not installed: {INSTALL}") from None
+    axes = {inputs: {0: "batch"}, **{name: {0: "batch"} for name in outputs}}
+    torch.onnx.export(module, (example,), str(path), input_names=[inputs], output_names=list(outputs), dynamic_axes=axes, dynamo=False)
+
+
+def _run_exported(path: Path, fmt: Format, x: torch.Tensor, inputs: str) -> list[np.ndarray]:
+    if fmt == "torchscript":
+        loaded = torch.jit.load(str(path))
+        with torch.no_grad():
+            return [t.numpy() for t in loaded(x)]
+    try:
+        import onnxruntime
+    except ImportError:
+        raise ConfigError(f"checking the ONNX file needs onnxruntime, which is not installed: {INSTALL}") from None
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {inputs: x.numpy()})
+
+
+def export_run(
+    run_dir: tyro.conf.Positional[Path],
+    out: Path,
+    format: Format = "onnx",  # noqa: A002 -- the --format flag's name
+    part: Part = "both",
+    weights: Literal["best", "last"] = "best",
+    data_dir: Path | None = None,
+) -> Path:
+    """Export the encoder and/or decoder as standalone ONNX or TorchScript files, checked against vaekit.
+
+    Args:
+        run_dir: A run directory written by `vaekit train`.
+        out: Directory to write encoder.onnx / decoder.onnx (or .pt) and export.json into.
+        format: onnx (for onnxruntime and other runtimes) or torchscript (torch.jit.load, no vaekit needed).
+        part: encoder (x -> mu, logvar or codes), decoder (z -> likelihood parameters), or both.
+        weights: best or last.
+        data_dir: Look for the run's dataset here first (real test inputs check the exported files).
+    """
+    config = run.model_config(run_dir)
+    model = run.load(run_dir, weights=weights)
+    parts = ("encoder", "decoder") if part == "both" else (part,)
+    for p in parts:
+        why = _refusal(model, config, p)
+        if why:
+            raise ConfigError(f"cannot export the {p} of {run_dir}: {why}")
+    test = run.load_split(run_dir, "test", data_dir, CHECK_EXAMPLES)
+    x = test.batch(slice(0, CHECK_EXAMPLES))  # (B, *shape): what the model sees
+    encoder = EncoderPart(model).eval()
+    with torch.no_grad():
+        z = model.encode(x).mode()  # the decoder is checked on the codes of real test inputs
+    names = PARAMETERS[config.likelihood]
+    make_dir(Path(out))
+    suffix = ".onnx" if format == "onnx" else ".pt"
+    record: dict = {
+        "format": format,
+        "run": str(run_dir),
+        "model": config.kind,
+        "likelihood": config.likelihood,
+        "input_shape": list(model.data_shape),
+        "latent_dim": model.latent_dim,
+        "preprocessing": "inputs as vaekit's model sees them: images float32 in [0, 1] (8-bit / 255), table rows as their values",
+        "tolerance": TOLERANCE,
+    }
+    if config.likelihood in ("poisson", "negative-binomial", "zinb"):
+        record["library_size"] = float(model.head.library)  # the mean count is exp(log_rho) x a library size
+    for p in parts:
+        if p == "encoder":
+            module, example, inputs, outputs = encoder, x, "x", ("mu", "logvar") if encoder.gaussian else ("codes",)
+        else:
+            module, inputs, outputs = DecoderPart(model, names).eval(), "z", names
+            example = z
+        path = Path(out) / f"{p}{suffix}"
+        try:
+            with torch.no_grad():
+                _export_one(module, example, inputs, outputs, path, format)
+                expected = [t.detach().numpy() for t in module(example)]
+        except VaekitError:
+            raise
+        except Exception as e:  # noqa: BLE001 -- exporters raise many types; the user needs the first line
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ConfigError(f"cannot export the {p} of {run_dir} as {format}: {first[:300]}") from None
+        got = _run_exported(path, format, example, inputs)
+        diff = max(float(np.abs(a - b).max()) for a, b in zip(got, expected, strict=True))
+        scale = max(float(np.abs(b).max()) for b in expected)
+        if not math.isfinite(diff) or diff > TOLERANCE * max(1.0, scale):
+            path.unlink(missing_ok=True)
+            raise ConfigError(f"the exported {p} does not reproduce vaekit's outputs (largest difference {diff:.3g}); nothing was written")
+        record[p] = {
+            "file": path.name,
+            "input": {inputs: ["batch", *list(example.shape[1:])]},
+            "outputs": {name: ["batch", *list(t.shape[1:])] for name, t in zip(outputs, expected, strict=True)},
+            "max_abs_difference": diff,
+        }
+    atomic_write_json(Path(out) / "export.json", record)
+    return Path(out)

@@ -1,0 +1,109 @@
+"""vaekit export: ONNX (read back by onnxruntime) and TorchScript (torch.jit.load) reproduce vaekit's
+encoder and decoder on real test inputs; what cannot be exported is refused with the reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vaekit import run
+from vaekit.cli import main
+from vaekit.commands import RunConfig, train
+from vaekit.commands.export import PARAMETERS
+from vaekit.data import DataConfig
+from vaekit.models import ModelConfig
+from vaekit.training import TrainConfig
+
+onnxruntime = pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+IMAGE_LIKELIHOODS = ("bernoulli", "continuous-bernoulli", "gaussian", "logistic")
+
+
+def _run(tmp_path: Path, kind: str = "vae", arch: str = "mlp", likelihood: str = "bernoulli", **model) -> Path:
+    out = tmp_path / f"{kind}-{arch}-{likelihood}"
+    config = RunConfig(
+        data=DataConfig(name="digits", limit=128),
+        model=ModelConfig(kind=kind, arch=arch, width=4, hidden=(16,), latent_dim=4, likelihood=likelihood, **model),
+        train=TrainConfig(epochs=1, batch_size=64, progress=False),
+    )
+    train(config, out, images=False)
+    return out
+
+
+def _check(run_dir: Path, out: Path, fmt: str) -> dict:
+    """Export both parts and compare them with vaekit on real test inputs here, independently of the command's own check."""
+    assert main(["export", str(run_dir), "--out", str(out), "--format", fmt]) == 0
+    record = json.loads((out / "export.json").read_text())
+    model = run.load(run_dir)
+    x = run.load_split(run_dir, "test", None, 10).batch(slice(0, 10))
+    with torch.no_grad():
+        posterior = model.encode(x)
+        ours_enc = [posterior.mu, posterior.logvar] if not model.deterministic else [posterior.value]
+        likelihood = model.decode(posterior.mode())
+        ours_dec = [getattr(likelihood, n).expand(10, *model.data_shape) for n in PARAMETERS[record["likelihood"]]]
+    for part, inputs, ours in (("encoder", x, ours_enc), ("decoder", posterior.mode(), ours_dec)):
+        path = out / record[part]["file"]
+        if fmt == "onnx":
+            got = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+                None, {"x" if part == "encoder" else "z": inputs.numpy()}
+            )
+        else:
+            with torch.no_grad():
+                got = [t.numpy() for t in torch.jit.load(str(path))(inputs)]
+        assert len(got) == len(ours) == len(record[part]["outputs"])
+        for a, b in zip(got, ours, strict=True):
+            np.testing.assert_allclose(a, b.detach().numpy(), rtol=1e-5, atol=1e-5)
+        assert record[part]["max_abs_difference"] <= 1e-5
+    return record
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+@pytest.mark.parametrize(("arch", "likelihood"), [("mlp", "gaussian"), ("conv", "logistic")])
+def test_exported_encoder_and_decoder_reproduce_vaekit(tmp_path, arch, likelihood, fmt):
+    record = _check(_run(tmp_path, arch=arch, likelihood=likelihood), tmp_path / "out", fmt)
+    assert record["encoder"]["outputs"] == {"mu": ["batch", 4], "logvar": ["batch", 4]}
+    names = PARAMETERS[likelihood]
+    assert record["decoder"]["outputs"] == {n: ["batch", 1, 8, 8] for n in names} and record["input_shape"] == [1, 8, 8]
+
+
+def test_an_autoencoder_exports_codes_and_what_cannot_be_exported_is_refused(tmp_path, capsys):
+    record = _check(_run(tmp_path, kind="ae"), tmp_path / "ae", "onnx")
+    assert record["encoder"]["outputs"] == {"codes": ["batch", 4]}
+    flow = _run(tmp_path, flow="planar", flow_steps=2)
+    assert main(["export", str(flow), "--out", str(tmp_path / "f")]) == 2
+    assert "cannot export the encoder of" in capsys.readouterr().err
+    assert main(["export", str(flow), "--out", str(tmp_path / "f"), "--part", "decoder"]) == 0  # the decoder is plain
+    assert sorted(p.name for p in (tmp_path / "f").iterdir()) == ["decoder.onnx", "export.json"]
+    hvae = _run(tmp_path, kind="hvae", ladder_hidden=(8,), layer_dims=(4, 2))
+    assert main(["export", str(hvae), "--out", str(tmp_path / "h")]) == 2
+    assert "a hierarchical VAE's posterior and decoder run layer by layer" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+@pytest.mark.parametrize("arch", ["mlp", "conv", "resnet"])
+@pytest.mark.parametrize("likelihood", IMAGE_LIKELIHOODS)
+def test_every_image_likelihood_and_architecture_exports_exactly(tmp_path, arch, likelihood, fmt):
+    _check(_run(tmp_path, arch=arch, likelihood=likelihood, learn_variance=likelihood == "gaussian"), tmp_path / "out", fmt)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("likelihood", ["poisson", "negative-binomial", "zinb"])
+def test_count_models_export_their_parameters_and_library_size(tmp_path, likelihood):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    pd.DataFrame(rng.poisson(5.0, (120, 6))).rename(columns=str).to_csv(tmp_path / "c.csv", index=False)
+    out = tmp_path / likelihood
+    config = RunConfig(
+        data=DataConfig(name=f"csv:{tmp_path / 'c.csv'}"),
+        model=ModelConfig(hidden=(16,), latent_dim=2, likelihood=likelihood),
+        train=TrainConfig(epochs=2, batch_size=32, progress=False),
+    )
+    train(config, out, images=False)
+    record = _check(out, tmp_path / "out", "onnx")
+    assert record["library_size"] == pytest.approx(30.0, rel=0.1)  # 6 columns of mean 5
