@@ -302,7 +302,9 @@ def test_run_directory_misuse(tmp_path, capsys):
     before = (out / layout.STATE).read_bytes()
     assert_user_error(capsys, ["train", "--out", out], r"already holds a run; continue it with `vaekit train --resume")
     assert_user_error(
-        capsys, ["train", "--resume", out, "--lr", "0.1"], r"drop --lr \(only --epochs, --device, --progress, --compile may be given\)"
+        capsys,
+        ["train", "--resume", out, "--lr", "0.1"],
+        r"drop --lr \(only --epochs, --device, --progress, --compile, --tensorboard may be given\)",
     )
     assert_user_error(capsys, ["train", "--resume", out, "--data", "mnist", "--model", "ae"], r"drop --data, --model \(only")
     code, _, err = cli(capsys, "train", "--resume", out)

@@ -20,6 +20,7 @@ import torch
 import tyro
 
 from vaekit.commands.runconfig import RunConfig, read_run_config
+from vaekit.commands.tracking import tensorboard_callback
 from vaekit.data import DataConfig, DatasetSplits, dataset_info, load_dataset
 from vaekit.data.registry import resolved
 from vaekit.distributions import COUNT_LIKELIHOODS
@@ -42,7 +43,7 @@ from vaekit.training import TrainConfig, Trainer, TrainResult, resolve_device
 IMAGE_SEED = 2024  # the same latents and examples every epoch, so image grids are comparable
 GRID = 64
 PRIOR_EXAMPLES = 10_000  # training examples a VQ-VAE's image-grid code prior is fitted to
-RESUMABLE = ("epochs", "device", "progress", "compile")  # what --resume may change
+RESUMABLE = ("epochs", "device", "progress", "compile", "tensorboard")  # what --resume may change
 Echo = Callable[[str], None]
 
 
@@ -142,8 +143,17 @@ def _trainer(config: RunConfig, data: DatasetSplits, model: LatentModel, out: Pa
         torch.manual_seed(config.train.seed + 1)
         objective = make_objective(MODELS[config.model.kind].objective, config.objective, model.latent_dim)
         objective = with_adversarial(objective, config.objective, model.data_shape, model.last_decoder_layer())
-    callback = image_callback(out, data, config.train.epochs) if images and len(data.shape) == 3 else None  # no grids of tabular rows
-    return Trainer(model, objective, data, config.train, out, on_epoch_end=callback, echo=echo)
+    callbacks = [image_callback(out, data, config.train.epochs)] if images and len(data.shape) == 3 else []  # no grids of tabular rows
+    trainer: list[Trainer] = []
+    if config.train.tensorboard:  # after the images, so it logs the grids of the same epoch
+        callbacks.append(tensorboard_callback(out, config.train, lambda: trainer[0].steps_per_epoch))
+
+    def on_epoch_end(epoch: int, model: LatentModel) -> None:
+        for callback in callbacks:
+            callback(epoch, model)
+
+    trainer.append(Trainer(model, objective, data, config.train, out, on_epoch_end=on_epoch_end if callbacks else None, echo=echo))
+    return trainer[0]
 
 
 def _compile(config: RunConfig, model: LatentModel) -> str | None:
@@ -230,16 +240,21 @@ def resume(
     stop_at_step: int | None = None,
     echo: Echo | None = None,
     compile: bool | None = None,  # noqa: A002 -- the --compile flag's name
+    tensorboard: bool | None = None,
 ) -> TrainResult:
     """Continue a run where its last checkpoint stopped, optionally to a new total of ``epochs``.
 
-    Only the number of epochs, the device, the progress display and --compile may change; config.json is
+    Only the number of epochs, the device, the progress display, --compile and --tensorboard may change; config.json is
     rewritten only once the new values are known to be valid (``epochs`` below what the run has
     already trained is refused and leaves it as it was).
     """
     run_dir = Path(run_dir)
     config = read_run_config(run_dir)
-    changes = {k: v for k, v in (("epochs", epochs), ("device", device), ("progress", progress), ("compile", compile)) if v is not None}
+    changes = {
+        k: v
+        for k, v in (("epochs", epochs), ("device", device), ("progress", progress), ("compile", compile), ("tensorboard", tensorboard))
+        if v is not None
+    }
     config = replace(config, train=replace(config.train, **changes))
     dev = distributed.setup(resolve_device(config.train.device))
     world, trained_on = distributed.current(), trained_world_size(run_dir)
@@ -296,7 +311,7 @@ def resume_overrides(config: RunConfig, out: Path | None) -> dict[str, object]:
         flags = ", ".join("--" + names.get(n, n).replace("_", "-") for n in changed)
         raise ConfigError(
             f"--resume continues a run with its saved configuration; drop {flags} "
-            "(only --epochs, --device, --progress, --compile may be given)"
+            "(only --epochs, --device, --progress, --compile, --tensorboard may be given)"
         )
     return {k: getattr(config.train, k) for k in RESUMABLE if getattr(config.train, k) != getattr(plain.train, k)}
 

@@ -30,6 +30,8 @@ class TrainConfig:
     """Compile the model's networks with torch.compile (the first steps of each batch shape pay the compilation).
     Results equal eager's to float32 rounding; where it cannot run (no C++ compiler, a double-backward penalty), the
     run says why and trains eager. On this CPU it gains 2-3 % at best: the fast recipe here is --precision bf16."""
+    tensorboard: bool = False
+    """Log each epoch's terms, learning rate, image grids and the config to RUN/tensorboard/ (needs vaekit[tensorboard])."""
     log_every: int = 50
     """Steps between reading the loss back from the device (progress bar, NaN check)."""
     progress: bool = True

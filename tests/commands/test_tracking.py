@@ -1,0 +1,55 @@
+"""--tensorboard: the event files, read back with TensorBoard's own reader, hold each epoch once, across a resume."""
+
+from __future__ import annotations
+
+import pytest
+
+from vaekit.cli import main
+
+pytest.importorskip("tensorboard")
+
+
+def _events(run_dir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0, "images": 0, "tensors": 0}).Reload()
+    return events
+
+
+def test_tensorboard_logs_each_epoch_once_with_images_and_config_across_a_resume(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--data", "digits", "--limit", "256", "--epochs", "2", "--tensorboard", "--no-progress", "--out", str(out)]) == 0
+    assert main(["train", "--resume", str(out), "--epochs", "4"]) == 0  # keeps logging: the run's config says so
+    events = _events(out)
+    scalars = set(events.Tags()["scalars"])
+    assert {"train/loss", "train/kl", "train/reconstruction", "valid/loss", "train/lr", "time/elapsed_s"} <= scalars
+    for tag in ("train/loss", "valid/loss", "train/lr"):
+        assert [e.step for e in events.Scalars(tag)] == [1, 2, 3, 4]  # every epoch, none twice
+    import json
+
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [round(e.value, 4) for e in events.Scalars("valid/loss")] == [round(m["valid_loss"], 4) for m in lines]
+    assert events.Scalars("train/lr")[0].value == pytest.approx(1e-3)
+    images = events.Tags()["images"]
+    assert "samples" in images and "reconstructions" in images
+    assert {e.step for e in events.Images("samples")} >= {4}
+    assert "config/text_summary" in events.Tags()["tensors"]  # the config as text (and as hparams)
+    capsys.readouterr()
+
+
+def test_tensorboard_without_the_package_is_one_clear_error_before_anything_is_written(tmp_path, capsys, monkeypatch):
+    import builtins
+
+    real = builtins.__import__
+
+    def no_tensorboard(name, *args, **kwargs):
+        if name == "tensorboard" or name.startswith("tensorboard."):
+            raise ImportError(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tensorboard)
+    assert main(["train", "--data", "digits", "--epochs", "1", "--tensorboard", "--out", str(tmp_path / "r")]) == 2
+    assert (
+        "--tensorboard needs the tensorboard package, which is not installed: pip install 'vaekit[tensorboard]'" in capsys.readouterr().err
+    )
+    assert not (tmp_path / "r").exists()
