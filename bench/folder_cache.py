@@ -63,7 +63,8 @@ from vaekit.types import Step
 vaekit.tune_allocator()
 torch.manual_seed(0)
 d = load_dataset(DataConfig(name="folder:{root}", image_size={size}))
-config = vaekit.PRESETS["faces-vae"].model.for_data(d.shape, "faces-vae")  # the 64x64 conv VAE (any size)
+from dataclasses import replace
+config = replace(vaekit.PRESETS["faces-vae"].model, input_shape=None).for_data(d.shape)  # the faces-vae conv net, at any size
 model = vaekit.build_model(config)
 objective = make_objective(MODELS[config.kind].objective, vaekit.ObjectiveConfig())
 opt = torch.optim.Adam(model.parameters(), 1e-3)

@@ -62,8 +62,7 @@ def _check(run_dir: Path, out: Path, fmt: str) -> dict:
     return record
 
 
-@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
-@pytest.mark.parametrize(("arch", "likelihood"), [("mlp", "gaussian"), ("conv", "logistic")])
+@pytest.mark.parametrize(("arch", "likelihood", "fmt"), [("mlp", "gaussian", "onnx"), ("conv", "logistic", "torchscript")])
 def test_exported_encoder_and_decoder_reproduce_vaekit(tmp_path, arch, likelihood, fmt):
     record = _check(_run(tmp_path, arch=arch, likelihood=likelihood), tmp_path / "out", fmt)
     assert record["encoder"]["outputs"] == {"mu": ["batch", 4], "logvar": ["batch", 4]}

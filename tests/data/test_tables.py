@@ -105,7 +105,7 @@ def test_count_vaes_train_on_a_csv_and_the_overdispersed_ones_fit_gamma_poisson_
     for likelihood in ("poisson", "negative-binomial", "zinb"):
         out = tmp_path / likelihood
         common = ["--data", f"csv:{tmp_path / 't.csv'}", "--label-column", "cell_type", "--hidden", "32", "--latent-dim", "2"]
-        code = main(["train", *common, "--likelihood", likelihood, "--epochs", "30", "--no-progress", "--no-images", "--out", str(out)])
+        code = main(["train", *common, "--likelihood", likelihood, "--epochs", "15", "--no-progress", "--no-images", "--out", str(out)])
         assert code == 0, capsys.readouterr().err
         capsys.readouterr()
         lines = [json.loads(ln) for ln in (out / layout.METRICS).read_text().splitlines()]

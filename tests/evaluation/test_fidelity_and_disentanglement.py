@@ -52,6 +52,7 @@ def test_flips_are_a_four_way_task():
     assert torch.equal(out[2], x[2].flip(-2)) and torch.equal(out[3], x[3].flip(-1).flip(-2))
 
 
+@pytest.mark.slow  # 10-12 s; kept out of the 4-minute default suite
 def test_feature_classifier_is_trained_once_then_cached(tmp_path):
     data = load_dataset(DataConfig("digits"))
     first = feature_extractor("digits", data.train, data.valid, tmp_path)

@@ -134,6 +134,7 @@ def test_two_vae_ranks_resume_bitwise_and_reach_the_single_process_elbo(tmp_path
     assert abs(two - mean) <= max(3 * spread, 3.0), (two, singles)
 
 
+@pytest.mark.slow  # 10-12 s; kept out of the 4-minute default suite
 def test_vq_vae_codebook_averages_over_both_ranks_batches(tmp_path, data_dir):
     """The EMA codebook update sums both ranks' assignments: the same buffers as one process of both batches."""
     common = [
