@@ -426,7 +426,21 @@ def test_tabular_npz_gets_a_gaussian_likelihood(tmp_path, capsys):
     assert_user_error(capsys, ["sample", out, "--out", tmp_path / "s.png"], r"image grids need \(N, C, H, W\) images .* not images")
 
 
-@pytest.mark.parametrize("model", ["vae", "beta-vae", "beta-tcvae", "iwae", "cvae", "ae", "dae", "sparse-ae", "contractive-ae", "vq-vae"])
+@pytest.mark.parametrize(
+    "model",
+    [
+        "vae",
+        "beta-vae",
+        "beta-tcvae",
+        "iwae",
+        "cvae",
+        "ae",
+        "dae",
+        "sparse-ae",
+        pytest.param("contractive-ae", marks=pytest.mark.slow),
+        "vq-vae",
+    ],
+)  # contractive-ae: 5 s of Jacobians; it also trains in tests/models/test_compiled.py and the conformance suite
 def test_every_model_trains_on_an_mnist_subset(model, tmp_path, capsys, data_dir):
     out = tmp_path / model
     code, _, err = cli(
@@ -732,6 +746,7 @@ def test_regularised_autoencoders_train_and_only_the_wae_samples_from_its_prior(
     assert code == 2 and "does not use --info-alpha" in err
 
 
+@pytest.mark.slow  # 6.5 s; the samplers themselves are tested in tests/generation/test_samplers.py
 def test_fitted_samplers_let_an_autoencoder_generate_and_feed_fid(tmp_path, capsys):
     out = tmp_path / "ae"
     code, _, _ = cli(capsys, "train", "--model", "rae", "--data", "digits", "--epochs", 2, "--no-progress", "--no-images", "--out", out)

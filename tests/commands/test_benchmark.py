@@ -40,6 +40,7 @@ source = "a made-up paper"
 """
 
 
+@pytest.mark.slow  # 11 s end to end; the cell logic has its own quick tests below
 def test_benchmark_runs_every_cell_writes_a_table_and_skips_finished_cells(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("VAEKIT_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(fidelity, "MIN_STEPS", 100)  # a rougher feature classifier: this test checks the plumbing

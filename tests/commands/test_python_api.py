@@ -59,8 +59,8 @@ def test_sampling_and_latent_tools_refuse_bad_numbers_and_names(model):
 def test_string_switches_do_not_fall_through():
     with pytest.raises(ConfigError, match="unknown corruption 'blur'; choose one of: gaussian, masking, salt-pepper"):
         corrupt(torch.rand(2, 3), "blur", 0.1)
-    with pytest.raises(ConfigError, match="unknown likelihood 'poisson'"):
-        LikelihoodHead("poisson", (1, 8, 8), "sigmoid", 0.1, False)
+    with pytest.raises(ConfigError, match="unknown likelihood 'poison'"):
+        LikelihoodHead("poison", (1, 8, 8), "sigmoid", 0.1, False)
     with pytest.raises(ConfigError, match="unknown --weights 'lats'"):
         run.load("nowhere", weights="lats")
 

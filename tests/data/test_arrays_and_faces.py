@@ -92,4 +92,4 @@ def test_array_files_missing_corrupt_or_pickled(tmp_path):
     with pytest.raises(DataError, match="holds Python objects .*never pickled data"):
         load_dataset(DataConfig(name=f"npy:{tmp_path / 'objects.npy'}"))
     with pytest.raises(ConfigError, match=r"choose one of: .*npz:PATH, npy:PATH"):
-        DataConfig(name="csv:thing.csv")
+        DataConfig(name="tsv:thing.tsv")
