@@ -125,6 +125,32 @@ def bench_iwae(examples: int, data_dir: str | None, rounds: int) -> dict[str, tu
     return {layout: (statistics.median(t), bound[layout]) for layout, t in times.items()}
 
 
+def bench_iwae_bound(examples: int, data_dir: str | None, k: int = 1000, rows: int = 4096) -> tuple[float, float]:
+    """Seconds of evaluate at K = k on ``examples`` test images, and of the decoder's convolutions alone on the same
+    k x examples latents (its transposed-convolution stack run on the first linear layer's outputs, in the same chunks)."""
+    from vaekit.data import DataConfig, load_dataset
+    from vaekit.evaluation import evaluate
+    from vaekit.models import PRESETS
+
+    test = load_dataset(DataConfig(name="binarized-mnist", data_dir=data_dir)).test.head(examples)
+    torch.manual_seed(0)
+    model = build_model(PRESETS["binarized-vae"].model).eval()
+    evaluate(model, test.head(2), iw_samples=k, generator=torch.Generator().manual_seed(0), mi_examples=2)  # warm-up
+    started = time.perf_counter()
+    evaluate(model, test, iw_samples=k, generator=torch.Generator().manual_seed(0), mi_examples=examples, max_rows=rows)
+    full = time.perf_counter() - started
+    decoder = model.decoder
+    with torch.no_grad():
+        h = decoder.fc(torch.randn(rows, model.latent_dim)).view(-1, *decoder.start).contiguous(memory_format=networks.MEMORY_FORMAT)
+        decoder.body(h)  # warm-up
+        chunks = -(-k * examples // rows)
+        started = time.perf_counter()
+        for _ in range(chunks):
+            decoder.body(h)
+        convs = time.perf_counter() - started
+    return full, convs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64, 128])
@@ -135,7 +161,18 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="add the compiled variants (nhwc-all and bf16-nhwc, compiled)")
     parser.add_argument("--iwae", type=int, default=0, help="also time evaluate at K = 5000 on this many MNIST test images")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument(
+        "--iwae-bound", type=int, default=0, help="time evaluate at K = 1000 on this many images against its convolutions alone"
+    )
     args = parser.parse_args()
+    if args.iwae_bound:
+        torch.set_num_threads(args.threads[0])
+        full, convs = bench_iwae_bound(args.iwae_bound, args.data_dir)
+        print(
+            f"binarized-vae, K = 1000 on {args.iwae_bound} test images, {args.threads[0]} thread(s): evaluate {full:.2f} s, "
+            f"its decoder's convolutions alone {convs:.2f} s, ratio {full / convs:.2f}"
+        )
+        return
     if args.iwae:
         torch.set_num_threads(args.threads[0])
         print(f"binarized-vae, evaluate at K = 5000 on {args.iwae} test images, {args.threads[0]} thread(s), median of {args.rounds}")
