@@ -37,6 +37,12 @@ class VaekitWarning(UserWarning):
     """Something the user should know that does not stop the work (a skipped damaged log line...)."""
 
 
+def first_line(error: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (its type's name when it has none), for a one-line error."""
+    text = str(error).strip()
+    return (text.splitlines()[0] if text else type(error).__name__)[:limit]
+
+
 def lookup(table: Mapping[str, T], name: object, what: str) -> T:
     """``table[name]``, or a ConfigError listing the choices: no string switch falls through silently.
 

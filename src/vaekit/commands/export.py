@@ -27,7 +27,7 @@ import tyro
 from torch import nn
 
 from vaekit import run
-from vaekit.errors import ConfigError, VaekitError
+from vaekit.errors import ConfigError, VaekitError, first_line
 from vaekit.models import MODELS, LatentModel
 from vaekit.runtime.files import atomic_write_json, make_dir
 
@@ -169,8 +169,7 @@ def export_run(
         except VaekitError:
             raise
         except Exception as e:  # noqa: BLE001 -- exporters raise many types; the user needs the first line
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ConfigError(f"cannot export the {p} of {run_dir} as {format}: {first[:300]}") from None
+            raise ConfigError(f"cannot export the {p} of {run_dir} as {format}: {first_line(e, 300)}") from None
         got = _run_exported(path, format, example, inputs)
         diff = max(float(np.abs(a - b).max()) for a, b in zip(got, expected, strict=True))
         scale = max(float(np.abs(b).max()) for b in expected)

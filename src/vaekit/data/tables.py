@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from vaekit.data.raw import RawSplits, Split
-from vaekit.errors import DataError
+from vaekit.errors import DataError, first_line
 from vaekit.runtime import memory
 
 SPLIT_SEED = 0
@@ -44,8 +44,7 @@ def _read_frame(path: Path, kind: str):
     try:
         frame = pd.read_csv(path) if kind == "csv" else pd.read_parquet(path)
     except Exception as e:  # noqa: BLE001 -- pandas raises many types for a bad file; all mean "cannot read it"
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DataError(f"{path}: cannot read it as {kind} ({first[:200]})") from None
+        raise DataError(f"{path}: cannot read it as {kind} ({first_line(e)})") from None
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise DataError(f"{path}: the table is empty; it needs a header row and at least 3 rows of values")
     return frame
@@ -136,8 +135,7 @@ def load_h5ad(path: Path, label_column: str | None = None) -> RawSplits:
     try:
         adata = anndata.read_h5ad(path, backed="r")
     except Exception as e:  # noqa: BLE001 -- h5py / anndata raise many types for a bad file
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DataError(f"{path}: cannot read it as an .h5ad file ({first[:200]})") from None
+        raise DataError(f"{path}: cannot read it as an .h5ad file ({first_line(e)})") from None
     n, d = adata.shape
     memory.require(n * d * 4, f"{path} (X: {n:,} cells x {d:,} genes)", "use fewer cells or genes")
     matrix = adata.X[:]

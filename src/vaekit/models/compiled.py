@@ -20,6 +20,7 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from vaekit.errors import first_line
 from vaekit.models.networks import LikelihoodHead
 
 # Objectives that differentiate a network's gradient (create_graph): torch.compile's autograd
@@ -35,8 +36,7 @@ def unavailable() -> str | None:
     try:
         torch.compile(lambda a: a * 2.0 + 1.0, dynamic=False)(torch.ones(3))
     except Exception as e:  # noqa: BLE001 -- any failure (no C++ compiler, unsupported Python) means: run eager
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        return f"torch.compile does not work here ({first[:200]})"
+        return f"torch.compile does not work here ({first_line(e)})"
     return None
 
 
