@@ -211,3 +211,16 @@ def test_a_bad_memory_map_choice_is_one_clear_error(tmp_path, cache, monkeypatch
     monkeypatch.setenv("VAEKIT_MEMORY_MAP", "sometimes")
     with pytest.raises(DataError, match="VAEKIT_MEMORY_MAP='sometimes': use auto, always or never"):
         _load(make_folder(tmp_path / "pets", attributes=False))
+
+
+def test_a_compressed_npz_still_loads_into_ram_when_the_cache_cannot_be_written(tmp_path, monkeypatch):
+    images = np.random.default_rng(2).integers(0, 256, (30, 1, 8, 8), dtype=np.uint8)
+    np.savez_compressed(tmp_path / "d.npz", x=images)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache directory would go")
+    monkeypatch.setenv("VAEKIT_CACHE", str(blocker))
+    monkeypatch.setenv("VAEKIT_MEMORY_MAP", "always")
+    data = load_dataset(DataConfig(name=f"npz:{tmp_path / 'd.npz'}"))
+    assert not data.source.endswith("(memory-mapped)")  # read into memory instead
+    rows = torch.cat([data.train.x, data.valid.x, data.test.x])
+    assert sorted(map(bytes, rows.numpy())) == sorted(map(bytes, images))
