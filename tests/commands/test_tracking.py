@@ -12,13 +12,16 @@ pytest.importorskip("tensorboard")
 def _events(run_dir):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0, "images": 0, "tensors": 0}).Reload()
+    events = EventAccumulator(
+        str(run_dir / "tensorboard"), size_guidance={"scalars": 0, "images": 0, "tensors": 0, "histograms": 0}
+    ).Reload()
     return events
 
 
 def test_tensorboard_logs_each_epoch_once_with_images_and_config_across_a_resume(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "--data", "digits", "--limit", "256", "--epochs", "2", "--tensorboard", "--no-progress", "--out", str(out)]) == 0
+    common = ["--data", "digits", "--limit", "256", "--latent-dim", "6", "--kl-warmup-steps", "5", "--tensorboard", "--no-progress"]
+    assert main(["train", *common, "--epochs", "2", "--out", str(out)]) == 0
     assert main(["train", "--resume", str(out), "--epochs", "4"]) == 0  # keeps logging: the run's config says so
     events = _events(out)
     scalars = set(events.Tags()["scalars"])
@@ -30,6 +33,14 @@ def test_tensorboard_logs_each_epoch_once_with_images_and_config_across_a_resume
     lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [round(e.value, 4) for e in events.Scalars("valid/loss")] == [round(m["valid_loss"], 4) for m in lines]
     assert events.Scalars("train/lr")[0].value == pytest.approx(1e-3)
+    steps = [m["step"] for m in lines]  # 2 optimizer steps an epoch: the weight after step s is min(1, (s - 1) / 5)
+    assert [round(e.value, 6) for e in events.Scalars("train/kl_weight")] == [round(min(1.0, (s - 1) / 5), 6) for s in steps]
+    per_dimension = [[e.value for e in events.Scalars(f"kl_per_dimension/z{u:02d}")] for u in range(6)]
+    assert "kl_per_dimension/z06" not in scalars and all(len(v) == 4 for v in per_dimension)
+    for epoch, line in enumerate(lines):  # the closed-form KL splits over dimensions: they add up to the validation KL
+        assert sum(v[epoch] for v in per_dimension) == pytest.approx(line["valid_kl"], rel=1e-4)
+    assert [e.step for e in events.Scalars("valid/active_units")] == [1, 2, 3, 4]
+    assert "valid/kl_per_dimension" in events.Tags()["histograms"]
     images = events.Tags()["images"]
     assert "samples" in images and "reconstructions" in images
     assert {e.step for e in events.Images("samples")} >= {4}

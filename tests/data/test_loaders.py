@@ -194,3 +194,13 @@ def test_passes_over_a_split_are_chunked_by_bytes_not_examples():
     assert [len(c) for c in chunks] == [8] * 6 + [2]
     assert torch.equal(torch.cat(chunks), big.values(slice(None)))
     assert [len(c) for c in big.value_chunks(max_bytes=1)] == [1] * 50  # at least one example at a time
+
+
+def test_the_data_option_help_names_every_registered_dataset():
+    import inspect
+
+    from vaekit.data import config
+    from vaekit.data.registry import DATASETS, PREFIXES
+
+    help_text = inspect.getsource(config.DataConfig).split('"""')[3]  # the docstring under `name` (--data)
+    assert "--data" not in help_text and all(name in help_text for name in [*DATASETS, *(f"{p}:" for p in PREFIXES)])

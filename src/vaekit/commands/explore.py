@@ -305,7 +305,9 @@ def latent_map_run(
     if limit is not None:
         at_least("limit", limit, 1)
     model = _model(run_dir, weights)
-    data = run.load_split(run_dir, split, data_dir, limit)
+    splits = run.load_splits(run_dir, data_dir)
+    data = splits.split(split)
+    data = data.head(limit) if limit else data
     means = posterior_means(model, data).cpu()  # (N, D)
     points = embed_2d(means, method)
     title = f"{split} posterior means" + ("" if means.shape[1] == 2 else f", {method.upper()} of {means.shape[1]} dimensions")
@@ -313,4 +315,4 @@ def latent_map_run(
     if means.shape[1] == 2 and len(data.shape) == 3:
         grid_image = grid(manifold(model), nrow=15, pad=0)
     labels = None if data.labels is None else data.labels.cpu()
-    return save_figure(latent_map_figure(points, labels, title, grid_image), out)
+    return save_figure(latent_map_figure(points, labels, title, grid_image, splits.classes), out)

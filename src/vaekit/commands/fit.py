@@ -146,7 +146,8 @@ def _trainer(config: RunConfig, data: DatasetSplits, model: LatentModel, out: Pa
     callbacks = [image_callback(out, data, config.train.epochs)] if images and len(data.shape) == 3 else []  # no grids of tabular rows
     trainer: list[Trainer] = []
     if config.train.tensorboard:  # after the images, so it logs the grids of the same epoch
-        callbacks.append(tensorboard_callback(out, config.train, lambda: trainer[0].steps_per_epoch))
+        steps = lambda: trainer[0].steps_per_epoch  # noqa: E731 -- read once the trainer exists
+        callbacks.append(tensorboard_callback(out, config.train, steps, MODELS[config.model.kind].objective, config.objective, data.valid))
 
     def on_epoch_end(epoch: int, model: LatentModel) -> None:
         for callback in callbacks:

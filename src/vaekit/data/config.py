@@ -25,8 +25,8 @@ class DataConfig:
 
     name: Annotated[str, tyro.conf.arg(name="data")] = "digits"
     """Dataset: digits (embedded), mnist, fashion-mnist, binarized-mnist, frey-faces, olivetti-faces, shapes and faces (generated;
-    shapes:N[:SEED] and faces:N[:SEED] for a random sample), npz:PATH, npy:PATH, folder:PATH, csv:PATH, parquet:PATH,
-    h5ad:PATH."""
+    shapes:N[:SEED] and faces:N[:SEED] for a random sample), fonts (matplotlib's), pbmc68k (real single-cell counts from
+    scanpy's wheel), npz:PATH, npy:PATH, folder:PATH, csv:PATH, parquet:PATH, h5ad:PATH."""
     data_dir: Path | None = None
     """Directory holding the dataset's files (searched before $VAEKIT_DATA and the cache)."""
     limit: int | None = None

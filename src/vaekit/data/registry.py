@@ -19,6 +19,7 @@ from vaekit.data.faces import load_frey_faces, load_olivetti_faces
 from vaekit.data.folder import load_folder
 from vaekit.data.fonts import load_fonts
 from vaekit.data.mnist import load_fashion_mnist, load_mnist
+from vaekit.data.pbmc import load_pbmc
 from vaekit.data.raw import RawSplits
 from vaekit.data.shapes import load_shapes
 from vaekit.data.tables import load_h5ad, load_table
@@ -73,6 +74,12 @@ DATASETS: dict[str, DatasetInfo] = {
         0,
         50,
         32,
+    ),
+    "pbmc68k": DatasetInfo(
+        _from_dir(load_pbmc),
+        "700 blood cells x 765 genes of real 10x counts, 10 cell types (the file inside scanpy's wheel: pip install --no-deps scanpy)",
+        0.1,
+        200,
     ),
 }
 

@@ -27,7 +27,7 @@ SPLIT_SEED = 0
 INSTALL = "pip install 'vaekit[tables]'"
 
 
-def _need(module: str, what: str) -> Any:
+def need_module(module: str, what: str) -> Any:
     try:
         return __import__(module)
     except ImportError:
@@ -36,9 +36,9 @@ def _need(module: str, what: str) -> Any:
 
 def _read_frame(path: Path, kind: str):
     """The file as a pandas DataFrame (one line of error for anything unreadable)."""
-    pd = _need("pandas", f"{kind}:{path}")
+    pd = need_module("pandas", f"{kind}:{path}")
     if kind == "parquet":
-        _need("pyarrow", f"parquet:{path}")
+        need_module("pyarrow", f"parquet:{path}")
     if not path.is_file():
         raise DataError(f"{path}: no such file; give {kind}:PATH with a .{kind} file")
     try:
@@ -50,7 +50,7 @@ def _read_frame(path: Path, kind: str):
     return frame
 
 
-def _labels_of(values: np.ndarray, where: str) -> tuple[np.ndarray, tuple[str, ...]]:
+def labels_of(values: np.ndarray, where: str) -> tuple[np.ndarray, tuple[str, ...]]:
     """Class indices of a label column and the class names (sorted)."""
     text = np.array(["" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in values], dtype=object)
     if (text == "").any():
@@ -86,7 +86,7 @@ def _impute(x: np.ndarray, names: list[str], train_rows: np.ndarray, impute: str
     return x
 
 
-def _splits(x: np.ndarray, y: np.ndarray | None, classes, location: str, notes: list[str]) -> RawSplits:
+def shuffled_splits(x: np.ndarray, y: np.ndarray | None, classes, location: str, notes: list[str]) -> RawSplits:
     if len(x) < 3:
         raise DataError(f"{location}: only {len(x)} row(s); need at least 3 for train, validation and test splits")
     order = _order(len(x))
@@ -111,7 +111,7 @@ def load_table(path: Path, kind: str, label_column: str | None = None, impute: s
     if label_column is not None:
         if label_column not in frame.columns:
             raise DataError(f"{path}: no column '{label_column}' for --label-column (columns: {', '.join(map(str, frame.columns[:10]))})")
-        y, classes = _labels_of(frame[label_column].to_numpy(), f"{path}: column '{label_column}'")
+        y, classes = labels_of(frame[label_column].to_numpy(), f"{path}: column '{label_column}'")
         frame = frame.drop(columns=[label_column])
     numeric = frame.select_dtypes(include=["number", "bool"])
     dropped = [str(c) for c in frame.columns if c not in numeric.columns]
@@ -123,13 +123,13 @@ def load_table(path: Path, kind: str, label_column: str | None = None, impute: s
     x = numeric.to_numpy(dtype=np.float32, na_value=np.nan)
     cut = len(x) - max(1, len(x) // 10)
     x = _impute(x, [str(c) for c in numeric.columns], _order(len(x))[:cut], impute, path, notes)
-    return _splits(x, y, classes, str(path), notes)
+    return shuffled_splits(x, y, classes, str(path), notes)
 
 
 def load_h5ad(path: Path, label_column: str | None = None) -> RawSplits:
     """An anndata .h5ad file: rows of ``X`` (dense or sparse) as features, labels from ``obs[label_column]``."""
     path = Path(path)
-    anndata = _need("anndata", f"h5ad:{path}")
+    anndata = need_module("anndata", f"h5ad:{path}")
     if not path.is_file():
         raise DataError(f"{path}: no such file; give h5ad:PATH with an .h5ad file")
     try:
@@ -146,7 +146,7 @@ def load_h5ad(path: Path, label_column: str | None = None) -> RawSplits:
             raise DataError(
                 f"{path}: no obs column '{label_column}' for --label-column (obs columns: {', '.join(map(str, adata.obs.columns[:10]))})"
             )
-        y, classes = _labels_of(adata.obs[label_column].to_numpy(), f"{path}: obs column '{label_column}'")
+        y, classes = labels_of(adata.obs[label_column].to_numpy(), f"{path}: obs column '{label_column}'")
     if not np.isfinite(x).all():
         raise DataError(f"{path}: X holds missing or infinite values; clean the matrix first")
-    return _splits(x, y, classes, str(path), [])
+    return shuffled_splits(x, y, classes, str(path), [])

@@ -47,8 +47,12 @@ def manifold(model: LatentModel, steps: int = 15) -> torch.Tensor:
     return model.decode(z.to(next(model.parameters()).device)).mean
 
 
-def latent_map_figure(points: torch.Tensor, labels: torch.Tensor | None, title: str, manifold_grid=None):
-    """A matplotlib figure: the scatter (coloured by label), and the manifold image if given."""
+def latent_map_figure(points: torch.Tensor, labels: torch.Tensor | None, title: str, manifold_grid=None, classes=None):
+    """A matplotlib figure: the scatter (coloured by label), and the manifold image if given.
+
+    With the label names (``classes``, at most 20) each class gets its own colour and a legend entry
+    (cell types, folder names); otherwise the colour is the label's number on a colour bar.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -57,10 +61,21 @@ def latent_map_figure(points: torch.Tensor, labels: torch.Tensor | None, title: 
     panels = 2 if manifold_grid is not None else 1
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 5), squeeze=False)
     ax = axes[0, 0]
-    colours = None if labels is None else labels.numpy()
-    scatter = ax.scatter(points[:, 0].numpy(), points[:, 1].numpy(), c=colours, s=3, cmap="tab10")
-    if labels is not None:
-        fig.colorbar(scatter, ax=ax, label="label")
+    if labels is not None and classes is not None and len(classes) <= 20:
+        palette = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+        for index, name in enumerate(classes):
+            chosen = labels == index
+            if chosen.any():
+                ax.scatter(
+                    points[chosen, 0].numpy(), points[chosen, 1].numpy(), s=6, color=palette(index), label=f"{name} ({int(chosen.sum())})"
+                )
+        ax.legend(fontsize=7, markerscale=2, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        fig.set_size_inches(5 * panels + 2.5, 5)  # room for the legend beside the map
+    else:
+        colours = None if labels is None else labels.numpy()
+        scatter = ax.scatter(points[:, 0].numpy(), points[:, 1].numpy(), c=colours, s=3, cmap="tab10")
+        if labels is not None:
+            fig.colorbar(scatter, ax=ax, label="label")
     ax.set_title(title)
     if manifold_grid is not None:
         axes[0, 1].imshow(manifold_grid, cmap="gray")
