@@ -304,7 +304,7 @@ def test_run_directory_misuse(tmp_path, capsys):
     assert_user_error(
         capsys,
         ["train", "--resume", out, "--lr", "0.1"],
-        r"drop --lr \(only --epochs, --device, --progress, --compile, --tensorboard may be given\)",
+        r"drop --lr \(only --epochs, --device, --progress, --compile, --tensorboard, --mlflow may be given\)",
     )
     assert_user_error(capsys, ["train", "--resume", out, "--data", "mnist", "--model", "ae"], r"drop --data, --model \(only")
     code, _, err = cli(capsys, "train", "--resume", out)

@@ -77,7 +77,7 @@ def test_the_callers_global_random_state_is_left_alone(tmp_path):
 def test_the_resume_policy_lives_in_the_library(tmp_path):
     train(tiny_run_config(epochs=1), tmp_path / "run", images=False)
     with pytest.raises(
-        ConfigError, match=r"drop --model, --lr \(only --epochs, --device, --progress, --compile, --tensorboard may be given\)"
+        ConfigError, match=r"drop --model, --lr \(only --epochs, --device, --progress, --compile, --tensorboard, --mlflow may be given\)"
     ):
         from vaekit.models import ModelConfig
         from vaekit.training import TrainConfig

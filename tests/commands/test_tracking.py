@@ -48,19 +48,54 @@ def test_tensorboard_logs_each_epoch_once_with_images_and_config_across_a_resume
     capsys.readouterr()
 
 
-def test_tensorboard_without_the_package_is_one_clear_error_before_anything_is_written(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("tool", ["tensorboard", "mlflow"])
+def test_a_logger_without_its_package_is_one_clear_error_before_anything_is_written(tmp_path, capsys, monkeypatch, tool):
     import builtins
 
     real = builtins.__import__
 
-    def no_tensorboard(name, *args, **kwargs):
-        if name == "tensorboard" or name.startswith("tensorboard."):
-            raise ImportError(name)
+    def missing(name, *args, **kwargs):
+        if name == tool or name.startswith(f"{tool}."):
+            raise ImportError(name, name=tool)
         return real(name, *args, **kwargs)
 
-    monkeypatch.setattr(builtins, "__import__", no_tensorboard)
-    assert main(["train", "--data", "digits", "--epochs", "1", "--tensorboard", "--out", str(tmp_path / "r")]) == 2
-    assert (
-        "--tensorboard needs the tensorboard package, which is not installed: pip install 'vaekit[tensorboard]'" in capsys.readouterr().err
-    )
+    monkeypatch.setattr(builtins, "__import__", missing)
+    assert main(["train", "--data", "digits", "--epochs", "1", f"--{tool}", "--out", str(tmp_path / "r")]) == 2
+    assert f"--{tool} needs the {tool} package, which is not installed: pip install 'vaekit[{tool}]'" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def _mlflow(run_dir):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{(run_dir / 'mlflow' / 'mlflow.db').resolve()}")
+    return client, (run_dir / "mlflow" / "run_id").read_text().strip()
+
+
+def test_mlflow_logs_each_epoch_once_into_the_run_directory_across_a_resume_and_a_lost_epoch(tmp_path, capsys):
+    pytest.importorskip("mlflow")
+    pytest.importorskip("sqlalchemy")
+    import json
+
+    out = tmp_path / "run"
+    common = ["--data", "digits", "--limit", "256", "--latent-dim", "4", "--mlflow", "--no-progress"]
+    assert main(["train", *common, "--epochs", "2", "--out", str(out)]) == 0
+    assert main(["train", "--resume", str(out), "--epochs", "3"]) == 0  # a clean resume: the same MLflow run
+    client, first = _mlflow(out)
+    assert [m.step for m in client.get_metric_history(first, "train/loss")] == [1, 2, 3]
+    # A process that logged epoch 4 and was killed before its checkpoint: MLflow now holds a step the run lost.
+    client.log_metric(first, "train/loss", 123.0, step=4)
+    assert main(["train", "--resume", str(out), "--epochs", "5"]) == 0
+    client, current = _mlflow(out)
+    assert current != first and client.get_run(first).info.lifecycle_stage == "deleted"
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    history = client.get_metric_history(current, "train/loss")
+    assert [m.step for m in history] == [1, 2, 3, 4, 5]  # each epoch once, the lost value gone
+    assert [round(m.value, 4) for m in history] == [round(line["train_loss"], 4) for line in lines]
+    assert [m.step for m in client.get_metric_history(current, "kl_per_dimension/z03")] == [1, 2, 3, 4, 5]  # copied, not recomputed
+    run = client.get_run(current)
+    assert run.data.params["model.kind"] == "vae" and run.data.params["model.latent_dim"] == "4"
+    artifacts = {a.path for a in client.list_artifacts(current)}
+    assert "config.json" in artifacts and "images" in artifacts
+    assert any("samples" in a.path for a in client.list_artifacts(current, "images"))
+    capsys.readouterr()

@@ -20,7 +20,7 @@ import torch
 import tyro
 
 from vaekit.commands.runconfig import RunConfig, read_run_config
-from vaekit.commands.tracking import tensorboard_callback
+from vaekit.commands.tracking import tracking_callback
 from vaekit.data import DataConfig, DatasetSplits, dataset_info, load_dataset
 from vaekit.data.registry import resolved
 from vaekit.distributions import COUNT_LIKELIHOODS
@@ -43,7 +43,7 @@ from vaekit.training import TrainConfig, Trainer, TrainResult, resolve_device
 IMAGE_SEED = 2024  # the same latents and examples every epoch, so image grids are comparable
 GRID = 64
 PRIOR_EXAMPLES = 10_000  # training examples a VQ-VAE's image-grid code prior is fitted to
-RESUMABLE = ("epochs", "device", "progress", "compile", "tensorboard")  # what --resume may change
+RESUMABLE = ("epochs", "device", "progress", "compile", "tensorboard", "mlflow")  # what --resume may change
 Echo = Callable[[str], None]
 
 
@@ -145,9 +145,11 @@ def _trainer(config: RunConfig, data: DatasetSplits, model: LatentModel, out: Pa
         objective = with_adversarial(objective, config.objective, model.data_shape, model.last_decoder_layer())
     callbacks = [image_callback(out, data, config.train.epochs)] if images and len(data.shape) == 3 else []  # no grids of tabular rows
     trainer: list[Trainer] = []
-    if config.train.tensorboard:  # after the images, so it logs the grids of the same epoch
+    tools = tuple(tool for tool, on in (("tensorboard", config.train.tensorboard), ("mlflow", config.train.mlflow)) if on)
+    if tools:  # after the images, so it logs the grids of the same epoch
         steps = lambda: trainer[0].steps_per_epoch  # noqa: E731 -- read once the trainer exists
-        callbacks.append(tensorboard_callback(out, config.train, steps, MODELS[config.model.kind].objective, config.objective, data.valid))
+        kind = MODELS[config.model.kind].objective
+        callbacks.append(tracking_callback(out, config.train, steps, kind, config.objective, data.valid, tools))
 
     def on_epoch_end(epoch: int, model: LatentModel) -> None:
         for callback in callbacks:
@@ -242,10 +244,11 @@ def resume(
     echo: Echo | None = None,
     compile: bool | None = None,  # noqa: A002 -- the --compile flag's name
     tensorboard: bool | None = None,
+    mlflow: bool | None = None,
 ) -> TrainResult:
     """Continue a run where its last checkpoint stopped, optionally to a new total of ``epochs``.
 
-    Only the number of epochs, the device, the progress display, --compile and --tensorboard may change; config.json is
+    Only the number of epochs, the device, the progress display, --compile, --tensorboard and --mlflow may change; config.json is
     rewritten only once the new values are known to be valid (``epochs`` below what the run has
     already trained is refused and leaves it as it was).
     """
@@ -253,7 +256,14 @@ def resume(
     config = read_run_config(run_dir)
     changes = {
         k: v
-        for k, v in (("epochs", epochs), ("device", device), ("progress", progress), ("compile", compile), ("tensorboard", tensorboard))
+        for k, v in (
+            ("epochs", epochs),
+            ("device", device),
+            ("progress", progress),
+            ("compile", compile),
+            ("tensorboard", tensorboard),
+            ("mlflow", mlflow),
+        )
         if v is not None
     }
     config = replace(config, train=replace(config.train, **changes))
@@ -312,7 +322,7 @@ def resume_overrides(config: RunConfig, out: Path | None) -> dict[str, object]:
         flags = ", ".join("--" + names.get(n, n).replace("_", "-") for n in changed)
         raise ConfigError(
             f"--resume continues a run with its saved configuration; drop {flags} "
-            "(only --epochs, --device, --progress, --compile, --tensorboard may be given)"
+            "(only --epochs, --device, --progress, --compile, --tensorboard, --mlflow may be given)"
         )
     return {k: getattr(config.train, k) for k in RESUMABLE if getattr(config.train, k) != getattr(plain.train, k)}
 

@@ -1,4 +1,4 @@
-"""``vaekit train --tensorboard``: each epoch's numbers and pictures in ``RUN/tensorboard/``.
+"""``vaekit train --tensorboard`` / ``--mlflow``: each epoch's numbers and pictures, inside the run directory.
 
 After each epoch's checkpoint (rank 0 only, as every epoch-end callback), the epoch's metrics line
 becomes scalars (``train/loss``, ``valid/kl``... at step = epoch), with the learning rate at the
@@ -7,22 +7,32 @@ objective schedules them (``train/kl_weight``, ``train/capacity``), the wall tim
 (``time/elapsed_s``), and for a Gaussian posterior under the N(0, I) prior the KL of each latent
 dimension on the validation split (``kl_per_dimension/z00``..., a histogram of them, and
 ``valid/active_units``: posterior collapse shows as dimensions at 0); the sample and
-reconstruction grids written that epoch become images; the run's configuration is logged once as
-hyper-parameters (TensorBoard's HPARAMS tab) and as text. The writer opens on the first epoch it
-logs with ``purge_step`` at that epoch, so a resumed run appends to the same log and any events a
-stopped process wrote past its last checkpoint are dropped: no step appears twice.
+reconstruction grids written that epoch become images; the run's configuration is logged once.
 
-MLflow is not wired in: its run model (a tracking server or file store per experiment, runs
-identified by ids) does not map onto a run directory without a second source of truth; the
-TensorBoard files live inside the run directory and move with it.
+One epoch's values go to every logger through one small protocol (``Log.write``), with two
+implementations:
+
+- TensorBoard (``RUN/tensorboard/``): the config as hyper-parameters (the HPARAMS tab) and as
+  text. The writer opens on the first epoch it logs with ``purge_step`` at that epoch, so a
+  resumed run appends to the same log and any events a stopped process wrote past its last
+  checkpoint are dropped: no step appears twice.
+- MLflow (``RUN/mlflow/``: a SQLite tracking store ``mlflow.db`` and its artifacts, so the log
+  lives in the run directory like the rest; ``mlflow ui --backend-store-uri
+  sqlite:///RUN/mlflow/mlflow.db``): the flat config as parameters, ``config.json`` as an
+  artifact, scalars as metrics, grids as images. MLflow cannot delete a metric value, so when a
+  resumed run finds values past its checkpoint (a stopped process logged epochs it then lost), it
+  starts a fresh MLflow run holding the old run's values up to the checkpoint and the grids on
+  disk, and deletes the old one (MLflow's soft delete): each step still appears once.
+  ``RUN/mlflow/run_id`` names the current MLflow run.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -37,23 +47,30 @@ from vaekit.objectives import ObjectiveConfig
 from vaekit.objectives.registry import READS
 from vaekit.objectives.schedules import capacity, kl_weight
 from vaekit.run.layout import IMAGES, METRICS
-from vaekit.runtime.files import read_jsonl
+from vaekit.runtime.files import atomic_write_bytes, read_jsonl
 from vaekit.training import TrainConfig
 from vaekit.training.schedules import learning_rate
 
 KL_EXAMPLES = 2000  # validation examples encoded for the KL of each dimension (posterior means: no noise drawn)
 
 DIRECTORY = "tensorboard"
-INSTALL = "pip install 'vaekit[tensorboard]'"
+MLFLOW_DIRECTORY = "mlflow"
+EXPERIMENT = "vaekit"
+GRIDS = ("samples", "reconstructions")
 
 
-def check_available() -> None:
-    """A clear error before training when the tensorboard package is missing."""
+def check_available(tool: str = "tensorboard") -> None:
+    """A clear error before training when the --tensorboard or --mlflow package is missing."""
     try:
-        import tensorboard  # noqa: F401
-        from torch.utils.tensorboard import SummaryWriter  # noqa: F401
-    except ImportError:
-        raise ConfigError(f"--tensorboard needs the tensorboard package, which is not installed: {INSTALL}") from None
+        if tool == "tensorboard":
+            import tensorboard  # noqa: F401
+            from torch.utils.tensorboard import SummaryWriter  # noqa: F401
+        else:
+            import alembic  # noqa: F401 -- the SQLite store's schema migrations
+            import mlflow  # noqa: F401
+            import sqlalchemy  # noqa: F401
+    except ImportError as e:
+        raise ConfigError(f"--{tool} needs the {e.name or tool} package, which is not installed: pip install 'vaekit[{tool}]'") from None
 
 
 def _flat(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -70,81 +87,188 @@ def _flat(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _kl_schedule(writer: Any, objective: str, config: ObjectiveConfig, step: int, total: int, epoch: int) -> None:
+def _kl_schedule(objective: str, config: ObjectiveConfig, step: int, total: int) -> dict[str, float]:
     """The KL weight (or capacity target) the objective used at ``step``, where it reads the KL options."""
     if "kl_warmup_steps" not in READS.get(objective, set()):
-        return
+        return {}
     if config.capacity is not None:
-        writer.add_scalar("train/capacity", capacity(step, config.capacity, config.capacity_steps), epoch)
-    else:
-        weight = config.beta * kl_weight(step, total, config.kl_warmup_steps, config.kl_cycles, config.kl_cycle_ratio)
-        writer.add_scalar("train/kl_weight", weight, epoch)
+        return {"train/capacity": capacity(step, config.capacity, config.capacity_steps)}
+    return {"train/kl_weight": config.beta * kl_weight(step, total, config.kl_warmup_steps, config.kl_cycles, config.kl_cycle_ratio)}
 
 
 @torch.no_grad()
-def _kl_per_dimension(writer: Any, model: Any, valid: InMemoryDataset | None, epoch: int) -> None:
-    """Each latent dimension's mean KL on (the first KL_EXAMPLES of) the validation split, where it splits over dimensions."""
+def _kl_per_dimension(model: Any, valid: InMemoryDataset | None) -> tuple[torch.Tensor, int] | None:
+    """Each latent dimension's mean KL on (the first KL_EXAMPLES of) the validation split, where it splits over
+    dimensions, and the number of active units there."""
     if valid is None or not len(valid) or not model.has_prior or model.deterministic:
-        return
+        return None
     was_training = model.training
     codes = encode_split(model, valid.head(KL_EXAMPLES))
     model.train(was_training)
     if codes.logvar is None or not isinstance(model.prior(1, like=codes.mu), DiagonalGaussian):
-        return
-    per_dimension = kl_per_dimension(codes.mu.double(), codes.logvar.double()).cpu()
-    for index, value in enumerate(per_dimension.tolist()):
-        writer.add_scalar(f"kl_per_dimension/z{index:02d}", value, epoch)
-    writer.add_histogram("valid/kl_per_dimension", per_dimension, epoch)
-    writer.add_scalar("valid/active_units", active_units(codes.mu), epoch)
+        return None
+    return kl_per_dimension(codes.mu.double(), codes.logvar.double()).cpu(), active_units(codes.mu)
 
 
-def tensorboard_callback(
+class Log(Protocol):
+    """Where one epoch's values go."""
+
+    def write(self, epoch: int, scalars: dict[str, float], histograms: dict[str, torch.Tensor], images: dict[str, np.ndarray]) -> None: ...
+
+
+class TensorBoardLog:
+    """``RUN/tensorboard/`` through TensorBoard's writer (see the module docstring)."""
+
+    def __init__(self, run_dir: Path, first_epoch: int, config: dict[str, Any]) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.tensorboard.summary import hparams
+
+        self.writer = SummaryWriter(str(run_dir / DIRECTORY), purge_step=first_epoch)
+        if first_epoch == 1:  # the run's first epoch: its configuration, once
+            experiment, start, end = hparams(_flat(config), {"valid/loss": 0.0})
+            for summary in (experiment, start, end):
+                self.writer.file_writer.add_summary(summary)
+            self.writer.add_text("config", "```\n" + json.dumps(config, indent=2) + "\n```", 0)
+
+    def write(self, epoch: int, scalars: dict[str, float], histograms: dict[str, torch.Tensor], images: dict[str, np.ndarray]) -> None:
+        for tag, value in scalars.items():
+            self.writer.add_scalar(tag, value, epoch)
+        for tag, values in histograms.items():
+            self.writer.add_histogram(tag, values, epoch)
+        for tag, image in images.items():
+            self.writer.add_image(tag, image, epoch, dataformats="HWC")
+        self.writer.flush()
+
+
+class MLflowLog:
+    """``RUN/mlflow/``: an MLflow run in a SQLite store inside the run directory (see the module docstring)."""
+
+    def __init__(self, run_dir: Path, first_epoch: int, config: dict[str, Any]) -> None:
+        import logging
+
+        from mlflow.tracking import MlflowClient
+
+        for name in ("mlflow", "alembic"):  # the store's "creating tables" chatter
+            logging.getLogger(name).setLevel(logging.WARNING)
+        root = (run_dir / MLFLOW_DIRECTORY).resolve()
+        root.mkdir(parents=True, exist_ok=True)
+        self.client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+        found = self.client.get_experiment_by_name(EXPERIMENT)
+        experiment = found.experiment_id if found else self.client.create_experiment(EXPERIMENT, artifact_location=str(root / "artifacts"))
+        previous = self._previous(root)
+        logged = self._history(previous) if previous else {}
+        if previous and all(m.step < first_epoch for values in logged.values() for m in values):
+            self.run_id = previous  # a clean resume (or the same process): carry on in the same MLflow run
+        else:
+            self.run_id = self.client.create_run(experiment, run_name=run_dir.name).info.run_id
+            params = [Param(k, str(v)[:6000]) for k, v in _flat(config).items()]
+            for start in range(0, len(params), 100):  # MLflow's batch limit
+                self.client.log_batch(self.run_id, params=params[start : start + 100])
+            if previous:  # values a stopped process logged past the checkpoint: keep the rest, drop the old run
+                kept = [m for values in logged.values() for m in values if m.step < first_epoch]
+                for start in range(0, len(kept), 1000):
+                    self.client.log_batch(self.run_id, metrics=kept[start : start + 1000])
+                for epoch in sorted({m.step for m in kept}):
+                    for name, image in _grids(run_dir, epoch).items():
+                        self.client.log_image(self.run_id, image, key=name, step=epoch)
+                self.client.delete_run(previous)
+            atomic_write_bytes(root / "run_id", (self.run_id + "\n").encode())
+        self.client.log_text(self.run_id, json.dumps(config, indent=2), "config.json")
+
+    def _previous(self, root: Path) -> str | None:
+        path = root / "run_id"
+        if not path.is_file():
+            return None
+        run_id = path.read_text().strip()
+        try:
+            found = self.client.get_run(run_id)
+        except Exception:  # noqa: BLE001 -- MLflow raises its own exception for an unknown id
+            return None
+        return run_id if found.info.lifecycle_stage == "active" else None
+
+    def _history(self, run_id: str) -> dict[str, list[Any]]:
+        keys = self.client.get_run(run_id).data.metrics
+        return {key: self.client.get_metric_history(run_id, key) for key in keys}
+
+    def write(self, epoch: int, scalars: dict[str, float], histograms: dict[str, torch.Tensor], images: dict[str, np.ndarray]) -> None:
+        now = int(time.time() * 1000)
+        metrics = [Metric(tag, float(value), now, epoch) for tag, value in scalars.items()]
+        for start in range(0, len(metrics), 1000):
+            self.client.log_batch(self.run_id, metrics=metrics[start : start + 1000])
+        for tag, image in images.items():  # MLflow has no histograms; the per-dimension scalars carry them
+            self.client.log_image(self.run_id, image, key=tag, step=epoch)
+
+
+def Param(key: str, value: str) -> Any:  # noqa: N802 -- MLflow's entity, imported late (an optional extra)
+    from mlflow.entities import Param as MLflowParam
+
+    return MLflowParam(key, value)
+
+
+def Metric(key: str, value: float, timestamp: int, step: int) -> Any:  # noqa: N802 -- as Param
+    from mlflow.entities import Metric as MLflowMetric
+
+    return MLflowMetric(key, value, timestamp, step)
+
+
+LOGS: dict[str, Callable[[Path, int, dict[str, Any]], Log]] = {"tensorboard": TensorBoardLog, "mlflow": MLflowLog}
+
+
+def _grids(run_dir: Path, epoch: int) -> dict[str, np.ndarray]:
+    """The sample and reconstruction grids written at ``epoch``, as (H, W, 3) uint8."""
+    out = {}
+    for name in GRIDS:
+        path = run_dir / IMAGES / f"{name}_{epoch:04d}.png"
+        if path.is_file():
+            with Image.open(path) as image:
+                out[name] = np.asarray(image.convert("RGB"))
+    return out
+
+
+def tracking_callback(
     run_dir: Path,
     train: TrainConfig,
     steps_per_epoch: Callable[[], int],
     objective: str = "",
     objective_config: ObjectiveConfig | None = None,
     valid: InMemoryDataset | None = None,
+    tools: tuple[str, ...] = ("tensorboard",),
 ) -> Callable[[int, Any], None]:
-    """The epoch-end callback that logs epoch ``e``'s line, learning rate, KL schedule, KL per dimension and grids at step ``e``.
+    """The epoch-end callback that logs epoch ``e``'s line, learning rate, KL schedule, KL per dimension and grids at step ``e``
+    to each of ``tools`` (tensorboard, mlflow).
 
     ``objective`` is the family's objective name (``MODELS[kind].objective``); ``valid`` the validation split.
     """
-    check_available()
-    from torch.utils.tensorboard import SummaryWriter
-    from torch.utils.tensorboard.summary import hparams
-
-    state: dict[str, Any] = {}
+    for tool in tools:
+        check_available(tool)
+    logs: list[Log] = []
 
     def on_epoch_end(epoch: int, model: Any) -> None:
-        writer = state.get("writer")
-        if writer is None:
-            writer = state["writer"] = SummaryWriter(str(run_dir / DIRECTORY), purge_step=epoch)
-            if epoch == 1:  # the run's first epoch: its configuration, once
-                config = json.loads((run_dir / "config.json").read_text())
-                experiment, start, end = hparams(_flat(config), {"valid/loss": 0.0})
-                for summary in (experiment, start, end):
-                    writer.file_writer.add_summary(summary)
-                writer.add_text("config", "```\n" + json.dumps(config, indent=2) + "\n```", 0)
+        if not logs:  # opened on the first epoch this process logs (a resume opens at its first new epoch)
+            config = json.loads((run_dir / "config.json").read_text())
+            logs.extend(LOGS[tool](run_dir, epoch, config) for tool in tools)
+        scalars: dict[str, float] = {}
         lines = [line for line in read_jsonl(run_dir / METRICS) if line.get("epoch") == epoch]
         if lines:
             metrics = lines[-1]
             for key, value in metrics.items():
                 split, _, term = key.partition("_")
                 if split in ("train", "valid") and isinstance(value, int | float):
-                    writer.add_scalar(f"{split}/{term}", value, epoch)
-            writer.add_scalar("time/elapsed_s", metrics.get("elapsed_s", 0.0), epoch)
+                    scalars[f"{split}/{term}"] = value
+            scalars["time/elapsed_s"] = metrics.get("elapsed_s", 0.0)
             total = steps_per_epoch() * (train.epochs or 1)
             step = metrics["step"] - 1  # the epoch's last optimizer step
-            writer.add_scalar("train/lr", learning_rate(step, total, train.lr, train.lr_schedule, train.lr_warmup_steps), epoch)
+            scalars["train/lr"] = learning_rate(step, total, train.lr, train.lr_schedule, train.lr_warmup_steps)
             if objective_config is not None:
-                _kl_schedule(writer, objective, objective_config, step, total, epoch)
-        _kl_per_dimension(writer, model, valid, epoch)
-        for name in ("samples", "reconstructions"):
-            path = run_dir / IMAGES / f"{name}_{epoch:04d}.png"
-            if path.is_file():
-                with Image.open(path) as image:
-                    writer.add_image(name, np.asarray(image.convert("RGB")), epoch, dataformats="HWC")
-        writer.flush()
+                scalars.update(_kl_schedule(objective, objective_config, step, total))
+        histograms = {}
+        found = _kl_per_dimension(model, valid)
+        if found is not None:
+            per_dimension, active = found
+            scalars.update({f"kl_per_dimension/z{i:02d}": v for i, v in enumerate(per_dimension.tolist())})
+            scalars["valid/active_units"] = active
+            histograms["valid/kl_per_dimension"] = per_dimension
+        for log in logs:
+            log.write(epoch, scalars, histograms, _grids(run_dir, epoch))
 
     return on_epoch_end

@@ -32,6 +32,9 @@ class TrainConfig:
     run says why and trains eager. On this CPU it gains 2-3 % at best: the fast recipe here is --precision bf16."""
     tensorboard: bool = False
     """Log each epoch's terms, learning rate, image grids and the config to RUN/tensorboard/ (needs vaekit[tensorboard])."""
+    mlflow: bool = False
+    """Log the same to an MLflow run in RUN/mlflow/ (a SQLite store: mlflow ui --backend-store-uri sqlite:///RUN/mlflow/mlflow.db;
+    needs vaekit[mlflow])."""
     log_every: int = 50
     """Steps between reading the loss back from the device (progress bar, NaN check)."""
     progress: bool = True
