@@ -14,6 +14,7 @@ epoch achieves: FLOPs per epoch / epoch time / GEMM rate.
 
     python bench/train_speed.py --data-dir ../shared/data              # vaekit + pytorch/examples
     /path/to/venv-with-pythae/bin/python bench/train_speed.py ...      # adds pythae's trainer
+    ... --fast                                                         # adds vaekit --precision bf16
 
 The pytorch/examples-style loop is written here after that example's structure (torchvision's
 MNIST dataset: one PIL image per __getitem__ turned into a tensor by ToTensor; a DataLoader with
@@ -152,18 +153,18 @@ def pythae_loop(images: np.ndarray, batch_size: int):
 # --- vaekit ---------------------------------------------------------------------------------
 
 
-def vaekit_config(data_dir: Path, batch_size: int) -> vaekit.RunConfig:
+def vaekit_config(data_dir: Path, batch_size: int, precision: str = "fp32") -> vaekit.RunConfig:
     return vaekit.RunConfig(
         data=vaekit.DataConfig(name="mnist", data_dir=data_dir, valid_size=0),
         model=vaekit.PRESETS["seed-vae"].model,
-        train=vaekit.TrainConfig(epochs=1, batch_size=batch_size, progress=False, checkpoint_every_s=1e9),
+        train=vaekit.TrainConfig(epochs=1, batch_size=batch_size, progress=False, checkpoint_every_s=1e9, precision=precision),
         preset="seed-vae",
     )
 
 
-def vaekit_epoch(data_dir: Path, batch_size: int, out: Path) -> float:
+def vaekit_epoch(data_dir: Path, batch_size: int, out: Path, precision: str = "fp32") -> float:
     """Seconds of ``vaekit.train``'s training loop for one epoch (setup and checkpoint not counted)."""
-    result = vaekit.train(vaekit_config(data_dir, batch_size), out, images=False)
+    result = vaekit.train(vaekit_config(data_dir, batch_size, precision), out, images=False)
     return result.progress.elapsed_s
 
 
@@ -187,6 +188,7 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[128, 512])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-baselines", action="store_true", help="time vaekit and the GEMM rate only")
+    parser.add_argument("--fast", action="store_true", help="also time vaekit's fast recipe (--precision bf16)")
     args = parser.parse_args()
     vaekit.tune_allocator()  # as the vaekit command does
     raw = load_mnist(args.data_dir).train
@@ -198,6 +200,8 @@ def main() -> None:
         for batch_size in args.batch_sizes:
             flops = flops_per_example(batch_size) * n
             contestants = {"vaekit": lambda r, bs=batch_size: vaekit_epoch(args.data_dir, bs, Path(tmp) / f"v{bs}-{r}")}
+            if args.fast:
+                contestants["vaekit bf16"] = lambda r, bs=batch_size: vaekit_epoch(args.data_dir, bs, Path(tmp) / f"b{bs}-{r}", "bf16")
             if not args.no_baselines:
                 examples = ExamplesLoop(images, labels, batch_size)
                 contestants["pytorch/examples"] = lambda r, loop=examples: timed(loop.epoch)
@@ -233,6 +237,10 @@ def main() -> None:
                 f"| {batch_size} | {name} | {statistics.median(t):.2f} | {n / statistics.median(t):,.0f} | {share:.0%} "
                 f"| {'—' if name == 'vaekit' else f'{ratio:.2f}'} |"
             )
+    for batch_size, _, _, times in rows:  # the fast recipe against each baseline, round by round
+        for name in (n for n in times if "vaekit bf16" in times and not n.startswith("vaekit")):
+            ratio = statistics.median(v / ti for v, ti in zip(times["vaekit bf16"], times[name], strict=True))
+            print(f"batch {batch_size}: vaekit bf16 / {name} = {ratio:.2f}")
     print(
         f"\nGEMM rate over all rounds: {min(r for *_, rs, _ in rows for r in rs) / 1e9:.0f}-"
         f"{max(r for *_, rs, _ in rows for r in rs) / 1e9:.0f} GFLOP/s"
