@@ -224,3 +224,37 @@ def test_a_compressed_npz_still_loads_into_ram_when_the_cache_cannot_be_written(
     assert not data.source.endswith("(memory-mapped)")  # read into memory instead
     rows = torch.cat([data.train.x, data.valid.x, data.test.x])
     assert sorted(map(bytes, rows.numpy())) == sorted(map(bytes, images))
+
+
+def _ram_and_swap_bytes() -> int:
+    fields = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    return sum(int(fields[k].split()[0]) * 1024 for k in ("MemTotal", "SwapTotal"))
+
+
+@pytest.mark.skipif(not Path("/proc/meminfo").is_file(), reason="needs Linux's /proc/meminfo")
+def test_a_cache_larger_than_ram_plus_swap_opens_read_only_and_gathers_batches(tmp_path):
+    """200k images at 256x256 are 39 GB: a copy-on-write map of that is refused (ENOMEM) on a 24 GB machine.
+
+    The array here is a sparse file twice RAM plus swap, so it costs no disk and no memory."""
+    from vaekit.data.load import _tensors
+    from vaekit.data.raw import Split
+
+    n = 2 * _ram_and_swap_bytes() // (3 * 256 * 256) + 1
+    directory = tmp_path / "cache"
+    directory.mkdir()
+    array = np.lib.format.open_memmap(directory / "images.npy", mode="w+", dtype=np.uint8, shape=(n, 3, 256, 256))
+    array[-1, 0, 0, 0] = 7
+    array.flush()
+    del array
+    if os.stat(directory / "images.npy").st_blocks * 512 > 2**30:
+        pytest.skip("this file system does not keep sparse files")
+    (directory / "meta.json").write_text(json.dumps({"version": diskcache.VERSION, "shape": [n, 3, 256, 256], "files": [""] * n}))
+    images, meta = diskcache._open(directory)
+    assert images.shape[0] == n and not images.flags.writeable
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch's "not writable" warning is expected and silenced, nothing else
+        data = _tensors(Split(images), 255.0, dynamic=False)
+    batch = data.batch(torch.tensor([0, n - 1]))
+    assert batch.shape == (2, 3, 256, 256) and batch[1, 0, 0, 0].item() == pytest.approx(7 / 255)

@@ -8,7 +8,7 @@ list, each file's size and modification time, the image size, the channels and t
 version: a changed, added or removed file gives a new key, so a stale cache is never read.
 
 A set that fits comfortably in memory (``IN_MEMORY_FRACTION`` of what is free) is read into RAM;
-a larger one is memory-mapped copy-on-write, so batches are gathered from the page cache and the
+a larger one is memory-mapped read-only, so batches are gathered from the page cache and the
 process holds only what it touches. ``VAEKIT_MEMORY_MAP=always`` or ``never`` overrides the
 choice. A damaged cache (a truncated array, a meta file that does not match it) is rebuilt with a
 note, never trusted. Builders write into a private temporary directory and rename it into place, so
@@ -45,7 +45,7 @@ class DecodedFolder:
     """A folder's decoded images in split order.
 
     Attributes:
-        images: (N, C, S, S) uint8, in RAM or a copy-on-write memory map of the cache file.
+        images: (N, C, S, S) uint8, in RAM or a read-only memory map of the cache file.
         files: the decoded files' paths relative to the folder, in the same order.
         skipped: 'path (reason)' of each file that could not be decoded.
         where: how the images are held, for the run's first line.
@@ -65,9 +65,13 @@ def folder_key(files: list[str], stamps: list[tuple[int, int]], size: int, chann
 
 
 def _open(directory: Path) -> tuple[np.ndarray, dict]:
-    """The cached array (memory-mapped) and its meta; ValueError/OSError when anything is off."""
+    """The cached array (memory-mapped) and its meta; ValueError/OSError when anything is off.
+
+    The map is read-only and shared: a copy-on-write map ("c") is charged against RAM plus swap and
+    fails with ENOMEM for a set larger than both (200k images at 256x256 are 39 GB).
+    """
     meta = json.loads((directory / "meta.json").read_text())
-    images = np.load(directory / "images.npy", mmap_mode="c")
+    images = np.load(directory / "images.npy", mmap_mode="r")
     if images.dtype != np.uint8 or images.shape != tuple(meta["shape"]) or len(meta["files"]) != images.shape[0]:
         raise ValueError(f"the array is {images.dtype} {images.shape}, its meta says uint8 {tuple(meta['shape'])}")
     return images, meta

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -16,7 +18,13 @@ EVAL_BINARIZE_SEED = 0  # fixed binarization of valid/test under the dynamic pro
 
 def _tensors(split: Split, scale: float, dynamic: bool) -> InMemoryDataset:
     def tensor(a):
-        return None if a is None else torch.from_numpy(np.ascontiguousarray(a))
+        if a is None:
+            return None
+        if not a.flags.writeable:  # a read-only memory map: vaekit only gathers from it, never writes in place
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+                return torch.from_numpy(np.ascontiguousarray(a))
+        return torch.from_numpy(np.ascontiguousarray(a))
 
     return InMemoryDataset(
         tensor(split.x),

@@ -7,7 +7,7 @@ whose header lies would otherwise make NumPy allocate what the header claims, te
 says so, before noticing the file is short.
 
 8-bit image arrays larger than memory comfortably holds (``diskcache.memory_mapped``) are not read
-into RAM but memory-mapped copy-on-write: an ``.npy`` file in place; an ``.npz`` member in place
+into RAM but memory-mapped read-only: an ``.npy`` file in place; an ``.npz`` member in place
 too when it is stored uncompressed (``np.savez``), else decompressed once into
 ``$VAEKIT_CACHE/arrays/KEY/`` (KEY hashes the file's path, size and modification time and the
 member's name; a damaged copy is made again) and mapped from there.
@@ -76,12 +76,13 @@ def _check_claim(where: str, shape: tuple[int, ...], dtype: np.dtype, available:
 
 def _read_npy(path: Path) -> np.ndarray:
     """The array of an .npy file; 8-bit images larger than memory comfortably holds are memory-mapped
-    (copy-on-write: batches come from the page cache, the file is never written)."""
+    (read-only and shared: batches come from the page cache, the file is never written, and a file larger
+    than RAM plus swap maps, which a copy-on-write mapping's commit charge would not)."""
     with open(path, "rb") as f:
         shape, dtype = _header(f, str(path))
         mapped = _mappable(shape, dtype)
         _check_claim(str(path), shape, dtype, path.stat().st_size - f.tell(), in_ram=not mapped)
-    return np.load(path, mmap_mode="c" if mapped else None, allow_pickle=False)
+    return np.load(path, mmap_mode="r" if mapped else None, allow_pickle=False)
 
 
 def _stored_offset(path: Path, info: zipfile.ZipInfo) -> int:
@@ -135,11 +136,11 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
             _check_claim(where, shape, dtype, info.file_size - header_bytes, in_ram=not mapped)
             if mapped and info.compress_type == zipfile.ZIP_STORED:  # np.savez: map the member where it lies
                 offset = _stored_offset(path, info) + header_bytes
-                arrays[name] = np.memmap(path, dtype=dtype, mode="c", offset=offset, shape=shape)
+                arrays[name] = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
                 continue
             if mapped:  # np.savez_compressed: decompress once into the cache, map that
                 try:
-                    arrays[name] = np.load(_extracted(path, archive, info, shape), mmap_mode="c", allow_pickle=False)
+                    arrays[name] = np.load(_extracted(path, archive, info, shape), mmap_mode="r", allow_pickle=False)
                     continue
                 except OSError:
                     _check_claim(where, shape, dtype, info.file_size - header_bytes)  # no room on disk: RAM, if it fits
