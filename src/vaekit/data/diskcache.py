@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import shutil
 import sys
@@ -77,6 +78,24 @@ def _open(directory: Path) -> tuple[np.ndarray, dict]:
     return images, meta
 
 
+def _release(out: np.ndarray, start: int, stop: int) -> None:
+    """Unmap rows ``start:stop`` of a file-backed array from this process once written (MADV_DONTNEED).
+
+    Their bytes stay in the page cache and go to the file as usual (a shared file mapping loses
+    nothing); without this every written page stays mapped, and the builder of a 39 GB cache
+    shows 20 GiB resident. Only whole pages inside the rows are released.
+    """
+    mm = getattr(out, "_mmap", None)
+    if mm is None or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    row = out[0].nbytes
+    base = out.offset % mmap.ALLOCATIONGRANULARITY  # where the array's bytes start inside numpy's mmap
+    first = -(-(base + start * row) // mmap.PAGESIZE) * mmap.PAGESIZE
+    last = (base + stop * row) // mmap.PAGESIZE * mmap.PAGESIZE
+    if last > first:
+        mm.madvise(mmap.MADV_DONTNEED, first, last - first)
+
+
 def _decode_all(root: Path, files: list[str], decode: Callable[[Path], np.ndarray], out: np.ndarray, echo) -> list[str | None]:
     """Decode ``root / files[i]`` into ``out[i]`` on every core; the reason each failed file was skipped (else None)."""
     from vaekit.data.images import ImageError
@@ -89,6 +108,7 @@ def _decode_all(root: Path, files: list[str], decode: Callable[[Path], np.ndarra
                 out[i] = decode(root / files[i])
             except ImageError as e:  # unreadable, or too large to decode (a decompression bomb)
                 reasons[i] = f"{files[i]} ({e.reason})"
+        _release(out, start, min(start + CHUNK, len(files)))
         return min(start + CHUNK, len(files)) - start
 
     done, last = 0, time.monotonic()
