@@ -686,7 +686,7 @@ def test_disentanglement_recipes_train_resume_and_score_small(tmp_path, capsys):
     assert code == 2 and "does not use --gamma" in err
 
 
-def test_richer_priors_and_posteriors_train_resume_evaluate_and_sample(tmp_path, capsys):
+def test_richer_priors_and_posteriors_train_resume_evaluate_and_sample(tmp_path, capsys, data_dir):
     """A VampPrior VAE and an IAF posterior on real digits, end to end; what they cannot do is refused."""
     small = ["--data", "mnist", "--limit", 300, "--no-progress", "--no-images", "--hidden", 64, "--latent-dim", 4]
     vamp = tmp_path / "vamp"
@@ -730,7 +730,7 @@ def test_richer_priors_and_posteriors_train_resume_evaluate_and_sample(tmp_path,
         assert code == 2 and message in err and not (tmp_path / "bad").exists()
 
 
-def test_regularised_autoencoders_train_and_only_the_wae_samples_from_its_prior(tmp_path, capsys):
+def test_regularised_autoencoders_train_and_only_the_wae_samples_from_its_prior(tmp_path, capsys, data_dir):
     small = ["--data", "mnist", "--limit", 300, "--no-progress", "--no-images", "--hidden", 64, "--latent-dim", 4, "--epochs", 1]
     for name, extra in (("wae", ["--kernel", "rbf"]), ("rae", ["--gradient-penalty", 0.01]), ("info-vae", ["--info-alpha", 0.5])):
         code, _, err = cli(capsys, "train", "--model", name, *extra, *small, "--out", tmp_path / name)
@@ -778,7 +778,7 @@ def test_fitted_samplers_let_an_autoencoder_generate_and_feed_fid(tmp_path, caps
     assert code == 0 and (tmp_path / "vq.png").exists()
 
 
-def test_ms_ssim_training_is_refused_on_small_images_and_reported_honestly(tmp_path, capsys):
+def test_ms_ssim_training_is_refused_on_small_images_and_reported_honestly(tmp_path, capsys, data_dir):
     code, _, err = cli(capsys, "train", "--data", "mnist", "--reconstruction", "ms-ssim", "--out", tmp_path / "small")
     assert code == 2 and "both sides over 32 pixels" in err and not (tmp_path / "small").exists()
     out = tmp_path / "faces"
