@@ -99,3 +99,30 @@ def test_mlflow_logs_each_epoch_once_into_the_run_directory_across_a_resume_and_
     assert "config.json" in artifacts and "images" in artifacts
     assert any("samples" in a.path for a in client.list_artifacts(current, "images"))
     capsys.readouterr()
+
+
+def test_a_damaged_mlflow_store_is_one_line_before_training_and_a_failing_logger_never_stops_the_run(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("mlflow")
+    pytest.importorskip("sqlalchemy")
+    from vaekit.commands import tracking
+
+    out = tmp_path / "run"
+    common = ["--data", "digits", "--limit", "256", "--mlflow", "--no-progress", "--no-images"]
+    assert main(["train", *common, "--epochs", "1", "--out", str(out)]) == 0
+    (out / "mlflow" / "mlflow.db").write_bytes(b"not a database")
+    before = (out / "metrics.jsonl").read_text()
+    assert main(["train", "--resume", str(out), "--epochs", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "mlflow.db: cannot open it as an MLflow store" in err and "move the mlflow/ folder aside" in err and "Traceback" not in err
+    assert (out / "metrics.jsonl").read_text() == before  # nothing trained, nothing lost
+
+    def broken(self, *args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tracking.MLflowLog, "write", broken)
+    other = tmp_path / "other"
+    assert main(["train", *common, "--epochs", "3", "--out", str(other)]) == 0
+    err = capsys.readouterr().err
+    assert "vaekit: warning: --mlflow: stopped logging at epoch 1 ([Errno 28] No space left on device); training goes on" in err
+    assert err.count("stopped logging") == 1  # once, then that logger is off
+    assert len((other / "metrics.jsonl").read_text().splitlines()) == 3  # every epoch trained and recorded

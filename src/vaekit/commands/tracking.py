@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -40,7 +41,7 @@ from PIL import Image
 
 from vaekit.data import InMemoryDataset
 from vaekit.distributions import DiagonalGaussian
-from vaekit.errors import ConfigError
+from vaekit.errors import ConfigError, RunDirError, VaekitWarning, first_line
 from vaekit.evaluation.latent import active_units, kl_per_dimension
 from vaekit.generation.encode import encode_split
 from vaekit.objectives import ObjectiveConfig
@@ -241,12 +242,17 @@ def tracking_callback(
     """
     for tool in tools:
         check_available(tool)
-    logs: list[Log] = []
+    if "mlflow" in tools:
+        _check_mlflow_store(run_dir)
+    logs: dict[str, Log] = {}
+    opened = [False]
 
     def on_epoch_end(epoch: int, model: Any) -> None:
-        if not logs:  # opened on the first epoch this process logs (a resume opens at its first new epoch)
+        if not opened[0]:  # opened on the first epoch this process logs (a resume opens at its first new epoch)
+            opened[0] = True
             config = json.loads((run_dir / "config.json").read_text())
-            logs.extend(LOGS[tool](run_dir, epoch, config) for tool in tools)
+            for tool in tools:
+                _guarded(logs, tool, epoch, lambda tool=tool: logs.__setitem__(tool, LOGS[tool](run_dir, epoch, config)))
         scalars: dict[str, float] = {}
         lines = [line for line in read_jsonl(run_dir / METRICS) if line.get("epoch") == epoch]
         if lines:
@@ -268,7 +274,42 @@ def tracking_callback(
             scalars.update({f"kl_per_dimension/z{i:02d}": v for i, v in enumerate(per_dimension.tolist())})
             scalars["valid/active_units"] = active
             histograms["valid/kl_per_dimension"] = per_dimension
-        for log in logs:
-            log.write(epoch, scalars, histograms, _grids(run_dir, epoch))
+        grids = _grids(run_dir, epoch)
+        for tool, log in list(logs.items()):
+            _guarded(logs, tool, epoch, lambda log=log: log.write(epoch, scalars, histograms, grids))
 
     return on_epoch_end
+
+
+def _guarded(logs: dict[str, Log], tool: str, epoch: int, action: Callable[[], None]) -> None:
+    """Run a logger's ``action``; if it fails (a full disk, a store another program broke), say so on one
+    line and stop that logger: training goes on, and metrics.jsonl still has every epoch."""
+    try:
+        action()
+    except Exception as e:  # noqa: BLE001 -- a logger's failure must never stop or lose the run
+        logs.pop(tool, None)
+        warnings.warn(
+            f"--{tool}: stopped logging at epoch {epoch} ({first_line(e)}); training goes on and RUN/metrics.jsonl has every epoch",
+            VaekitWarning,
+            stacklevel=2,
+        )
+
+
+def _check_mlflow_store(run_dir: Path) -> None:
+    """Before training: an existing MLflow store in the run directory must open (one line if it does not)."""
+    db = run_dir / MLFLOW_DIRECTORY / "mlflow.db"
+    if not db.is_file():
+        return
+    import logging
+
+    from mlflow.tracking import MlflowClient
+
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        MlflowClient(tracking_uri=f"sqlite:///{db.resolve()}").get_experiment_by_name(EXPERIMENT)
+    except Exception as e:  # noqa: BLE001 -- sqlalchemy and MLflow raise many types for a damaged store
+        raise RunDirError(
+            f"{db}: cannot open it as an MLflow store ({first_line(e)}); move the {MLFLOW_DIRECTORY}/ folder aside and run again "
+            "(a fresh MLflow log starts)"
+        ) from None
