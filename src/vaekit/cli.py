@@ -263,7 +263,8 @@ def _train_parser(defaults: commands.RunConfig) -> tuple[type, list[_Group]]:
     defaults from ``defaults``."""
     groups = _groups()
     parts = {"data": defaults.data, "model": defaults.model, "objective": defaults.objective, "train": defaults.train}
-    top = _cli_function(commands.train_or_resume, {"data", "model", "objective", "train_config", "echo"}, {}, {"preset": defaults.preset})
+    hidden = {"data", "model", "objective", "train_config", "echo", "switched_off"}
+    top = _cli_function(commands.train_or_resume, hidden, {}, {"preset": defaults.preset})
     fields_ = [(p.name, p.annotation, field(default=p.default)) for p in inspect.signature(top).parameters.values()]
     for index, group in enumerate(groups):
         cls = _group_class(index, group, parts)
@@ -296,6 +297,8 @@ def _train_arguments(argv: list[str]) -> dict[str, Any]:
         for part, attr in (("data", "data"), ("model", "model"), ("objective", "objective"), ("train", "train"))
     }
     rest = {f.name: getattr(parsed, f.name) for f in fields(parsed) if not f.name.startswith("group")}
+    # A flag that is off by default and turned off on a --resume (--no-mlflow) equals its default, so it is passed by name.
+    rest["switched_off"] = tuple(name for name in commands.SWITCHES if f"--no-{name}" in argv)
     return {"data": configs["data"], "model": configs["model"], "objective": configs["objective"], "train_config": configs["train"], **rest}
 
 

@@ -126,3 +126,14 @@ def test_a_damaged_mlflow_store_is_one_line_before_training_and_a_failing_logger
     assert "vaekit: warning: --mlflow: stopped logging at epoch 1 ([Errno 28] No space left on device); training goes on" in err
     assert err.count("stopped logging") == 1  # once, then that logger is off
     assert len((other / "metrics.jsonl").read_text().splitlines()) == 3  # every epoch trained and recorded
+
+
+def test_resume_with_no_tensorboard_turns_the_log_off(tmp_path, capsys):
+    import json
+
+    out = tmp_path / "run"
+    assert main(["train", "--data", "digits", "--limit", "256", "--epochs", "1", "--tensorboard", "--no-progress", "--out", str(out)]) == 0
+    assert main(["train", "--resume", str(out), "--epochs", "2", "--no-tensorboard"]) == 0
+    assert json.loads((out / "config.json").read_text())["train"]["tensorboard"] is False
+    assert [e.step for e in _events(out).Scalars("train/loss")] == [1]  # epoch 2 was not logged
+    capsys.readouterr()

@@ -44,6 +44,7 @@ IMAGE_SEED = 2024  # the same latents and examples every epoch, so image grids a
 GRID = 64
 PRIOR_EXAMPLES = 10_000  # training examples a VQ-VAE's image-grid code prior is fitted to
 RESUMABLE = ("epochs", "device", "progress", "compile", "tensorboard", "mlflow")  # what --resume may change
+SWITCHES = ("compile", "tensorboard", "mlflow")  # the resumable flags that are off by default (--no-X turns them off again)
 Echo = Callable[[str], None]
 
 
@@ -303,9 +304,10 @@ def resume(
             lock.release()
 
 
-def resume_overrides(config: RunConfig, out: Path | None) -> dict[str, object]:
-    """What a ``--resume`` may change (epochs, device, progress) out of options given as a whole
-    ``RunConfig``: anything else set away from its default is an error that names the options."""
+def resume_overrides(config: RunConfig, out: Path | None, switched_off: tuple[str, ...] = ()) -> dict[str, object]:
+    """What a ``--resume`` may change (epochs, device, progress...) out of options given as a whole
+    ``RunConfig``: anything else set away from its default is an error that names the options.
+    ``switched_off`` names the SWITCHES given as ``--no-X``, which equal their default and so cannot be seen in ``config``."""
     plain = RunConfig()
     changed = [
         f.name
@@ -324,7 +326,8 @@ def resume_overrides(config: RunConfig, out: Path | None) -> dict[str, object]:
             f"--resume continues a run with its saved configuration; drop {flags} "
             "(only --epochs, --device, --progress, --compile, --tensorboard, --mlflow may be given)"
         )
-    return {k: getattr(config.train, k) for k in RESUMABLE if getattr(config.train, k) != getattr(plain.train, k)}
+    changes = {k: getattr(config.train, k) for k in RESUMABLE if getattr(config.train, k) != getattr(plain.train, k)}
+    return changes | {name: False for name in switched_off if name in SWITCHES}
 
 
 def train_or_resume(
@@ -337,6 +340,7 @@ def train_or_resume(
     resume_dir: Annotated[Path | None, tyro.conf.arg(name="resume")] = None,
     images: bool = True,
     echo: Echo | None = None,
+    switched_off: tuple[str, ...] = (),
 ) -> TrainResult:
     """Train a model and write a run directory (config, weights, metrics, images).
 
@@ -351,10 +355,11 @@ def train_or_resume(
         resume_dir: Continue this run directory where it stopped (with --epochs for a new total).
         images: Write sample and reconstruction grids to RUN/images/ during training.
         echo: where progress and notes are printed.
+        switched_off: with ``resume_dir``: the flags among compile, tensorboard, mlflow given as --no-X (the CLI fills it).
     """
     config = RunConfig(data, model, objective, train_config, preset)
     if resume_dir is not None:
-        return resume(resume_dir, images=images, echo=echo, **resume_overrides(config, out))
+        return resume(resume_dir, images=images, echo=echo, **resume_overrides(config, out, switched_off))
     return train(config, out, images=images, echo=echo)
 
 
