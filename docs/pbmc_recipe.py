@@ -34,13 +34,13 @@ import torch
 
 from vaekit import run
 from vaekit.data import DataConfig, load_dataset
+from vaekit.data.pbmc import TARGET_SUM
 from vaekit.generation.encode import posterior_means
 
 IMAGES = Path(__file__).resolve().parent / "images"
 LIKELIHOODS = ("poisson", "negative-binomial", "zinb")
 LATENT = 10
 NEIGHBOURS = 15
-TARGET_SUM = 1e4
 
 
 def _nb_log_prob(x: torch.Tensor, mean: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:

@@ -329,3 +329,16 @@ def test_an_image_grid_too_large_for_memory_is_refused_before_it_is_allocated():
     images = torch.zeros(1, 1, 28, 28).expand(10**8, 1, 28, 28)  # 10^8 images that take no memory (a broadcast view)
     with pytest.raises(ConfigError, match=r"a grid image of [0-9,]+ x [0-9,]+ pixels would need about .* TiB of memory"):
         grid(images)
+
+
+def test_a_latent_map_with_class_names_gives_each_class_a_colour_and_a_legend_entry():
+    from vaekit.generation.latent_map import latent_map_figure
+
+    points, labels = torch.randn(30, 2), torch.arange(30) % 3
+    figure = latent_map_figure(points, labels, "t", classes=("B cell", "T cell", "NK"))
+    legend = figure.axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["B cell (10)", "T cell (10)", "NK (10)"]
+    colours = {tuple(c.get_facecolor()[0]) for c in figure.axes[0].collections}
+    assert len(colours) == 3 and len(figure.axes) == 1  # one colour a class, no colour bar
+    numbered = latent_map_figure(points, labels, "t")  # without names: the colour bar of label numbers
+    assert numbered.axes[0].get_legend() is None and len(numbered.axes) == 2

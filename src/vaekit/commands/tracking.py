@@ -145,15 +145,12 @@ class MLflowLog:
     """``RUN/mlflow/``: an MLflow run in a SQLite store inside the run directory (see the module docstring)."""
 
     def __init__(self, run_dir: Path, first_epoch: int, config: dict[str, Any]) -> None:
-        import logging
+        from mlflow.entities import Metric, Param
 
-        from mlflow.tracking import MlflowClient
-
-        for name in ("mlflow", "alembic"):  # the store's "creating tables" chatter
-            logging.getLogger(name).setLevel(logging.WARNING)
+        self.metric = Metric
         root = (run_dir / MLFLOW_DIRECTORY).resolve()
         root.mkdir(parents=True, exist_ok=True)
-        self.client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+        self.client = _mlflow_client(root / "mlflow.db")
         found = self.client.get_experiment_by_name(EXPERIMENT)
         experiment = found.experiment_id if found else self.client.create_experiment(EXPERIMENT, artifact_location=str(root / "artifacts"))
         previous = self._previous(root)
@@ -193,23 +190,22 @@ class MLflowLog:
 
     def write(self, epoch: int, scalars: dict[str, float], histograms: dict[str, torch.Tensor], images: dict[str, np.ndarray]) -> None:
         now = int(time.time() * 1000)
-        metrics = [Metric(tag, float(value), now, epoch) for tag, value in scalars.items()]
+        metrics = [self.metric(tag, float(value), now, epoch) for tag, value in scalars.items()]
         for start in range(0, len(metrics), 1000):
             self.client.log_batch(self.run_id, metrics=metrics[start : start + 1000])
         for tag, image in images.items():  # MLflow has no histograms; the per-dimension scalars carry them
             self.client.log_image(self.run_id, image, key=tag, step=epoch)
 
 
-def Param(key: str, value: str) -> Any:  # noqa: N802 -- MLflow's entity, imported late (an optional extra)
-    from mlflow.entities import Param as MLflowParam
+def _mlflow_client(db: Path) -> Any:
+    """An MLflow client on the SQLite store ``db``, without the store's "creating tables" chatter."""
+    import logging
 
-    return MLflowParam(key, value)
+    from mlflow.tracking import MlflowClient
 
-
-def Metric(key: str, value: float, timestamp: int, step: int) -> Any:  # noqa: N802 -- as Param
-    from mlflow.entities import Metric as MLflowMetric
-
-    return MLflowMetric(key, value, timestamp, step)
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return MlflowClient(tracking_uri=f"sqlite:///{Path(db).resolve()}")
 
 
 LOGS: dict[str, Callable[[Path, int, dict[str, Any]], Log]] = {"tensorboard": TensorBoardLog, "mlflow": MLflowLog}
@@ -300,14 +296,8 @@ def _check_mlflow_store(run_dir: Path) -> None:
     db = run_dir / MLFLOW_DIRECTORY / "mlflow.db"
     if not db.is_file():
         return
-    import logging
-
-    from mlflow.tracking import MlflowClient
-
-    for name in ("mlflow", "alembic"):
-        logging.getLogger(name).setLevel(logging.WARNING)
     try:
-        MlflowClient(tracking_uri=f"sqlite:///{db.resolve()}").get_experiment_by_name(EXPERIMENT)
+        _mlflow_client(db).get_experiment_by_name(EXPERIMENT)
     except Exception as e:  # noqa: BLE001 -- sqlalchemy and MLflow raise many types for a damaged store
         raise RunDirError(
             f"{db}: cannot open it as an MLflow store ({first_line(e)}); move the {MLFLOW_DIRECTORY}/ folder aside and run again "

@@ -20,11 +20,9 @@ def _tensors(split: Split, scale: float, dynamic: bool) -> InMemoryDataset:
     def tensor(a):
         if a is None:
             return None
-        if not a.flags.writeable:  # a read-only memory map: vaekit only gathers from it, never writes in place
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-                return torch.from_numpy(np.ascontiguousarray(a))
-        return torch.from_numpy(np.ascontiguousarray(a))
+        with warnings.catch_warnings():  # a read-only memory map: vaekit only gathers from it, never writes in place
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            return torch.from_numpy(np.ascontiguousarray(a))
 
     return InMemoryDataset(
         tensor(split.x),
