@@ -14,6 +14,7 @@ import torch
 import tyro
 
 from vaekit import run
+from vaekit.commands.journal import RunJournal, evaluation_key, split_key, stops_keep_progress
 from vaekit.commands.runconfig import read_run_config
 from vaekit.data import DatasetSplits, InMemoryDataset
 from vaekit.data.sources import cache_dir
@@ -59,10 +60,15 @@ def evaluate_run(
 ) -> Report:
     """Report ELBO, reconstruction, KL, importance-weighted log p(x), bits/dim and active units.
 
+    A long evaluation (K = 5000 on a CPU takes hours) keeps its progress in RUN/partial/ every minute
+    and on Ctrl-C; the same command goes on from there with the same numbers (delete RUN/partial to
+    start over).
+
     Args:
         run_dir: A run directory written by `vaekit train`.
         split: Which split to evaluate.
-        iw_samples: K, importance samples per example for log p(x) (Burda et al. 2016).
+        iw_samples: K, importance samples per example for log p(x) (Burda et al. 2016). A long evaluation keeps its progress
+            in RUN/partial/ every minute and on Ctrl-C: the same command goes on from there, with the same numbers.
         limit: Evaluate only the first N examples of the split (default: all of them).
         seed: Seed of the posterior samples.
         data_dir: Look for the run's dataset here first.
@@ -100,7 +106,14 @@ def evaluate_run(
     data = (data.head(limit) if limit else data).to(dev)
     outliers = None if ood_data is None else run.load_split(run_dir, "test", data_dir, limit, dev, name=ood_data)
     generator = torch.Generator(device=dev).manual_seed(distributed.rank_seed(seed))
-    report = evaluate(model, data, split, iw_samples, generator, batch_size=min(100, rows), max_rows=rows, outliers=outliers)
+    batch = min(100, rows)
+    journal = None
+    if not distributed.current().active:  # a long evaluation keeps its progress in RUN/partial/ (commands/journal.py)
+        given = {"split": split, "limit": limit, "iw_samples": iw_samples, "seed": seed, "batch": batch, "max_rows": rows}
+        outlier_key = split_key(outliers) if outliers is not None else None
+        journal = RunJournal(run_dir, evaluation_key(model, data, **given, device=dev.type, compile=compile, outliers=outlier_key))
+    with stops_keep_progress():
+        report = evaluate(model, data, split, iw_samples, generator, batch_size=batch, max_rows=rows, outliers=outliers, journal=journal)
     objective = read_run_config(run_dir).objective
     if objective.reconstruction != "likelihood" or objective.adversarial != "none":  # honest about what the numbers are not
         report = replace(report, trained_on=trained_on(objective, model.has_prior and not model.deterministic))
@@ -115,6 +128,8 @@ def evaluate_run(
         report = replace(report, **_disentanglement(run_dir, model, data, seed))
     if edits:
         report = replace(report, **_edits(splits, model, data, dev))
+    if journal is not None:
+        journal.discard()  # only now: a failure in --fid or --edits keeps the likelihood pass for the next try
     return report
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Protocol
 
 import torch
 
@@ -149,6 +150,40 @@ def _latents(posterior: Posterior) -> dict[str, torch.Tensor]:
     return {"mean": posterior.mode().cpu()}  # (B, D)
 
 
+@dataclass(frozen=True)
+class Progress:
+    """How far one pass of ``evaluate`` over a split got, enough to finish it later with exactly
+    the numbers an uninterrupted pass gives.
+
+    Attributes:
+        done: examples finished (the pass goes on at this row).
+        terms: each per-example term of those examples, (done,) each.
+        latents: their posterior means (and log variances), (done, D) each.
+        generator_state: the generator's state before example ``done`` (None without a generator).
+        code_counts: a VQ-VAE's code usage so far, (codes,).
+    """
+
+    done: int
+    terms: dict[str, torch.Tensor]
+    latents: dict[str, torch.Tensor]
+    generator_state: torch.Tensor | None
+    code_counts: torch.Tensor
+
+
+class Journal(Protocol):
+    """Where a long evaluation keeps its progress (``vaekit evaluate`` keeps it in the run directory),
+    so that an interrupted one goes on where it stopped."""
+
+    def restore(self, part: str, n: int) -> Progress | None:
+        """What an earlier, interrupted pass ``part`` over the same ``n`` examples kept, or None."""
+
+    def due(self) -> bool:
+        """Whether progress should be kept now (it is asked after each batch)."""
+
+    def keep(self, part: str, n: int, progress: Progress, *, interrupted: bool = False) -> None:
+        """Keep ``progress`` of pass ``part`` (``interrupted``: the pass stops here)."""
+
+
 def _per_example(
     model: LatentModel,
     data: InMemoryDataset,
@@ -157,39 +192,73 @@ def _per_example(
     batch_size: int,
     max_rows: int,
     code_counts: torch.Tensor,
+    journal: Journal | None = None,
+    part: str = "data",
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """Every per-example term over the whole split (on the CPU), and the posteriors' means (and
     log variances, for Gaussian posteriors), (N, D) each.
 
     Under torchrun each rank takes every world-size-th batch and the results are summed into
-    full-size tables on every rank (each row is written by exactly one rank).
+    full-size tables on every rank (each row is written by exactly one rank). With a ``journal``
+    (one process only), the pass starts where a kept one stopped and keeps its progress as it goes.
     """
     world = distributed.current()
     if world.active:
         if len(data) < world.size:
             raise ConfigError(f"{len(data)} examples cannot be spread over {world.size} processes; evaluate with fewer (or one)")
         batch_size = min(batch_size, len(data) // world.size)  # at least world-size batches: one for every rank
+        journal = None  # each rank draws its own stream: a kept pass could not be split again the same way
     parts: dict[str, list[torch.Tensor]] = {}
     latents: dict[str, list[torch.Tensor]] = {}
-    starts = list(range(0, len(data), batch_size))
-    for start in starts[world.rank :: world.size]:
-        index = slice(start, start + batch_size)
-        x = data.batch(index, generator)  # (B, C, H, W)
-        y = data.condition(index, model.conditioning, model.condition_dim)  # (B, Y) or None
-        if model.has_prior and not model.deterministic:
-            terms, posterior = _vae_terms(model, x, y, iw_samples, generator, max_rows)
-            for key, value in _latents(posterior).items():
-                latents.setdefault(key, []).append(value)
-        else:
-            terms = _autoencoder_terms(model, x, y, code_counts)
-        for key, value in terms.items():
-            parts.setdefault(key, []).append(value.cpu())
+    done = 0
+    kept = journal.restore(part, len(data)) if journal is not None else None
+    if kept is not None:
+        done, parts, latents = kept.done, {k: [v] for k, v in kept.terms.items()}, {k: [v] for k, v in kept.latents.items()}
+        code_counts.copy_(kept.code_counts)
+        if generator is not None and kept.generator_state is not None:
+            generator.set_state(kept.generator_state)
+    starts = list(range(0, len(data), batch_size))  # done is 0 or, kept, a multiple of batch_size
+    tracked = journal is not None and generator is not None
+    state = generator.get_state() if tracked else None  # the generator's state after the first `done` examples
+    try:
+        for start in [s for s in starts[world.rank :: world.size] if s >= done]:
+            index = slice(start, start + batch_size)
+            x = data.batch(index, generator)  # (B, C, H, W)
+            y = data.condition(index, model.conditioning, model.condition_dim)  # (B, Y) or None
+            if model.has_prior and not model.deterministic:
+                terms, posterior = _vae_terms(model, x, y, iw_samples, generator, max_rows)
+                for key, value in _latents(posterior).items():
+                    latents.setdefault(key, []).append(value)
+            else:
+                terms = _autoencoder_terms(model, x, y, code_counts)
+            for key, value in terms.items():
+                parts.setdefault(key, []).append(value.cpu())
+            done, state = min(start + batch_size, len(data)), generator.get_state() if tracked else None
+            if journal is not None and (done == len(data) or journal.due()):
+                journal.keep(part, len(data), _progress(done, parts, latents, state, code_counts))
+    except KeyboardInterrupt:
+        if journal is not None and done > 0:  # the batches finished before Ctrl-C, and the state the next one starts from
+            journal.keep(part, len(data), _progress(done, parts, latents, state, code_counts), interrupted=True)
+        raise
     if not world.active:
         return {k: torch.cat(v) for k, v in parts.items()}, {k: torch.cat(v) for k, v in latents.items()}
     distributed.all_reduce(code_counts)
     mine = [slice(s, min(s + batch_size, len(data))) for s in starts[world.rank :: world.size]]
     full = {k: _assemble(v, mine, len(data)) for k, v in sorted(parts.items())}
     return full, {k: _assemble(v, mine, len(data)) for k, v in sorted(latents.items())}
+
+
+def _progress(
+    done: int,
+    parts: dict[str, list[torch.Tensor]],
+    latents: dict[str, list[torch.Tensor]],
+    state: torch.Tensor | None,
+    counts: torch.Tensor,
+) -> Progress:
+    """The first ``done`` examples' results as one ``Progress`` (a batch cut off by Ctrl-C may have
+    left some of its terms in ``parts``: they are dropped)."""
+    first = {k: torch.cat(v)[:done] for k, v in parts.items()}
+    return Progress(done, first, {k: torch.cat(v)[:done] for k, v in latents.items()}, state, counts.clone())
 
 
 def _assemble(pieces: list[torch.Tensor], rows: list[slice], n: int) -> torch.Tensor:
@@ -247,6 +316,7 @@ def evaluate(
     max_rows: int = 4096,
     outliers: InMemoryDataset | None = None,
     mi_examples: int = 5000,
+    journal: Journal | None = None,
 ) -> Report:
     """ELBO, reconstruction, KL, the K-sample importance-weighted log p(x), bits/dim, posterior health
     (active units, KL per dimension, mutual information), PSNR/SSIM, and optionally OOD AUROC.
@@ -267,6 +337,9 @@ def evaluate(
         outliers: another dataset's examples; ``ood_auroc`` is the AUROC of the per-example -ELBO
             (the reconstruction NLL for autoencoders) at telling them from ``data``.
         mi_examples: examples used for the mutual-information estimate (its cost grows as N^2).
+        journal: keeps the per-example results as they come, and gives back what an interrupted
+            evaluation with the same model, data and arguments kept: it goes on from there, and the
+            report is the one an uninterrupted run gives (one process only; not under torchrun).
     """
     _check_arguments(model, data, iw_samples, batch_size, max_rows, outliers, mi_examples)
     model.eval()
@@ -274,13 +347,13 @@ def evaluate(
         check_support(model, examples)
     n, dims = len(data), math.prod(data.shape)
     code_counts = torch.zeros(max(model.codebook_size, 1))  # (K,)
-    terms, posteriors = _per_example(model, data, iw_samples, generator, batch_size, max_rows, code_counts)
+    terms, posteriors = _per_example(model, data, iw_samples, generator, batch_size, max_rows, code_counts, journal, "data")
     mean = {k: float(v.double().mean()) for k, v in terms.items()}
     ood = None
     if outliers is not None:
-        ood = auroc(
-            terms["score"], _per_example(model, outliers, iw_samples, generator, batch_size, max_rows, code_counts.clone())[0]["score"]
-        )
+        counts = code_counts.clone()
+        scores = _per_example(model, outliers, iw_samples, generator, batch_size, max_rows, counts, journal, "outliers")[0]["score"]
+        ood = auroc(terms["score"], scores)
     images = {"psnr": mean.get("psnr"), "ssim": mean.get("ssim"), "ood_auroc": ood}
     if not model.has_prior or model.deterministic:  # autoencoders (a WAE samples, but has no likelihood bound)
         codes = perplexity(code_counts) if model.codebook_size else None

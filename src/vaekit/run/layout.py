@@ -9,6 +9,7 @@ Layout::
     RUN/metrics.jsonl               one JSON line per epoch
     RUN/images/                     sample and reconstruction grids written during training
     RUN/.lock                       while a process trains: its pid (one writer at a time)
+    RUN/partial/                    while a long `vaekit evaluate` runs: its progress, to go on after a stop
 
 Loading never unpickles code: safetensors and JSON only.
 """
@@ -20,3 +21,4 @@ STATE = "training_state.safetensors"
 METRICS = "metrics.jsonl"
 IMAGES = "images"
 LOCK = ".lock"
+PARTIAL = "partial"
