@@ -11,8 +11,9 @@ import torch
 
 from vaekit.data import DataConfig, load_dataset
 from vaekit.data.facegen import ATTRIBUTES, FACTOR_NAMES, attributes, render, sample_factors
+from vaekit.errors import ConfigError
 from vaekit.evaluation import fidelity
-from vaekit.evaluation.edits import edit_score
+from vaekit.evaluation.edits import code_accuracy, edit_score
 from vaekit.evaluation.fidelity import train_feature_net
 
 from conftest import assert_user_error, cli
@@ -80,6 +81,7 @@ def test_evaluate_edits_on_a_faces_run(tmp_path, capsys, monkeypatch):
         assert 0 <= report[name] <= 1
     row = report["edits"]["smiling"]
     assert {"success_1", "success_2", "preservation_1", "preservation_2", "distance_1", "distance_2", "judge_accuracy"} <= set(row)
+    assert 0 <= row["code_accuracy"] <= 1
     flips = row["others_flipped_2"]  # which other attributes the smile vector also moved, most often first
     assert "smiling" not in flips and set(flips) <= set(ATTRIBUTES) and list(flips.values()) == sorted(flips.values(), reverse=True)
     assert all(0 < f <= 1 for f in flips.values()) and (row["preservation_2"] < 1) == bool(flips)
@@ -104,3 +106,16 @@ def test_an_attribute_without_both_sides_is_reported_unscored(tmp_path, capsys, 
     assert code == 0, err
     edits = json.loads(stdout)["edits"]
     assert edits["Always"]["examples"] == 0 and "success_2" not in edits["Always"] and "success_2" in edits["Smiling"]
+
+
+def test_code_accuracy_tells_codes_that_carry_an_attribute_from_codes_that_do_not():
+    g = torch.Generator().manual_seed(0)
+    truth = torch.rand(2000, generator=g) < 0.5  # (N,)
+    noise = torch.randn(2000, 6, generator=g)  # (N, D)
+    carried = noise.clone()
+    carried[:, 2] += torch.where(truth, 3.0, -3.0)  # one latent holds it, shifted by 6 noise sigmas
+    carried[:, 5] = 0.0  # a collapsed latent: the read-out must cope with rank-deficient codes
+    assert code_accuracy(carried[:1000], truth[:1000], carried[1000:], truth[1000:]) > 0.99
+    assert abs(code_accuracy(noise[:1000], truth[:1000], noise[1000:], truth[1000:]) - 0.5) < 0.06  # chance
+    with pytest.raises(ConfigError, match="code_accuracy needs"):
+        code_accuracy(noise[:10], truth[:9], noise[10:], truth[10:])

@@ -22,7 +22,7 @@ from vaekit.distributions import Prior
 from vaekit.errors import ConfigError, VaekitWarning, lookup
 from vaekit.evaluation import Report, evaluate
 from vaekit.evaluation.disentanglement import disentanglement_scores
-from vaekit.evaluation.edits import edit_score
+from vaekit.evaluation.edits import code_accuracy, edit_score
 from vaekit.evaluation.fidelity import feature_extractor, sample_quality
 from vaekit.generation import attribute_vector, fit_code_prior, posterior_means, sample, sample_conditions
 from vaekit.models import LatentModel
@@ -172,6 +172,7 @@ def _edits(splits: DatasetSplits, model: LatentModel, test: InMemoryDataset, dev
             per_attribute[name] = row | {"examples": 0}
             continue
         vector = attribute_vector(means, present)  # (D,)
+        row["code_accuracy"] = code_accuracy(means, present, codes, truth[:, a])  # do the codes carry it at all?
         sign = torch.where(truth[:, a], -1.0, 1.0).to(codes.device)[:, None]  # add it where it is missing
         for strength in (1, 2):
             edited = _decoded(model, codes + strength * sign * vector)

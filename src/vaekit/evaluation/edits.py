@@ -14,6 +14,12 @@ the judge reads as the truth (lacking what the edit adds, or having what it remo
 - ``flipped``: for each attribute, the fraction whose judged value the edit changed (the edited
   attribute's own entry is its success), so a preservation below 1 says which attributes the
   vector also carries.
+
+Beside them, ``code_accuracy`` asks whether the codes carry the attribute at all: the test accuracy
+of a linear read-out of the posterior means, fitted on the training split. An edit that fails on
+codes that tell the attribute apart is the vector's fault (or the decoder's); one that fails on codes
+near chance (a 256x256 VAE whose 32 latents hold the hair and the skin but not the few pixels of a
+mouth) cannot be mended by any vector.
 """
 
 from __future__ import annotations
@@ -65,3 +71,25 @@ def edit_score(
     distance = (edited[scored] - unedited[scored]).pow(2).flatten(1).mean(1).double().mean()
     flipped = (after[scored] != before[scored]).double().mean(0)  # (A,)
     return EditScore(float(success), float(kept), float(distance), n, tuple(float(f) for f in flipped))
+
+
+def code_accuracy(train_codes: torch.Tensor, train_truth: torch.Tensor, test_codes: torch.Tensor, test_truth: torch.Tensor) -> float:
+    """Test accuracy of a least-squares linear read-out of a binary attribute from codes.
+
+    Args:
+        train_codes, test_codes: posterior means, (N, D) and (M, D).
+        train_truth, test_truth: the attribute, (N,) and (M,) bool.
+
+    Returns:
+        The fraction of test codes on the right side of the read-out (0.5 or so when the codes do not
+        carry the attribute linearly; the larger class's share for a constant read-out).
+    """
+    if train_codes.dim() != 2 or test_codes.shape[1:] != train_codes.shape[1:] or len(train_truth) != len(train_codes):
+        raise ConfigError(
+            f"code_accuracy needs (N, D) codes with (N,) truths, got {tuple(train_codes.shape)} and {tuple(test_codes.shape)}"
+        )
+    x = torch.cat([train_codes.double(), torch.ones(len(train_codes), 1, dtype=torch.float64)], 1)  # (N, D + 1)
+    target = torch.where(train_truth.bool(), 1.0, -1.0).double()[:, None]  # (N, 1)
+    weights = torch.linalg.lstsq(x.cpu(), target.cpu(), driver="gelsd").solution  # (D + 1, 1); gelsd: rank-deficient codes too
+    read = torch.cat([test_codes.double(), torch.ones(len(test_codes), 1, dtype=torch.float64)], 1).cpu() @ weights  # (M, 1)
+    return float(((read[:, 0] > 0) == test_truth.bool().cpu()).double().mean())
