@@ -66,14 +66,14 @@ def _check_new_run_dir(out: Path) -> None:
     writable_dir(out)
 
 
-def image_callback(run_dir: Path, data: DatasetSplits, epochs: int) -> Callable[[int, LatentModel], None]:
+def image_callback(run_dir: Path, data: DatasetSplits, epochs: int) -> Callable[[int, LatentModel, dict[str, float]], None]:
     """Write sample and reconstruction grids to RUN/images/ about ten times a run and at the end."""
     every = max(1, epochs // 10)
     images = run_dir / IMAGES
     examples = data.valid if len(data.valid) else data.train
     n = min(32, len(examples))
 
-    def on_epoch_end(epoch: int, model: LatentModel) -> None:
+    def on_epoch_end(epoch: int, model: LatentModel, metrics: dict[str, float]) -> None:  # noqa: ARG001 -- grids need no metrics
         if epoch % every and epoch != epochs:
             return
         images.mkdir(exist_ok=True)
@@ -152,9 +152,9 @@ def _trainer(config: RunConfig, data: DatasetSplits, model: LatentModel, out: Pa
         kind = MODELS[config.model.kind].objective
         callbacks.append(tracking_callback(out, config.train, steps, kind, config.objective, data.valid, tools))
 
-    def on_epoch_end(epoch: int, model: LatentModel) -> None:
+    def on_epoch_end(epoch: int, model: LatentModel, metrics: dict[str, float]) -> None:
         for callback in callbacks:
-            callback(epoch, model)
+            callback(epoch, model, metrics)
 
     trainer.append(Trainer(model, objective, data, config.train, out, on_epoch_end=on_epoch_end if callbacks else None, echo=echo))
     return trainer[0]

@@ -47,8 +47,8 @@ from vaekit.generation.encode import encode_split
 from vaekit.objectives import ObjectiveConfig
 from vaekit.objectives.registry import READS
 from vaekit.objectives.schedules import capacity, kl_weight
-from vaekit.run.layout import IMAGES, METRICS
-from vaekit.runtime.files import atomic_write_bytes, read_jsonl
+from vaekit.run.layout import IMAGES
+from vaekit.runtime.files import atomic_write_bytes
 from vaekit.training import TrainConfig
 from vaekit.training.schedules import learning_rate
 
@@ -230,9 +230,9 @@ def tracking_callback(
     objective_config: ObjectiveConfig | None = None,
     valid: InMemoryDataset | None = None,
     tools: tuple[str, ...] = ("tensorboard",),
-) -> Callable[[int, Any], None]:
-    """The epoch-end callback that logs epoch ``e``'s line, learning rate, KL schedule, KL per dimension and grids at step ``e``
-    to each of ``tools`` (tensorboard, mlflow).
+) -> Callable[[int, Any, dict[str, float]], None]:
+    """The epoch-end callback that logs epoch ``e``'s line of metrics.jsonl (the trainer passes it), learning rate,
+    KL schedule, KL per dimension and grids at step ``e`` to each of ``tools`` (tensorboard, mlflow).
 
     ``objective`` is the family's objective name (``MODELS[kind].objective``); ``valid`` the validation split.
     """
@@ -243,26 +243,23 @@ def tracking_callback(
     logs: dict[str, Log] = {}
     opened = [False]
 
-    def on_epoch_end(epoch: int, model: Any) -> None:
+    def on_epoch_end(epoch: int, model: Any, metrics: dict[str, float]) -> None:
         if not opened[0]:  # opened on the first epoch this process logs (a resume opens at its first new epoch)
             opened[0] = True
             config = json.loads((run_dir / "config.json").read_text())
             for tool in tools:
                 _guarded(logs, tool, epoch, lambda tool=tool: logs.__setitem__(tool, LOGS[tool](run_dir, epoch, config)))
         scalars: dict[str, float] = {}
-        lines = [line for line in read_jsonl(run_dir / METRICS) if line.get("epoch") == epoch]
-        if lines:
-            metrics = lines[-1]
-            for key, value in metrics.items():
-                split, _, term = key.partition("_")
-                if split in ("train", "valid") and isinstance(value, int | float):
-                    scalars[f"{split}/{term}"] = value
-            scalars["time/elapsed_s"] = metrics.get("elapsed_s", 0.0)
-            total = steps_per_epoch() * (train.epochs or 1)
-            step = metrics["step"] - 1  # the epoch's last optimizer step
-            scalars["train/lr"] = learning_rate(step, total, train.lr, train.lr_schedule, train.lr_warmup_steps)
-            if objective_config is not None:
-                scalars.update(_kl_schedule(objective, objective_config, step, total))
+        for key, value in metrics.items():
+            split, _, term = key.partition("_")
+            if split in ("train", "valid") and isinstance(value, int | float):
+                scalars[f"{split}/{term}"] = value
+        scalars["time/elapsed_s"] = metrics.get("elapsed_s", 0.0)
+        total = steps_per_epoch() * (train.epochs or 1)
+        step = int(metrics["step"]) - 1  # the epoch's last optimizer step
+        scalars["train/lr"] = learning_rate(step, total, train.lr, train.lr_schedule, train.lr_warmup_steps)
+        if objective_config is not None:
+            scalars.update(_kl_schedule(objective, objective_config, step, total))
         histograms = {}
         found = _kl_per_dimension(model, valid)
         if found is not None:

@@ -123,7 +123,8 @@ class Trainer:
         data: train / valid splits (already on ``device``).
         config: the loop's settings; ``config.epochs`` must be resolved (not None).
         run_dir: an existing directory with ``config.json`` in it.
-        on_epoch_end: called as ``f(epoch, model)`` after each epoch's checkpoint (images).
+        on_epoch_end: called as ``f(epoch, model, metrics)`` after each epoch's checkpoint (images, tracking), with the
+            epoch's line of ``metrics.jsonl``.
         echo: where progress lines go when stderr is not a terminal (``progress.reporter``).
     """
 
@@ -134,7 +135,7 @@ class Trainer:
         data: DatasetSplits,
         config: TrainConfig,
         run_dir: Path,
-        on_epoch_end: Callable[[int, torch.nn.Module], None] | None = None,
+        on_epoch_end: Callable[[int, torch.nn.Module, dict[str, float]], None] | None = None,
         echo: shown.Echo | None = None,
     ):
         if config.epochs is None:
@@ -422,5 +423,5 @@ class Trainer:
         if distributed.broadcast(due).item() or epoch == self.config.epochs:  # rank 0's clock decides for all
             self.checkpoint()
         if self.on_epoch_end is not None and self.world.is_main:
-            self.on_epoch_end(epoch, self.model)
+            self.on_epoch_end(epoch, self.model, metrics)
         return metrics
