@@ -7,12 +7,13 @@ import hashlib
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from vaekit.data import DataConfig, load_dataset
 from vaekit.data.facegen import ATTRIBUTES, FACTOR_BINS, FACTOR_NAMES, attributes, bin_factors, render, sample_factors
 from vaekit.errors import ConfigError
 
-from conftest import cli
+from conftest import assert_user_error, cli
 
 SMILE, GLASSES, X = (FACTOR_NAMES.index(n) for n in ("smile", "glasses", "x"))
 
@@ -93,6 +94,18 @@ def test_attribute_edits_and_attribute_conditions_work_on_faces(tmp_path, capsys
     assert cli(capsys, "train", *common, "--no-images", "--out", out)[0] == 0
     code, _, err = cli(capsys, "attribute", out, "--attribute", "smiling", "--inputs", "0,1", "--out", tmp_path / "smile.png")
     assert code == 0, err
+    for keep in ("mouth_open,eyes_open", "mouth_open,eyes_open,angry_brows"):  # a smile that holds other attributes' read-outs
+        code, _, err = cli(
+            capsys, "attribute", out, "--attribute", "smiling", "--keep", keep, "--inputs", "0,1", "--out", tmp_path / "k.png"
+        )
+        assert code == 0 and Image.open(tmp_path / "k.png").size == Image.open(tmp_path / "smile.png").size, err
+    for keep, pattern in (
+        ("smiling", "cannot hold fixed the attribute being edited"),
+        ("all", "holding 8 attributes fixed leaves no direction of the 8 latents"),
+        ("beard", "unknown attribute 'beard'"),
+        (",", "needs"),
+    ):
+        assert_user_error(capsys, ["attribute", out, "--attribute", "smiling", "--keep", keep, "--out", tmp_path / "k.png"], pattern)
     code, stdout, err = cli(capsys, "evaluate", out, "--iw-samples", "2", "--disentanglement", "--json")
     assert code == 0, err
     cvae = tmp_path / "cvae"

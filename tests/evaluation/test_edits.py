@@ -15,6 +15,7 @@ from vaekit.errors import ConfigError
 from vaekit.evaluation import fidelity
 from vaekit.evaluation.edits import code_accuracy, edit_score
 from vaekit.evaluation.fidelity import train_feature_net
+from vaekit.generation import conditional_vector, linear_readout
 
 from conftest import assert_user_error, cli
 
@@ -85,7 +86,18 @@ def test_evaluate_edits_on_a_faces_run(tmp_path, capsys, monkeypatch):
     flips = row["others_flipped_2"]  # which other attributes the smile vector also moved, most often first
     assert "smiling" not in flips and set(flips) <= set(ATTRIBUTES) and list(flips.values()) == sorted(flips.values(), reverse=True)
     assert all(0 < f <= 1 for f in flips.values()) and (row["preservation_2"] < 1) == bool(flips)
-    assert np.isfinite(report["edit_distance"])
+    assert np.isfinite(report["edit_distance"]) and report["edit_vectors"] == "mean"
+    assert_user_error(capsys, ["evaluate", out, "--edits", "--edit-vectors", "conditional"], r"other 8 attributes.*8 latents")
+    wide = tmp_path / "wide"  # 12 latents: room to hold the other 8 attributes' read-outs
+    assert cli(capsys, *train[:-4], "--latent-dim", "12", "--epochs", "2", "--no-progress", "--no-images", "--out", wide)[0] == 0
+    code, stdout, err = cli(capsys, "evaluate", wide, "--iw-samples", "2", "--edits", "--json")
+    row = json.loads(stdout)["edits"]["smiling"]
+    code, stdout, err = cli(capsys, "evaluate", wide, "--iw-samples", "2", "--edits", "--edit-vectors", "conditional", "--json")
+    conditional = json.loads(stdout)
+    assert code == 0 and conditional["edit_vectors"] == "conditional", err
+    assert conditional["edits"]["smiling"]["code_accuracy"] == row["code_accuracy"]  # the same codes; other vectors
+    assert conditional["edits"]["smiling"]["distance_2"] != row["distance_2"]
+    assert_user_error(capsys, ["evaluate", out, "--edit-vectors", "conditional"], r"add --edits")
 
 
 def test_edits_need_attributes(tiny_digits_run, capsys):
@@ -117,5 +129,29 @@ def test_code_accuracy_tells_codes_that_carry_an_attribute_from_codes_that_do_no
     carried[:, 5] = 0.0  # a collapsed latent: the read-out must cope with rank-deficient codes
     assert code_accuracy(carried[:1000], truth[:1000], carried[1000:], truth[1000:]) > 0.99
     assert abs(code_accuracy(noise[:1000], truth[:1000], noise[1000:], truth[1000:]) - 0.5) < 0.06  # chance
-    with pytest.raises(ConfigError, match="code_accuracy needs"):
+    with pytest.raises(ConfigError, match="read-out needs"):
         code_accuracy(noise[:10], truth[:9], noise[10:], truth[10:])
+
+
+def test_a_conditional_vector_leaves_the_held_read_outs_where_they_were():
+    g = torch.Generator().manual_seed(1)
+    e = torch.eye(4)
+    assert torch.allclose(conditional_vector(e[0] + 2 * e[1], e[1:2]), e[0])  # the held direction is removed, the rest kept
+    assert torch.allclose(conditional_vector(e[0] + 2 * e[1], torch.stack([e[1], 3 * e[1]])), e[0])  # dependent directions too
+    held = torch.randn(3, 6, generator=g)  # (M, D) read-out weights of three attributes
+    vector = torch.randn(6, generator=g)
+    edited = conditional_vector(vector, held)
+    assert torch.allclose(held @ edited, torch.zeros(3), atol=1e-5)  # no read-out moves along it
+    assert edited @ vector > 0  # and it still points the vector's way
+    with pytest.raises(ConfigError, match="leaves no direction"):
+        conditional_vector(e[0], e)  # holding every direction leaves nothing to edit
+
+
+def test_a_linear_read_out_finds_the_latent_that_carries_an_attribute():
+    g = torch.Generator().manual_seed(2)
+    codes = torch.randn(3000, 5, generator=g)  # (N, D)
+    truth = torch.stack([codes[:, 1] > 0.3, codes[:, 4] < 0], 1)  # (N, 2)
+    weights, bias = linear_readout(codes, truth)
+    assert weights.shape == (2, 5) and bias.shape == (2,)
+    assert weights[0].abs().argmax() == 1 and weights[0, 1] > 0 and bias[0] < 0  # z1 > 0.3: a positive weight, a negative offset
+    assert weights[1].abs().argmax() == 4 and weights[1, 4] < 0

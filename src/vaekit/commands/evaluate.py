@@ -24,7 +24,15 @@ from vaekit.evaluation import Report, evaluate
 from vaekit.evaluation.disentanglement import disentanglement_scores
 from vaekit.evaluation.edits import code_accuracy, edit_score
 from vaekit.evaluation.fidelity import feature_extractor, sample_quality
-from vaekit.generation import attribute_vector, fit_code_prior, posterior_means, sample, sample_conditions
+from vaekit.generation import (
+    attribute_vector,
+    conditional_vector,
+    fit_code_prior,
+    linear_readout,
+    posterior_means,
+    sample,
+    sample_conditions,
+)
 from vaekit.models import LatentModel
 from vaekit.models.code_prior import CodeTransformer
 from vaekit.models.compiled import compile_networks
@@ -55,6 +63,7 @@ def evaluate_run(
     fid_samples: int = 10_000,
     disentanglement: bool = False,
     edits: bool = False,
+    edit_vectors: Literal["mean", "conditional"] = "mean",
     sampler: Literal["prior", "gmm", "flow", "two-stage", "autoregressive"] = "prior",
     compile: bool = False,  # noqa: A002 -- the --compile flag's name
 ) -> Report:
@@ -82,6 +91,8 @@ def evaluate_run(
         edits: Also report how well attribute vectors edit the split's examples (edit_success, edit_preservation,
             edit_distance), judged by an attribute classifier vaekit trains on the training images and caches (data with
             attributes: faces, fonts, folder --attributes).
+        edit_vectors: With --edits: each attribute's mean code difference, or its conditional vector, which holds the linear
+            read-outs of the other attributes fixed (InterFaceGAN's conditional manipulation).
         sampler: With --fid: draw the samples' codes from the prior, or from a density fitted by `vaekit fit-sampler`.
         compile: Compile the model's networks with torch.compile (the importance-sampling decoder loop runs compiled);
             where it cannot run, a warning says why and evaluation runs eager.
@@ -126,8 +137,10 @@ def evaluate_run(
         report = replace(report, **_sample_quality(splits, model, data, fid_samples, seed, dev, fitted))
     if disentanglement:
         report = replace(report, **_disentanglement(run_dir, model, data, seed))
+    if edit_vectors != "mean" and not edits:
+        raise ConfigError(f"--edit-vectors {edit_vectors} says which vectors --edits applies; add --edits, or drop --edit-vectors")
     if edits:
-        report = replace(report, **_edits(splits, model, data, dev))
+        report = replace(report, **_edits(splits, model, data, dev, edit_vectors == "conditional"))
     if journal is not None:
         journal.discard()  # only now: a failure in --fid or --edits keeps the likelihood pass for the next try
     return report
@@ -149,15 +162,22 @@ def _decoded(model: LatentModel, z: torch.Tensor, chunk: int = 1000) -> torch.Te
         return torch.cat([model.decode(z[s : s + chunk]).mean for s in range(0, len(z), chunk)])
 
 
-def _edits(splits: DatasetSplits, model: LatentModel, test: InMemoryDataset, device: torch.device) -> dict:
-    """Each attribute's vector (from the training split, as ``vaekit attribute`` builds it) added to the
-    examples of ``test`` that lack the attribute and taken from those that have it, at strengths 1
-    and 2, scored by the attribute judge (``evaluation.edits``)."""
+def _edits(splits: DatasetSplits, model: LatentModel, test: InMemoryDataset, device: torch.device, conditional: bool = False) -> dict:
+    """Each attribute's vector (from the training split, as ``vaekit attribute`` builds it; ``conditional``:
+    with the other attributes' read-outs held) added to the examples of ``test`` that lack the
+    attribute and taken from those that have it, at strengths 1 and 2, scored by the attribute judge
+    (``evaluation.edits``)."""
     if model.conditioning is not None:
         raise ConfigError("--edits edits unconditional models; this run is conditional (cvae)")
     splits = splits.to(device)
     if test.attributes is None or splits.attribute_names is None:
         raise ConfigError(f"--edits needs data with binary attributes (faces, fonts, folder:PATH --attributes); '{splits.name}' has none")
+    held = len(splits.attribute_names) - 1
+    if conditional and held >= model.latent_dim:
+        raise ConfigError(
+            f"--edit-vectors conditional holds the other {held} attributes' read-outs fixed, which leaves nothing to edit with "
+            f"this model's {model.latent_dim} latents; it needs more latents than that, or use --edit-vectors mean"
+        )
     judge = feature_extractor(splits.name, splits.train, splits.valid if len(splits.valid) else test, cache_dir(), task="attributes")
     truth = test.attributes.bool().cpu()  # (N, A)
     real = judge.predict(test.batch(slice(None)))
@@ -165,6 +185,7 @@ def _edits(splits: DatasetSplits, model: LatentModel, test: InMemoryDataset, dev
     unedited = _decoded(model, codes)
     before = judge.predict(unedited)
     per_attribute, success, kept, distance = {}, [], [], []
+    readouts = linear_readout(means, splits.train.attributes.bool())[0]  # (A, D)
     for a, name in enumerate(splits.attribute_names):
         row = {"judge_accuracy": float((real[:, a] == truth[:, a]).double().mean())}
         present = splits.train.attributes[:, a] == 1
@@ -172,6 +193,8 @@ def _edits(splits: DatasetSplits, model: LatentModel, test: InMemoryDataset, dev
             per_attribute[name] = row | {"examples": 0}
             continue
         vector = attribute_vector(means, present)  # (D,)
+        if conditional:
+            vector = conditional_vector(vector, torch.cat([readouts[:a], readouts[a + 1 :]]).to(vector.device))  # (D,)
         row["code_accuracy"] = code_accuracy(means, present, codes, truth[:, a])  # do the codes carry it at all?
         sign = torch.where(truth[:, a], -1.0, 1.0).to(codes.device)[:, None]  # add it where it is missing
         for strength in (1, 2):
@@ -194,6 +217,7 @@ def _edits(splits: DatasetSplits, model: LatentModel, test: InMemoryDataset, dev
         "edit_distance": mean(distance),
         "edit_judge_accuracy": float((real == truth).double().mean()),
         "edits": per_attribute,
+        "edit_vectors": "conditional" if conditional else "mean",
     }
 
 

@@ -18,7 +18,7 @@ import tyro
 
 from vaekit import run
 from vaekit.commands.inputs import example, floats, ints, require_unconditional
-from vaekit.data import InMemoryDataset, load_dataset
+from vaekit.data import DatasetSplits, InMemoryDataset, load_dataset
 from vaekit.data.npfiles import read_array
 from vaekit.errors import ConfigError, DataError
 from vaekit.evaluation.disentanglement import normalized_mutual_info
@@ -27,12 +27,14 @@ from vaekit.generation import (
     apply_attribute,
     attribute_vector,
     check_output,
+    conditional_vector,
     embed_2d,
     encode_split,
     grid,
     interpolate,
     kl_order,
     latent_map_figure,
+    linear_readout,
     manifold,
     path_times,
     posterior_means,
@@ -170,6 +172,7 @@ def attribute_run(
     data_dir: Path | None = None,
     weights: Weights = "best",
     input_files: str | None = None,
+    keep: str | None = None,
 ) -> Path:
     """Edit inputs along an attribute vector: mean code with the attribute minus without it.
 
@@ -184,6 +187,8 @@ def attribute_run(
         data_dir: Look for the run's dataset here first.
         weights: best or last.
         input_files: Comma-separated image files to edit instead of test examples.
+        keep: Comma-separated attributes to hold fixed, or 'all' for every other one: the vector loses the directions their
+            linear read-outs change in (InterFaceGAN's conditional manipulation), e.g. a smile that does not open the mouth.
     """
     check_output(out, ".png")
     if save_vector is not None:
@@ -196,6 +201,9 @@ def attribute_run(
     vector = attribute_vector(
         means, select(splits, splits.train, attribute), None if against is None else select(splits, splits.train, against)
     )
+    if keep is not None:
+        held = torch.stack([select(splits, splits.train, name) for name in _kept(splits, attribute, keep)], 1)  # (N, M)
+        vector = conditional_vector(vector, linear_readout(means, held)[0])  # (D,)
     if save_vector is not None:
         save_npy(save_vector, vector.cpu().numpy())
     if input_files:
@@ -205,6 +213,22 @@ def attribute_run(
             raise ConfigError(f"--inputs {index}: the test split has {len(splits.test)} examples (0..{len(splits.test) - 1})")
         x = splits.test.batch(torch.tensor(index))  # (B, C, H, W)
     return save_grid(apply_attribute(model, x, vector, strengths), out, nrow=len(strengths))
+
+
+def _kept(splits: DatasetSplits, attribute: str, keep: str) -> list[str]:
+    """The attributes ``--keep`` names ('all': every attribute but the edited one)."""
+    edited = attribute.partition("=")[0].strip().lower()
+    if keep.strip().lower() == "all":
+        names = [n for n in splits.attribute_names or () if n.lower() != edited]
+        if not names:
+            raise ConfigError("--keep all: this dataset has no other attributes to hold fixed")
+        return names
+    names = [n.strip() for n in keep.split(",") if n.strip()]
+    if not names:
+        raise ConfigError("--keep needs attribute names, like mouth_open,eyes_open, or 'all'")
+    if any(n.lower() == edited for n in names):
+        raise ConfigError(f"--keep {keep}: cannot hold fixed the attribute being edited ({edited})")
+    return names
 
 
 def _bits_per_value(data: InMemoryDataset) -> float:

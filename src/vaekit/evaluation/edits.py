@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import torch
 
 from vaekit.errors import ConfigError
+from vaekit.generation.attributes import linear_readout
 
 
 @dataclass(frozen=True)
@@ -84,12 +85,10 @@ def code_accuracy(train_codes: torch.Tensor, train_truth: torch.Tensor, test_cod
         The fraction of test codes on the right side of the read-out (0.5 or so when the codes do not
         carry the attribute linearly; the larger class's share for a constant read-out).
     """
-    if train_codes.dim() != 2 or test_codes.shape[1:] != train_codes.shape[1:] or len(train_truth) != len(train_codes):
+    if test_codes.dim() != 2 or test_codes.shape[1:] != train_codes.shape[1:] or len(test_truth) != len(test_codes):
         raise ConfigError(
             f"code_accuracy needs (N, D) codes with (N,) truths, got {tuple(train_codes.shape)} and {tuple(test_codes.shape)}"
         )
-    x = torch.cat([train_codes.double(), torch.ones(len(train_codes), 1, dtype=torch.float64)], 1)  # (N, D + 1)
-    target = torch.where(train_truth.bool(), 1.0, -1.0).double()[:, None]  # (N, 1)
-    weights = torch.linalg.lstsq(x.cpu(), target.cpu(), driver="gelsd").solution  # (D + 1, 1); gelsd: rank-deficient codes too
-    read = torch.cat([test_codes.double(), torch.ones(len(test_codes), 1, dtype=torch.float64)], 1).cpu() @ weights  # (M, 1)
-    return float(((read[:, 0] > 0) == test_truth.bool().cpu()).double().mean())
+    weights, bias = linear_readout(train_codes, train_truth.bool())  # (D,), ()
+    read = test_codes.double().cpu() @ weights + bias  # (M,)
+    return float(((read > 0) == test_truth.bool().cpu()).double().mean())

@@ -39,7 +39,8 @@ class Report:
     ``--fid`` (see ``evaluation.fidelity``), the disentanglement scores by ``--disentanglement``
     (see ``evaluation.disentanglement``), the edit scores by ``--edits`` (see ``evaluation.edits``:
     the ``edit_*`` means are over the attributes at strength 2, ``edits`` has each attribute's at
-    strengths 1 and 2). ``trained_on`` says what the model's loss was when it was not the
+    strengths 1 and 2; ``edit_vectors`` says whether they were mean differences or conditional
+    vectors). ``trained_on`` says what the model's loss was when it was not the
     likelihood (``--reconstruction ms-ssim``): then the ELBO and log p(x) above are the model's
     true numbers, but not the objective it was trained on.
     """
@@ -79,6 +80,7 @@ class Report:
     edit_distance: float | None = None
     edit_judge_accuracy: float | None = None
     edits: dict[str, dict[str, float]] | None = None
+    edit_vectors: str | None = None
     trained_on: str | None = None
 
     def as_dict(self) -> dict[str, float | int | str | list[float] | None]:

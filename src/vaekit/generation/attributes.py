@@ -1,5 +1,11 @@
 """Attribute vectors (White 2016; the seed's 'smiling minus frowning'): the mean posterior mean of
-examples with an attribute minus that of examples without it, added to other inputs to edit them."""
+examples with an attribute minus that of examples without it, added to other inputs to edit them.
+
+A mean difference also carries whatever else tells the two groups apart in the code, and moves the
+features other attributes are read from (a smile that also opens the mouth). A *conditional* vector
+(Shen et al. 2020, InterFaceGAN's conditional manipulation) removes from it the directions in which
+linear read-outs of the other attributes change, so that an edit along it leaves them, to first
+order, where they were."""
 
 from __future__ import annotations
 
@@ -51,6 +57,46 @@ def attribute_vector(means: torch.Tensor, with_attribute: torch.Tensor, against:
             f"an attribute vector needs examples on both sides; found {int(with_attribute.sum())} with and {int(other.sum())} without"
         )
     return means[with_attribute].mean(0) - means[other].mean(0)
+
+
+def linear_readout(codes: torch.Tensor, truth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Least-squares read-outs of binary attributes from codes: ``codes @ weights.T + bias > 0`` where
+    an attribute is present.
+
+    Args:
+        codes: posterior means, (N, D).
+        truth: the attributes, (N, A) bool (or (N,) for one).
+
+    Returns:
+        weights (A, D) and bias (A,) in float64 ((D,) and () for one attribute).
+    """
+    single = truth.dim() == 1
+    truth = truth[:, None] if single else truth  # (N, A)
+    if codes.dim() != 2 or truth.dim() != 2 or len(truth) != len(codes):
+        raise ConfigError(f"a read-out needs (N, D) codes and (N, A) truths, got {tuple(codes.shape)} and {tuple(truth.shape)}")
+    x = torch.cat([codes.double(), torch.ones(len(codes), 1, dtype=torch.float64, device=codes.device)], 1).cpu()  # (N, D + 1)
+    target = torch.where(truth.bool(), 1.0, -1.0).double().cpu()  # (N, A)
+    solution = torch.linalg.lstsq(x, target, driver="gelsd").solution  # (D + 1, A); gelsd copes with collapsed latents
+    weights, bias = solution[:-1].T, solution[-1]  # (A, D), (A,)
+    return (weights[0], bias[0]) if single else (weights, bias)
+
+
+def conditional_vector(vector: torch.Tensor, held: torch.Tensor) -> torch.Tensor:
+    """``vector`` (D,) without its component in the span of ``held`` (M, D), the read-out weights of the
+    attributes an edit should leave alone (Shen et al. 2020, eq. 4, for M directions at once)."""
+    if held.dim() != 2 or held.shape[1] != vector.shape[0]:
+        raise ConfigError(f"held directions must be (M, {vector.shape[0]}), got {tuple(held.shape)}")
+    if len(held) == 0:
+        return vector
+    u, s, _ = torch.linalg.svd(held.double().T.cpu(), full_matrices=False)  # (D, M), (M,)
+    basis = u[:, s > s.max() * 1e-9]  # an orthonormal basis of their span (dependent directions dropped)
+    v = vector.double().cpu()  # (D,)
+    kept = v - basis @ (basis.T @ v)  # (D,)
+    if kept.norm() <= 1e-6 * v.norm():
+        raise ConfigError(
+            f"holding {len(held)} attributes fixed leaves no direction of the {vector.shape[0]} latents to edit along; hold fewer"
+        )
+    return kept.to(vector.dtype).to(vector.device)
 
 
 @torch.no_grad()
