@@ -57,6 +57,7 @@ REPORT_KEYS = {
     "edit_distance",
     "edit_judge_accuracy",
     "edits",
+    "edit_vectors",
 }
 TINY = ["--hidden", "32", "--latent-dim", "4", "--no-progress", "--no-images"]
 
