@@ -13,9 +13,9 @@ from vaekit.data import DataConfig, load_dataset
 from vaekit.data.facegen import ATTRIBUTES, FACTOR_NAMES, attributes, render, sample_factors
 from vaekit.errors import ConfigError
 from vaekit.evaluation import fidelity
-from vaekit.evaluation.edits import code_accuracy, edit_score
+from vaekit.evaluation.edits import code_accuracy, edit_score, linear_readout
 from vaekit.evaluation.fidelity import train_feature_net
-from vaekit.generation import conditional_vector, linear_readout
+from vaekit.generation import conditional_vector
 
 from conftest import assert_user_error, cli
 

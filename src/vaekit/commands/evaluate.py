@@ -22,13 +22,12 @@ from vaekit.distributions import Prior
 from vaekit.errors import ConfigError, VaekitWarning, lookup
 from vaekit.evaluation import Report, evaluate
 from vaekit.evaluation.disentanglement import disentanglement_scores
-from vaekit.evaluation.edits import code_accuracy, edit_score
+from vaekit.evaluation.edits import code_accuracy, edit_score, linear_readout
 from vaekit.evaluation.fidelity import feature_extractor, sample_quality
 from vaekit.generation import (
     attribute_vector,
     conditional_vector,
     fit_code_prior,
-    linear_readout,
     posterior_means,
     sample,
     sample_conditions,

@@ -22,6 +22,7 @@ from vaekit.data import DatasetSplits, InMemoryDataset, load_dataset
 from vaekit.data.npfiles import read_array
 from vaekit.errors import ConfigError, DataError
 from vaekit.evaluation.disentanglement import normalized_mutual_info
+from vaekit.evaluation.edits import linear_readout
 from vaekit.evaluation.latent import ACTIVE_THRESHOLD
 from vaekit.generation import (
     apply_attribute,
@@ -34,7 +35,6 @@ from vaekit.generation import (
     interpolate,
     kl_order,
     latent_map_figure,
-    linear_readout,
     manifold,
     path_times,
     posterior_means,

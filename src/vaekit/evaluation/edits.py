@@ -30,7 +30,6 @@ from dataclasses import dataclass
 import torch
 
 from vaekit.errors import ConfigError
-from vaekit.generation.attributes import linear_readout
 
 
 @dataclass(frozen=True)
@@ -72,6 +71,28 @@ def edit_score(
     distance = (edited[scored] - unedited[scored]).pow(2).flatten(1).mean(1).double().mean()
     flipped = (after[scored] != before[scored]).double().mean(0)  # (A,)
     return EditScore(float(success), float(kept), float(distance), n, tuple(float(f) for f in flipped))
+
+
+def linear_readout(codes: torch.Tensor, truth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Least-squares read-outs of binary attributes from codes: ``codes @ weights.T + bias > 0`` where
+    an attribute is present.
+
+    Args:
+        codes: posterior means, (N, D).
+        truth: the attributes, (N, A) bool (or (N,) for one).
+
+    Returns:
+        weights (A, D) and bias (A,) in float64 ((D,) and () for one attribute).
+    """
+    single = truth.dim() == 1
+    truth = truth[:, None] if single else truth  # (N, A)
+    if codes.dim() != 2 or truth.dim() != 2 or len(truth) != len(codes):
+        raise ConfigError(f"a read-out needs (N, D) codes and (N, A) truths, got {tuple(codes.shape)} and {tuple(truth.shape)}")
+    x = torch.cat([codes.double(), torch.ones(len(codes), 1, dtype=torch.float64, device=codes.device)], 1).cpu()  # (N, D + 1)
+    target = torch.where(truth.bool(), 1.0, -1.0).double().cpu()  # (N, A)
+    solution = torch.linalg.lstsq(x, target, driver="gelsd").solution  # (D + 1, A); gelsd copes with collapsed latents
+    weights, bias = solution[:-1].T, solution[-1]  # (A, D), (A,)
+    return (weights[0], bias[0]) if single else (weights, bias)
 
 
 def code_accuracy(train_codes: torch.Tensor, train_truth: torch.Tensor, test_codes: torch.Tensor, test_truth: torch.Tensor) -> float:

@@ -1,7 +1,7 @@
 """Using a trained model: sample it (``draw``), encode splits (``encode``), reconstruct, interpolate,
 traverse, edit along attribute vectors, map the latent space; ``io`` is the only image writer."""
 
-from vaekit.generation.attributes import apply_attribute, attribute_vector, conditional_vector, linear_readout, select
+from vaekit.generation.attributes import apply_attribute, attribute_vector, conditional_vector, select
 from vaekit.generation.codes import fit_code_prior, sample_codes
 from vaekit.generation.draw import interleave_rows, one_hot_labels, reconstruct, sample, sample_conditions, sample_latents
 from vaekit.generation.encode import Codes, encode_split, posterior_means
@@ -19,7 +19,6 @@ __all__ = [
     "apply_attribute",
     "attribute_vector",
     "conditional_vector",
-    "linear_readout",
     "check_output",
     "embed_2d",
     "encode_split",

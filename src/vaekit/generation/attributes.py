@@ -59,28 +59,6 @@ def attribute_vector(means: torch.Tensor, with_attribute: torch.Tensor, against:
     return means[with_attribute].mean(0) - means[other].mean(0)
 
 
-def linear_readout(codes: torch.Tensor, truth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Least-squares read-outs of binary attributes from codes: ``codes @ weights.T + bias > 0`` where
-    an attribute is present.
-
-    Args:
-        codes: posterior means, (N, D).
-        truth: the attributes, (N, A) bool (or (N,) for one).
-
-    Returns:
-        weights (A, D) and bias (A,) in float64 ((D,) and () for one attribute).
-    """
-    single = truth.dim() == 1
-    truth = truth[:, None] if single else truth  # (N, A)
-    if codes.dim() != 2 or truth.dim() != 2 or len(truth) != len(codes):
-        raise ConfigError(f"a read-out needs (N, D) codes and (N, A) truths, got {tuple(codes.shape)} and {tuple(truth.shape)}")
-    x = torch.cat([codes.double(), torch.ones(len(codes), 1, dtype=torch.float64, device=codes.device)], 1).cpu()  # (N, D + 1)
-    target = torch.where(truth.bool(), 1.0, -1.0).double().cpu()  # (N, A)
-    solution = torch.linalg.lstsq(x, target, driver="gelsd").solution  # (D + 1, A); gelsd copes with collapsed latents
-    weights, bias = solution[:-1].T, solution[-1]  # (A, D), (A,)
-    return (weights[0], bias[0]) if single else (weights, bias)
-
-
 def conditional_vector(vector: torch.Tensor, held: torch.Tensor) -> torch.Tensor:
     """``vector`` (D,) without its component in the span of ``held`` (M, D), the read-out weights of the
     attributes an edit should leave alone (Shen et al. 2020, eq. 4, for M directions at once)."""
