@@ -35,6 +35,7 @@ import numpy as np
 from vaekit.data.sources import cache_dir
 from vaekit.errors import DataError
 from vaekit.runtime import memory
+from vaekit.runtime.files import atomic_write_bytes
 
 VERSION = 1
 IN_MEMORY_FRACTION = 0.25  # decoded sets up to this share of the free memory are read into RAM
@@ -162,7 +163,8 @@ def _build(root: Path, files: list[str], decode, shape: tuple[int, int, int], or
         del images
         if (work / "compacted.npy").exists():
             os.replace(work / "compacted.npy", work / "images.npy")
-        (work / "meta.json").write_text(json.dumps({"version": VERSION, "shape": [len(names), *shape], "files": names, "skipped": skipped}))
+        meta = json.dumps({"version": VERSION, "shape": [len(names), *shape], "files": names, "skipped": skipped})
+        atomic_write_bytes(work / "meta.json", meta.encode())  # fsynced: the cache counts as built once meta.json is there
         try:
             os.rename(work, final)
         except OSError:  # another process finished the same cache first: keep theirs

@@ -289,6 +289,8 @@ def _store(path: Path, images: np.ndarray, notes: list[str]) -> None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             np.save(f, images)
+            f.flush()
+            os.fsync(f.fileno())  # a crash must not leave a renamed file whose pages were never written
         os.replace(tmp, path)  # concurrent writers: the last complete file wins
     except OSError as error:
         if tmp is not None:

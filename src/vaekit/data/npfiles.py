@@ -114,6 +114,8 @@ def _extracted(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, shap
     try:
         with os.fdopen(fd, "wb") as out, archive.open(info) as member:
             shutil.copyfileobj(member, out, 16 << 20)
+            out.flush()
+            os.fsync(out.fileno())  # the check above reads only the header: the data must be on disk before the rename
         os.replace(tmp, final)
     finally:
         if os.path.exists(tmp):
