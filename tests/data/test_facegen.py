@@ -7,11 +7,13 @@ import hashlib
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from vaekit.data import DataConfig, load_dataset
 from vaekit.data.facegen import ATTRIBUTES, FACTOR_BINS, FACTOR_NAMES, attributes, bin_factors, render, sample_factors
 from vaekit.errors import ConfigError
+from vaekit.generation import grid
 
 from conftest import assert_user_error, cli
 
@@ -112,6 +114,20 @@ def test_attribute_edits_and_attribute_conditions_work_on_faces(tmp_path, capsys
     code, _, err = cli(capsys, "train", *common, "--model", "cvae", "--condition", "attributes", "--out", cvae)
     assert code == 0, err
     assert cli(capsys, "sample", cvae, "--n", "4", "--out", tmp_path / "s.png")[0] == 0
+    # an attribute-conditioned model is edited through its condition: originals, reconstructions, then smiling set to 1
+    code, _, err = cli(capsys, "reconstruct", cvae, "--n", "4", "--set", "smiling=1,glasses=0", "--out", tmp_path / "set.png")
+    assert code == 0, err
+    assert Image.open(tmp_path / "set.png").size[1] == grid(torch.zeros(24, 3, 32, 32), nrow=8).shape[0]  # three rows of 8, not two
+    for argv in (["interpolate", cvae, "--a", "0", "--b", "1"], ["traverse", cvae, "--input", "2", "--top", "2"], ["latent-map", cvae]):
+        code, _, err = cli(capsys, *argv, "--out", tmp_path / "tool.png")
+        assert code == 0, (argv, err)
+    for argv, pattern in (
+        (["reconstruct", cvae, "--set", "smiling=yes"], "the value must be a number"),
+        (["reconstruct", cvae, "--set", "beard=1"], r"name=value pairs of the run's attributes \(smiling, mouth_open"),
+        (["traverse", cvae], "conditioned on attributes and there is no --input example.*use --input IDX"),
+        (["attribute", cvae, "--attribute", "smiling"], "edit the condition instead.*--set smiling=1"),
+    ):
+        assert_user_error(capsys, [*argv, "--out", tmp_path / "x.png"], pattern)
 
 
 def test_large_renders_are_kept_on_disk_and_checked_before_they_are_trusted(tmp_path, monkeypatch):

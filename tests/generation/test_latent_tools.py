@@ -313,13 +313,14 @@ def test_two_dimensional_latent_gets_the_manifold(tmp_path, capsys, data_dir):
     assert Image.open(tmp_path / "m.png").size == (800, 400)  # scatter and manifold side by side
 
 
-def test_report_says_what_does_not_apply(tmp_path, capsys):
+def test_a_cvae_report_shows_every_latent_tool_with_the_examples_conditions(tmp_path, capsys):
     out = tmp_path / "cvae"
     assert cli(capsys, "train", "--model", "cvae", "--hidden", 32, "--latent-dim", 2, "--epochs", 2, "--no-progress", "--out", out)[0] == 0
     assert cli(capsys, "report", out, "--iw-samples", 3, "--limit", 50)[0] == 0
     page = (out / "report.html").read_text()
-    assert page.count("not available for this run: the latent tools do not take conditions yet") == 3
-    assert page.count('src="data:image/png;base64,') == 3  # curves, samples (by class), reconstructions
+    assert "not available for this run" not in page
+    assert page.count('src="data:image/png;base64,') == 6  # curves, samples (by class), reconstructions, interpolation, traversal, map
+    assert "decoded with test example 0's label" in page
 
 
 def test_an_image_grid_too_large_for_memory_is_refused_before_it_is_allocated():

@@ -17,9 +17,9 @@ import torch
 import tyro
 
 from vaekit import run
-from vaekit.commands.inputs import example, floats, ints, require_unconditional
+from vaekit.commands.inputs import condition_of, example, floats, ints, label_condition
 from vaekit.data import DatasetSplits, InMemoryDataset, load_dataset
-from vaekit.data.npfiles import read_array
+from vaekit.data.npfiles import read_array, read_arrays
 from vaekit.errors import ConfigError, DataError
 from vaekit.evaluation.disentanglement import normalized_mutual_info
 from vaekit.evaluation.edits import linear_readout
@@ -54,7 +54,7 @@ Weights = Literal["best", "last"]
 
 
 def _model(run_dir: Path, weights: str) -> LatentModel:
-    return require_unconditional(run.load(run_dir, weights=weights))
+    return run.load(run_dir, weights=weights)
 
 
 def interpolate_run(
@@ -70,8 +70,12 @@ def interpolate_run(
     split: Split = "test",
     data_dir: Path | None = None,
     weights: Weights = "best",
+    label: int | None = None,
 ) -> Path:
     """Decode a path from a to b (dataset indices or image files), extended past both ends.
+
+    A cvae encodes each end with its own class (or attributes) and moves the decoder's condition from
+    a's to b's along the path, so two classes morph into each other; --label holds one class throughout.
 
     Args:
         run_dir: A run directory written by `vaekit train`.
@@ -86,13 +90,15 @@ def interpolate_run(
         split: Split the indices refer to.
         data_dir: Look for the run's dataset here first.
         weights: best or last.
+        label: cvae: encode and decode both ends with this class (default: each example's own; needed for image files).
     """
     check_output(out, ".png")
     path_times(steps, extrapolate)  # checks --steps and --extrapolate before any work
     model = _model(run_dir, weights)
     data = run.load_split(run_dir, split, data_dir) if a_file is None or b_file is None else None
     xa, xb = example(run_dir, data, a, a_file, "a"), example(run_dir, data, b, b_file, "b")
-    images = interpolate(model, xa, xb, steps, method, extrapolate)
+    ya, yb = condition_of(model, data, a, a_file, label, "a"), condition_of(model, data, b, b_file, label, "b")
+    images = interpolate(model, xa, xb, steps, method, extrapolate, conditions=None if ya is None else (ya, yb))
     return save_grid(images, out, nrow=images.shape[0])
 
 
@@ -109,6 +115,7 @@ def traverse_run(
     data_dir: Path | None = None,
     weights: Weights = "best",
     factors: bool = True,
+    label: int | None = None,
 ) -> Path:
     """One row per latent dimension, set to values in [-range, range]; most informative first.
 
@@ -129,6 +136,7 @@ def traverse_run(
         data_dir: Look for the run's dataset here first.
         weights: best or last.
         factors: Label the rows with the factor each latent captures (data with known factors; reads the run's data).
+        label: cvae: decode every image as this class (default: the --input example's own, or class 0 around the prior mean).
     """
     check_output(out, ".png")
     at_least("top", top, 1)
@@ -140,8 +148,11 @@ def traverse_run(
     data = getattr(splits, split) if splits is not None else None
     order = order if order is not None else kl_order(model, data)[:top]
     x = None if input_index is None and input_file is None else example(run_dir, data, input_index, input_file, "input")
+    if x is None and label is None and model.conditioning == "label":
+        label = 0  # around the prior mean there is no example to take a class from
+    y = condition_of(model, data, input_index, input_file, label, "input")
     labels = _factor_labels(model, order, data, splits.factor_names) if factors else None
-    return save_grid(traverse(model, order, span, steps, x), out, nrow=steps, row_labels=labels)
+    return save_grid(traverse(model, order, span, steps, x, condition=y), out, nrow=steps, row_labels=labels)
 
 
 def _factor_labels(model: LatentModel, dims: list[int], data: InMemoryDataset, names: tuple[str, ...] | None) -> list[str] | None:
@@ -173,8 +184,13 @@ def attribute_run(
     weights: Weights = "best",
     input_files: str | None = None,
     keep: str | None = None,
+    label: int | None = None,
 ) -> Path:
     """Edit inputs along an attribute vector: mean code with the attribute minus without it.
+
+    A label-conditioned cvae encodes and decodes each input with its class; the vector then moves
+    what the class does not say (a digit's slant, its thickness). A model conditioned on attributes is
+    edited through its condition instead: `vaekit reconstruct RUN --set smiling=1`.
 
     Args:
         run_dir: A run directory written by `vaekit train`.
@@ -189,12 +205,18 @@ def attribute_run(
         input_files: Comma-separated image files to edit instead of test examples.
         keep: Comma-separated attributes to hold fixed, or 'all' for every other one: the vector loses the directions their
             linear read-outs change in (InterFaceGAN's conditional manipulation), e.g. a smile that does not open the mouth.
+        label: cvae: encode and decode the inputs with this class (default: each test example's own; needed for --input-files).
     """
     check_output(out, ".png")
     if save_vector is not None:
         check_output(save_vector, ".npy", "arrays")
     strengths, index = floats(strength, "strength"), None if input_files else ints(inputs, "inputs")
     model = _model(run_dir, weights)
+    if model.conditioning == "attributes":
+        raise ConfigError(
+            f"{run_dir} is conditioned on its attributes, so its codes leave them out: edit the condition instead, "
+            "e.g. vaekit reconstruct RUN --set smiling=1 --out edited.png"
+        )
     config = run.data_config(run_dir)
     splits = load_dataset(replace(config, limit=None, data_dir=data_dir or config.data_dir))
     means = posterior_means(model, splits.train)  # (N, D)
@@ -212,7 +234,15 @@ def attribute_run(
         if not index or any(not 0 <= i < len(splits.test) for i in index):
             raise ConfigError(f"--inputs {index}: the test split has {len(splits.test)} examples (0..{len(splits.test) - 1})")
         x = splits.test.batch(torch.tensor(index))  # (B, C, H, W)
-    return save_grid(apply_attribute(model, x, vector, strengths), out, nrow=len(strengths))
+    if label is not None:
+        y = label_condition(model, label, x.shape[0])
+    elif model.conditioning is not None and input_files:
+        raise ConfigError("this model is conditioned on class labels and --input-files gives none: add --label L (the class to use)")
+    elif model.conditioning is not None:
+        y = splits.test.condition(torch.tensor(index), model.conditioning, model.condition_dim)  # (B, Y)
+    else:
+        y = None
+    return save_grid(apply_attribute(model, x, vector, strengths, condition=y), out, nrow=len(strengths))
 
 
 def _kept(splits: DatasetSplits, attribute: str, keep: str) -> list[str]:
@@ -247,7 +277,7 @@ def encode_run(
     limit: int | None = None,
     weights: Weights = "best",
 ) -> tuple[Path, float]:
-    """Compress a split to latent codes (.npz with mu, logvar or codes, labels).
+    """Compress a split to latent codes (.npz with mu, logvar or codes, labels, attributes).
 
     Args:
         run_dir: A run directory written by `vaekit train`.
@@ -277,32 +307,64 @@ def encode_run(
         arrays["codes"] = codes.codes.numpy()
     if examples.labels is not None:
         arrays["labels"] = examples.labels.numpy()
+    if examples.attributes is not None:
+        arrays["attributes"] = examples.attributes.numpy()  # what an attribute-conditioned model decodes with
     input_bits = math.prod(examples.shape) * _bits_per_value(examples)
     code_bits = model.slots * math.log2(model.codebook_size) if model.codebook_size else 32.0 * model.latent_dim
     return save_arrays(out, **arrays), input_bits / code_bits
 
 
-def decode_run(run_dir: tyro.conf.Positional[Path], latents: tyro.conf.Positional[Path], out: Path, weights: Weights = "best") -> Path:
+def decode_run(
+    run_dir: tyro.conf.Positional[Path], latents: tyro.conf.Positional[Path], out: Path, weights: Weights = "best", label: int | None = None
+) -> Path:
     """Decode the 'mu' rows of a latents .npz (from vaekit encode) to a PNG grid or an .npz of images.
+
+    A cvae decodes each row with the condition `vaekit encode` stored beside it ('labels' or
+    'attributes'), or with --label.
 
     Args:
         run_dir: A run directory written by `vaekit train`.
         latents: An .npz written by `vaekit encode` (its 'mu' array, one row per example).
         out: .png (a grid) or .npz (the images as an array).
         weights: best or last.
+        label: cvae: decode every row as this class (default: the file's 'labels').
     """
     suffix = ".npz" if Path(out).suffix.lower() == ".npz" else ".png"
     check_output(out, suffix, "arrays" if suffix == ".npz" else "images")
     model = _model(run_dir, weights)
-    mu = read_array(Path(latents), "mu", hint="give an .npz written by vaekit encode")
+    hint = "give an .npz written by vaekit encode"
+    mu = read_array(Path(latents), "mu", hint=hint)
     if mu.ndim != 2 or mu.shape[1] != model.latent_dim or len(mu) == 0:
         raise DataError(f"{latents}: 'mu' has shape {mu.shape}; expected (N, {model.latent_dim}) with N >= 1, as vaekit encode writes")
     memory.require(len(mu) * math.prod(model.data_shape) * 4 * 2, f"decoding {len(mu):,} latents", "decode fewer rows")
+    y = label_condition(model, label, len(mu)) if label is not None else _stored_conditions(model, Path(latents), len(mu), hint)
     with torch.no_grad():
-        images = model.decode(torch.from_numpy(np.ascontiguousarray(mu, dtype=np.float32))).mean  # (N, C, H, W)
+        images = model.decode(torch.from_numpy(np.ascontiguousarray(mu, dtype=np.float32)), y).mean  # (N, C, H, W)
     if suffix == ".npz":
         return save_arrays(out, images=images.numpy())
     return save_grid(images, out)
+
+
+def _stored_conditions(model: LatentModel, latents: Path, rows: int, hint: str) -> torch.Tensor | None:
+    """A conditional model's conditions for the rows of ``latents``, from its 'labels' or 'attributes'."""
+    if model.conditioning is None:
+        return None
+    key = "labels" if model.conditioning == "label" else "attributes"
+    if key not in read_arrays(latents):
+        extra = " or give --label L" if key == "labels" else ""
+        raise DataError(f"{latents}: this model is conditioned on {model.conditioning}s and the file has no '{key}' array; {hint}{extra}")
+    values = read_array(latents, key, hint=hint)
+    if values.ndim != (1 if key == "labels" else 2) or len(values) != rows:
+        raise DataError(f"{latents}: '{key}' has shape {values.shape}, which does not match the {rows} rows of 'mu'; {hint}")
+    if key == "labels":
+        if values.dtype.kind not in "iu" or values.min() < 0 or values.max() >= model.condition_dim:
+            raise DataError(f"{latents}: 'labels' must be integers in 0..{model.condition_dim - 1} for this model; {hint}")
+        return torch.from_numpy(np.eye(model.condition_dim, dtype=np.float32)[values])  # (N, classes)
+    if values.shape[1] != model.condition_dim:
+        raise DataError(
+            f"{latents}: 'attributes' has {values.shape[1]} columns; this model is conditioned on {model.condition_dim}; {hint}"
+        )
+    return torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
 
 
 def latent_map_run(
@@ -336,7 +398,9 @@ def latent_map_run(
     points = embed_2d(means, method)
     title = f"{split} posterior means" + ("" if means.shape[1] == 2 else f", {method.upper()} of {means.shape[1]} dimensions")
     grid_image = None
-    if means.shape[1] == 2 and len(data.shape) == 3:
+    if model.conditioning is not None:
+        title += f", encoded with their {model.conditioning}s"  # a cvae's codes should not separate the classes
+    elif means.shape[1] == 2 and len(data.shape) == 3:  # the decoded manifold (a cvae's would need a class per picture)
         grid_image = grid(manifold(model), nrow=15, pad=0)
     labels = None if data.labels is None else data.labels.cpu()
     return save_figure(latent_map_figure(points, labels, title, grid_image, splits.classes), out)

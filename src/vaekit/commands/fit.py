@@ -82,7 +82,7 @@ def image_callback(run_dir: Path, data: DatasetSplits, epochs: int) -> Callable[
         device = next(model.parameters()).device
         x = examples.batch(slice(0, n), torch.Generator(device=device).manual_seed(IMAGE_SEED))  # (n, C, H, W)
         y = examples.condition(slice(0, n), model.conditioning, model.condition_dim)
-        save_grid(interleave_rows(x, reconstruct(model, x, y), 8), images / f"reconstructions_{epoch:04d}.png", nrow=8)
+        save_grid(interleave_rows(x, reconstruct(model, x, y), nrow=8), images / f"reconstructions_{epoch:04d}.png", nrow=8)
         if model.has_prior or model.codebook_size:
             generator = torch.Generator(device=device).manual_seed(IMAGE_SEED)
             code_prior = fit_code_prior(model, data.train.head(PRIOR_EXAMPLES)) if model.codebook_size else None

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import io
+import math
 import shutil
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 import torch
 import tyro
 
 from vaekit import run
+from vaekit.commands.inputs import label_condition
 from vaekit.data import DataConfig, InMemoryDataset
 from vaekit.errors import ConfigError
 from vaekit.generation import (
@@ -20,6 +22,7 @@ from vaekit.generation import (
     fit_sampler,
     interleave_rows,
     posterior_means,
+    recondition,
     reconstruct,
     sample,
     sample_conditions,
@@ -73,15 +76,13 @@ def sample_run(
     if sampler == "autoregressive":
         code_prior = run.load_sampler(run_dir, sampler, model.latent_dim)
         return save_grid(sample(model, n, generator, temperature, code_prior=code_prior, top_k=top_k), out)
-    if sampler != "prior":
-        fitted = run.load_sampler(run_dir, sampler, model.latent_dim)
-        return save_grid(sample(model, n, generator, temperature, sampler=fitted), out)
-    if model.codebook_size:  # VQ-VAE: draw codes from a prior fitted to the training codes
+    if model.codebook_size and sampler == "prior":  # VQ-VAE: draw codes from a prior fitted to the training codes
         code_prior = fit_code_prior(model, run.load_split(run_dir, "train", data_dir))
         return save_grid(sample(model, n, generator, temperature, code_prior=code_prior), out)
+    fitted = run.load_sampler(run_dir, sampler, model.latent_dim) if sampler != "prior" else None
     examples = run.load_split(run_dir, "test", data_dir, n) if model.conditioning == "attributes" else None
     condition = sample_conditions(model, n, label, examples)
-    return save_grid(sample(model, n, generator, temperature, condition), out)
+    return save_grid(sample(model, n, generator, temperature, condition, sampler=fitted), out)
 
 
 def reconstruct_run(
@@ -91,8 +92,15 @@ def reconstruct_run(
     split: Split = "test",
     data_dir: Path | None = None,
     weights: Weights = "best",
+    label: str | None = None,
+    set_attributes: Annotated[str | None, tyro.conf.arg(name="set")] = None,
 ) -> Path:
     """Write a PNG of test examples (rows of originals above rows of reconstructions).
+
+    A cvae also answers what-ifs: each example encoded with its own condition and decoded with
+    another, so its code keeps what the condition does not say. --label 3 adds a row of each example
+    as a 3; --label all gives one row per example, the original then every class (Kingma et al. 2014's
+    analogies); --set smiling=1 adds a row with those attributes changed (attribute-conditioned runs).
 
     Args:
         run_dir: A run directory written by `vaekit train`.
@@ -101,14 +109,56 @@ def reconstruct_run(
         split: Split the examples come from.
         data_dir: Look for the run's dataset here first.
         weights: best or last.
+        label: cvae: also decode every example as this class, or 'all' for every class.
+        set_attributes: cvae on attributes: also decode every example with these attributes set, e.g. smiling=1,glasses=0.
     """
     check_output(out, ".png")
     at_least("n", n, 1)
+    if label is not None and set_attributes is not None:
+        raise ConfigError("give --label (label-conditioned runs) or --set (attribute-conditioned runs), not both")
     model = run.load(run_dir, weights=weights)
-    data = run.load_split(run_dir, split, data_dir, n)
+    splits = run.load_splits(run_dir, data_dir)
+    data = splits.split(split).head(n)
     x = data.batch(slice(0, n))  # (n, C, H, W)
     y = data.condition(slice(0, n), model.conditioning, model.condition_dim)
-    return save_grid(interleave_rows(x, reconstruct(model, x, y), 8), out, nrow=8)
+    if label is not None and label.strip().lower() == "all":
+        label_condition(model, 0)  # checks that the run is label-conditioned
+        targets = [label_condition(model, c, len(x)) for c in range(model.condition_dim)]
+        as_each = recondition(model, x, y, targets).unflatten(0, (len(x), len(targets)))  # (n, classes, C, H, W)
+        return save_grid(torch.cat([x[:, None], as_each], 1).flatten(0, 1), out, nrow=len(targets) + 1)
+    if label is not None:
+        try:
+            target = label_condition(model, int(label), len(x))
+        except ValueError:
+            raise ConfigError(f"--label takes a class number or 'all', got '{label}'") from None
+        return save_grid(interleave_rows(x, reconstruct(model, x, y), recondition(model, x, y, [target]), nrow=8), out, nrow=8)
+    if set_attributes is not None:
+        target = _set_attributes(model, splits.attribute_names, y, set_attributes)
+        return save_grid(interleave_rows(x, reconstruct(model, x, y), recondition(model, x, y, [target]), nrow=8), out, nrow=8)
+    return save_grid(interleave_rows(x, reconstruct(model, x, y), nrow=8), out, nrow=8)
+
+
+def _set_attributes(model: LatentModel, names: tuple[str, ...] | None, conditions: torch.Tensor, spec: str) -> torch.Tensor:
+    """The examples' attribute conditions (B, A) with ``--set name=value,...`` applied."""
+    if model.conditioning != "attributes":
+        kind = "an unconditional model" if model.conditioning is None else f"conditioned on {model.conditioning}s"
+        raise ConfigError(
+            f"--set needs a run of a model conditioned on attributes (--model cvae --condition attributes); this one is {kind}"
+        )
+    known = {name.lower(): i for i, name in enumerate(names or ())}
+    target = conditions.clone()
+    for part in [p.strip() for p in spec.split(",") if p.strip()] or [spec]:
+        name, sep, value = part.partition("=")
+        if not sep or name.strip().lower() not in known:
+            raise ConfigError(f"--set {spec}: give name=value pairs of the run's attributes ({', '.join(names or ())}), like smiling=1")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"--set {part}: the value must be a number, like {name.strip()}=1") from None
+        if not math.isfinite(number):
+            raise ConfigError(f"--set {part}: the value must be finite")
+        target[:, known[name.strip().lower()]] = number
+    return target
 
 
 def fit_sampler_run(

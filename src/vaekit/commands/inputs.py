@@ -13,14 +13,36 @@ from vaekit import run
 from vaekit.data import InMemoryDataset
 from vaekit.data.images import image_as_example
 from vaekit.errors import ConfigError
+from vaekit.generation import one_hot_labels
 from vaekit.models import LatentModel
 
 
-def require_unconditional(model: LatentModel) -> LatentModel:
-    """The model itself; the latent tools do not take a conditional model's conditions yet."""
-    if model.conditioning is not None:
-        raise ConfigError("the latent tools do not take conditions yet; use a run of an unconditional model (not cvae)")
-    return model
+def label_condition(model: LatentModel, label: int, rows: int = 1) -> torch.Tensor:
+    """``--label`` as the (rows, classes) one-hot condition of a label-conditioned model, checked."""
+    if model.conditioning != "label":
+        kind = "an unconditional model" if model.conditioning is None else f"conditioned on {model.conditioning}, not labels"
+        raise ConfigError(f"--label needs a run of a label-conditioned model (--model cvae); this one is {kind}")
+    if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < model.condition_dim:
+        raise ConfigError(f"--label {label}: this model knows the classes 0..{model.condition_dim - 1}")
+    return one_hot_labels([label] * rows, model.condition_dim, next(model.parameters()).device)
+
+
+def condition_of(
+    model: LatentModel, split: InMemoryDataset | None, index: int | None, file: Path | None, label: int | None, name: str
+) -> torch.Tensor | None:
+    """The (1, Y) condition one input of a latent tool is encoded and decoded with: ``--label`` where
+    given (label-conditioned models), else the dataset example's own; None for an unconditional
+    model. An image file has no label or attributes of its own, so it needs ``--label``."""
+    if label is not None:
+        return label_condition(model, label)
+    if model.conditioning is None:
+        return None
+    if index is None or file is not None:
+        source = f"an image file (--{name}-file) has none" if file is not None else f"there is no --{name} example to take them from"
+        if model.conditioning == "label":
+            raise ConfigError(f"this model is conditioned on class labels and {source}: add --label L (the class to use)")
+        raise ConfigError(f"this model is conditioned on attributes and {source}: use --{name} IDX, a dataset example")
+    return split.condition(slice(index, index + 1), model.conditioning, model.condition_dim)  # (1, Y)
 
 
 def example(run_dir: Path, split: InMemoryDataset | None, index: int | None, file: Path | None, name: str) -> torch.Tensor:

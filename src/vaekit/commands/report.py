@@ -17,7 +17,6 @@ import torch
 import tyro
 
 from vaekit import run
-from vaekit.commands.inputs import require_unconditional
 from vaekit.errors import VaekitError
 from vaekit.evaluation import UNITS, evaluate
 from vaekit.generation import (
@@ -118,25 +117,28 @@ def build_report(run_dir: Path, iw_samples: int = 100, limit: int = 2000, data_d
     def reconstructions() -> str:
         x = test.batch(slice(0, 16))
         return (
-            _img(png_bytes(interleave_rows(x, reconstruct(model, x, y), 8), 8), "reconstructions")
+            _img(png_bytes(interleave_rows(x, reconstruct(model, x, y), nrow=8), 8), "reconstructions")
             + "<p>Originals above their reconstructions.</p>"
         )
 
     def interpolation() -> str:
-        require_unconditional(model)
-        images = interpolate(model, test.batch(slice(0, 1)), test.batch(slice(1, 2)), 9, "slerp", 0.25)
+        ends = None if y is None else (y[0:1], y[1:2])  # a cvae: each end with its own condition, moved from one to the other
+        images = interpolate(model, test.batch(slice(0, 1)), test.batch(slice(1, 2)), 9, "slerp", 0.25, conditions=ends)
         return (
             _img(png_bytes(images, images.shape[0]), "interpolation")
             + "<p>Test examples 0 to 1 (slerp), extended by a quarter past both ends.</p>"
         )
 
     def traversal() -> str:
-        require_unconditional(model)
         dims = kl_order(model, test)[:8]
-        return _img(png_bytes(traverse(model, dims, 3.0, 9), 9), "traversal") + f"<p>Dimensions {dims}, by mean KL; values -3 to 3.</p>"
+        condition = None if y is None else y[0:1]  # a cvae decodes the traversal with test example 0's condition
+        note = "" if y is None else f", decoded with test example 0's {model.conditioning}"
+        return (
+            _img(png_bytes(traverse(model, dims, 3.0, 9, condition=condition), 9), "traversal")
+            + f"<p>Dimensions {dims}, by mean KL; values -3 to 3{note}.</p>"
+        )
 
     def latent_map() -> str:
-        require_unconditional(model)
         means = posterior_means(model, test).cpu()
         labels = None if test.labels is None else test.labels.cpu()
         return _img(figure_png(latent_map_figure(embed_2d(means, "pca"), labels, "test posterior means (PCA)")), "latent map")

@@ -3,7 +3,16 @@ traverse, edit along attribute vectors, map the latent space; ``io`` is the only
 
 from vaekit.generation.attributes import apply_attribute, attribute_vector, conditional_vector, select
 from vaekit.generation.codes import fit_code_prior, sample_codes
-from vaekit.generation.draw import interleave_rows, one_hot_labels, reconstruct, sample, sample_conditions, sample_latents
+from vaekit.generation.draw import (
+    interleave_rows,
+    need_conditions,
+    one_hot_labels,
+    recondition,
+    reconstruct,
+    sample,
+    sample_conditions,
+    sample_latents,
+)
 from vaekit.generation.encode import Codes, encode_split, posterior_means
 from vaekit.generation.interpolate import interpolate, lerp, path_times, slerp
 from vaekit.generation.io import check_output, figure_png, grid, png_bytes, save_arrays, save_figure, save_grid, save_npy, save_text
@@ -31,10 +40,12 @@ __all__ = [
     "latent_map_figure",
     "lerp",
     "manifold",
+    "need_conditions",
     "one_hot_labels",
     "path_times",
     "png_bytes",
     "posterior_means",
+    "recondition",
     "reconstruct",
     "sample",
     "sample_codes",

@@ -15,6 +15,7 @@ import torch
 
 from vaekit.data import DatasetSplits, InMemoryDataset
 from vaekit.errors import ConfigError
+from vaekit.generation.draw import need_conditions
 from vaekit.models import LatentModel
 from vaekit.runtime import memory
 from vaekit.runtime.checks import finite
@@ -79,9 +80,16 @@ def conditional_vector(vector: torch.Tensor, held: torch.Tensor) -> torch.Tensor
 
 @torch.no_grad()
 def apply_attribute(
-    model: LatentModel, x: torch.Tensor, vector: torch.Tensor, strengths: list[float], generator: torch.Generator | None = None
+    model: LatentModel,
+    x: torch.Tensor,
+    vector: torch.Tensor,
+    strengths: list[float],
+    generator: torch.Generator | None = None,
+    condition: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Each input x (B, C, H, W) decoded with ``s * vector`` added to its code, for every strength.
+
+    A conditional model (cvae) encodes and decodes each input with its ``condition`` (B, Y).
 
     Deterministic (posterior means); ``generator`` is accepted like every tool's.
 
@@ -101,7 +109,9 @@ def apply_attribute(
         f"{x.shape[0] * len(strengths):,} edited images",
         "give fewer --inputs or --strength values",
     )
-    z = model.encode(x).mode()  # (B, D)
+    (condition,) = need_conditions(model, (condition,), x.shape[0])
+    z = model.encode(x, condition).mode()  # (B, D)
     s = torch.tensor(strengths, device=z.device, dtype=z.dtype)  # (S,)
     edited = z[:, None, :] + s[None, :, None] * vector  # (B, S, D)
-    return model.decode(edited.reshape(-1, z.shape[-1])).mean
+    y = None if condition is None else condition.repeat_interleave(len(strengths), 0)  # (B * S, Y), row by row
+    return model.decode(edited.reshape(-1, z.shape[-1]), y).mean

@@ -30,18 +30,17 @@ def _check(
 ) -> None:
     at_least("n", n, 1)
     in_range("temperature", temperature, 0)
-    if sampler is not None:
-        if model.conditioning is not None or model.codebook_size:
-            raise ConfigError("a fitted sampler draws unconditional continuous codes: not for conditional models or VQ-VAEs")
-        return
-    if model.codebook_size:
+    if sampler is not None and model.codebook_size:
+        raise ConfigError("a fitted sampler draws continuous codes: a VQ-VAE's are indices (use --sampler autoregressive)")
+    if sampler is None and model.codebook_size:
         if code_prior is None:
             raise ConfigError(
                 "a VQ-VAE samples codes from a prior fitted to its training codes: pass code_prior=fit_code_prior(model, train)"
             )
         return
-    if not model.has_prior:
+    if sampler is None and not model.has_prior:
         model.prior(1)  # raises: a plain autoencoder has no prior
+    # a cvae's fitted sampler draws codes from all the classes' codes (what the condition does not say), decoded with the condition
     if model.conditioning is not None and (condition is None or tuple(condition.shape) != (n, model.condition_dim)):
         raise ConfigError(
             f"this {model.conditioning}-conditioned model needs a condition of shape ({n}, {model.condition_dim}) "
@@ -141,6 +140,23 @@ def sample_conditions(model: LatentModel, n: int, label: int | None = None, exam
     return None
 
 
+def need_conditions(model: LatentModel, conditions: tuple[torch.Tensor, ...] | None, rows: int) -> tuple[torch.Tensor | None, ...]:
+    """The conditions a tool was given, checked against the model: None for each when it is
+    unconditional; (rows, condition_dim) each, else a ConfigError that says what is missing."""
+    if model.conditioning is None:
+        if conditions is not None and any(c is not None for c in conditions):
+            raise ConfigError("conditions were given for an unconditional model; only a conditional one (cvae) takes them")
+        return (None,) * (len(conditions) if conditions is not None else 2)
+    if conditions is None or any(c is None for c in conditions):
+        raise ConfigError(f"this model is conditioned on {model.conditioning}s: give the inputs' conditions")
+    for c in conditions:
+        if tuple(c.shape) != (rows, model.condition_dim):
+            raise ConfigError(
+                f"a condition of shape {tuple(c.shape)} for a model conditioned on {model.condition_dim} {model.conditioning} values"
+            )
+    return tuple(conditions)
+
+
 @torch.no_grad()
 def reconstruct(model: LatentModel, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
     """Decode the posterior mode of x: the mean of p(x | z = mode of q(z|x)), (B, C, H, W)."""
@@ -155,11 +171,34 @@ def one_hot_labels(labels: torch.Tensor | list[int], classes: int, device: torch
     return torch.nn.functional.one_hot(labels, classes).to(torch.float32)  # (n, classes)
 
 
-def interleave_rows(originals: torch.Tensor, reconstructions: torch.Tensor, nrow: int) -> torch.Tensor:
-    """Stack rows so each row of originals sits above the row of its reconstructions, (2B, C, H, W)."""
+def interleave_rows(originals: torch.Tensor, *others: torch.Tensor, nrow: int = 8) -> torch.Tensor:
+    """Stack rows so each row of originals sits above the same row of each of ``others`` (their
+    reconstructions, edits...), ((1 + len(others)) * B padded to rows, C, H, W)."""
     chunks = []
     for start in range(0, originals.shape[0], nrow):
-        pair = originals[start : start + nrow], reconstructions[start : start + nrow]
-        blank = torch.ones(nrow - pair[0].shape[0], *originals.shape[1:], device=originals.device)  # pads a short last row
-        chunks += [torch.cat([pair[0], blank]), torch.cat([pair[1], blank])]
+        group = [t[start : start + nrow] for t in (originals, *others)]
+        blank = torch.ones(nrow - group[0].shape[0], *originals.shape[1:], device=originals.device)  # pads a short last row
+        chunks += [torch.cat([g, blank]) for g in group]
     return torch.cat(chunks)
+
+
+@torch.no_grad()
+def recondition(model: LatentModel, x: torch.Tensor, condition: torch.Tensor, targets: list[torch.Tensor]) -> torch.Tensor:
+    """A conditional model's what-if: each input x (B, C, H, W) encoded with its own ``condition``
+    (B, Y), its code decoded with each condition of ``targets`` ((B, Y) each). The code keeps what the
+    condition does not say (a digit's style), the decoder is told the rest (its class): Kingma et al.
+    2014's analogies, Sohn et al. 2015.
+
+    Returns:
+        (B * len(targets), C, H, W): one row per input, one column per target.
+    """
+    if not targets:
+        raise ConfigError("recondition needs at least one target condition")
+    (condition,) = need_conditions(model, (condition,), x.shape[0])
+    need_conditions(model, tuple(targets), x.shape[0])
+    memory.require(
+        x.shape[0] * len(targets) * math.prod(model.data_shape) * 4, f"{x.shape[0] * len(targets):,} decoded images", "give fewer inputs"
+    )
+    z = model.encode(x, condition).mode()  # (B, D)
+    decoded = torch.stack([model.decode(z, y).mean for y in targets], 1)  # (B, T, C, H, W)
+    return decoded.flatten(0, 1)

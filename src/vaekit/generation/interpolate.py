@@ -7,6 +7,7 @@ import math
 import torch
 
 from vaekit.errors import ConfigError, lookup
+from vaekit.generation.draw import need_conditions
 from vaekit.models import LatentModel
 from vaekit.runtime.checks import at_least, in_range
 
@@ -60,14 +61,23 @@ def interpolate(
     method: str = "lerp",
     extrapolate: float = 0.0,
     generator: torch.Generator | None = None,
+    conditions: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Decoded points on the path between the posterior means of xa and xb (1, C, H, W) each.
+
+    A conditional model (cvae) needs ``conditions``, the ends' (1, Y) each: each end is encoded with
+    its own, and the decoder's condition moves linearly from one to the other along the path (held at
+    the end's past either end, where only the code extrapolates). With equal conditions the path
+    changes the style alone; with two classes it morphs one into the other.
 
     Returns:
         (N, C, H, W): the mean of p(x|z) along the path, N = steps + 2 * round(extrapolate * (steps - 1)).
     """
     path = lookup(METHODS, method, "--method")
     t = path_times(steps, extrapolate)  # (N,)
-    za, zb = model.encode(xa).mode()[0], model.encode(xb).mode()[0]  # (D,)
-    z = path(za, zb, t.to(za.device))  # (N, D)
-    return model.decode(z).mean
+    ya, yb = need_conditions(model, conditions, 1)
+    za, zb = model.encode(xa, ya).mode()[0], model.encode(xb, yb).mode()[0]  # (D,)
+    t = t.to(za.device)
+    z = path(za, zb, t)  # (N, D)
+    y = None if ya is None else lerp(ya[0], yb[0], t.clamp(0.0, 1.0))  # (N, Y)
+    return model.decode(z, y).mean

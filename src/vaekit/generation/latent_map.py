@@ -72,9 +72,10 @@ def latent_map_figure(points: torch.Tensor, labels: torch.Tensor | None, title: 
         ax.legend(fontsize=7, markerscale=2, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         fig.set_size_inches(5 * panels + 2.5, 5)  # room for the legend beside the map
     else:
-        colours = None if labels is None else labels.numpy()
-        scatter = ax.scatter(points[:, 0].numpy(), points[:, 1].numpy(), c=colours, s=3, cmap="tab10")
-        if labels is not None:
+        if labels is None:  # nothing to colour by (a colour map here only makes matplotlib warn)
+            ax.scatter(points[:, 0].numpy(), points[:, 1].numpy(), s=3)
+        else:
+            scatter = ax.scatter(points[:, 0].numpy(), points[:, 1].numpy(), c=labels.numpy(), s=3, cmap="tab10")
             fig.colorbar(scatter, ax=ax, label="label")
     ax.set_title(title)
     if manifold_grid is not None:

@@ -9,6 +9,7 @@ import torch
 from vaekit.data import InMemoryDataset
 from vaekit.distributions import DiagonalGaussian
 from vaekit.errors import ConfigError
+from vaekit.generation.draw import need_conditions
 from vaekit.generation.encode import Codes, encode_split
 from vaekit.models import LatentModel
 from vaekit.runtime import memory
@@ -40,10 +41,12 @@ def traverse(
     steps: int = 9,
     x: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
+    condition: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """One row per dimension in ``dims``: that dimension set to ``steps`` values in [-span, span].
 
     The other dimensions stay at the posterior mean of x (1, C, H, W), or at 0 (the prior's mean).
+    A conditional model (cvae) encodes x and decodes every image with ``condition`` (1, Y).
 
     Returns:
         (len(dims) * steps, C, H, W), row by row.
@@ -56,11 +59,15 @@ def traverse(
     memory.require(
         len(dims) * steps * math.prod(model.data_shape) * 4, f"a traversal of {len(dims)} x {steps:,} images", "use fewer --steps"
     )
-    base = model.encode(x).mode()[0] if x is not None else torch.zeros(model.latent_dim, device=next(model.parameters()).device)  # (D,)
+    (condition,) = need_conditions(model, (condition,), 1)
+    base = (
+        model.encode(x, condition).mode()[0] if x is not None else torch.zeros(model.latent_dim, device=next(model.parameters()).device)
+    )  # (D,)
     values = torch.linspace(-span, span, steps, device=base.device)  # (S,)
     rows = []
     for d in dims:
         z = base.repeat(steps, 1)  # (S, D)
         z[:, d] = values
         rows.append(z)
-    return model.decode(torch.cat(rows)).mean
+    z = torch.cat(rows)  # (len(dims) * S, D)
+    return model.decode(z, None if condition is None else condition.expand(len(z), -1)).mean
