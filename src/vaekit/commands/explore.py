@@ -352,7 +352,9 @@ def _stored_conditions(model: LatentModel, latents: Path, rows: int, hint: str) 
     key = "labels" if model.conditioning == "label" else "attributes"
     if key not in read_arrays(latents):
         extra = " or give --label L" if key == "labels" else ""
-        raise DataError(f"{latents}: this model is conditioned on {model.conditioning}s and the file has no '{key}' array; {hint}{extra}")
+        raise DataError(
+            f"{latents}: this model is conditioned on {model.conditioning.rstrip('s')}s and the file has no '{key}' array; {hint}{extra}"
+        )
     values = read_array(latents, key, hint=hint)
     if values.ndim != (1 if key == "labels" else 2) or len(values) != rows:
         raise DataError(f"{latents}: '{key}' has shape {values.shape}, which does not match the {rows} rows of 'mu'; {hint}")
@@ -399,7 +401,7 @@ def latent_map_run(
     title = f"{split} posterior means" + ("" if means.shape[1] == 2 else f", {method.upper()} of {means.shape[1]} dimensions")
     grid_image = None
     if model.conditioning is not None:
-        title += f", encoded with their {model.conditioning}s"  # a cvae's codes should not separate the classes
+        title += f", encoded with their {model.conditioning.rstrip('s')}s"  # a cvae's codes should not separate the classes
     elif means.shape[1] == 2 and len(data.shape) == 3:  # the decoded manifold (a cvae's would need a class per picture)
         grid_image = grid(manifold(model), nrow=15, pad=0)
     labels = None if data.labels is None else data.labels.cpu()

@@ -141,7 +141,7 @@ def reconstruct_run(
 def _set_attributes(model: LatentModel, names: tuple[str, ...] | None, conditions: torch.Tensor, spec: str) -> torch.Tensor:
     """The examples' attribute conditions (B, A) with ``--set name=value,...`` applied."""
     if model.conditioning != "attributes":
-        kind = "an unconditional model" if model.conditioning is None else f"conditioned on {model.conditioning}s"
+        kind = "an unconditional model" if model.conditioning is None else f"conditioned on {model.conditioning.rstrip('s')}s"
         raise ConfigError(
             f"--set needs a run of a model conditioned on attributes (--model cvae --condition attributes); this one is {kind}"
         )

@@ -148,7 +148,7 @@ def need_conditions(model: LatentModel, conditions: tuple[torch.Tensor, ...] | N
             raise ConfigError("conditions were given for an unconditional model; only a conditional one (cvae) takes them")
         return (None,) * (len(conditions) if conditions is not None else 2)
     if conditions is None or any(c is None for c in conditions):
-        raise ConfigError(f"this model is conditioned on {model.conditioning}s: give the inputs' conditions")
+        raise ConfigError(f"this model is conditioned on {model.conditioning.rstrip('s')}s: give the inputs' conditions")
     for c in conditions:
         if tuple(c.shape) != (rows, model.condition_dim):
             raise ConfigError(
