@@ -510,7 +510,7 @@ def test_cvae_samples_the_class_it_is_asked_for(tmp_path, capsys):
     assert hits >= 9  # the label, not chance (1 in 10), decides what is drawn
     code, _, _ = cli(capsys, "sample", out, "--label", 7, "--n", 8, "--out", tmp_path / "sevens.png")
     assert code == 0 and (tmp_path / "sevens.png").is_file()
-    assert_user_error(capsys, ["sample", out, "--label", 12, "--out", tmp_path / "x.png"], r"labels must be integers in 0..9")
+    assert_user_error(capsys, ["sample", out, "--label", 12, "--out", tmp_path / "x.png"], r"--label 12: this model knows the classes 0..9")
     code, stdout, _ = cli(capsys, "evaluate", out, "--iw-samples", 10, "--json")
     assert code == 0 and json.loads(stdout)["iwae_log_px"] > json.loads(stdout)["elbo"]  # log p(x | y)
 

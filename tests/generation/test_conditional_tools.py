@@ -8,8 +8,9 @@ from PIL import Image
 
 from vaekit.distributions import DiagonalGaussian, Gaussian
 from vaekit.errors import ConfigError
-from vaekit.generation import apply_attribute, grid, interpolate, lerp, path_times, recondition, reconstruct, traverse
+from vaekit.generation import apply_attribute, grid, interpolate, lerp, one_hot_labels, path_times, recondition, reconstruct, traverse
 from vaekit.models.base import LatentModel
+from vaekit.run import load
 
 from conftest import TINY_FLAGS, assert_user_error, cli
 
@@ -114,6 +115,12 @@ def test_every_latent_tool_runs_on_a_label_conditioned_run(tmp_path, capsys):
     decoded = np.load(tmp_path / "decoded.npz")["images"]
     codes = np.load(tmp_path / "codes.npz")
     assert decoded.shape == (6, 1, 8, 8) and set(codes) == {"mu", "logvar", "labels"}
+    model = load(run)  # decode used the stored labels: the same images as decoding each row with its own one-hot class
+    with torch.no_grad():
+        expected = model.decode(torch.from_numpy(codes["mu"]), one_hot_labels(torch.from_numpy(codes["labels"]), 10)).mean
+    np.testing.assert_allclose(decoded, expected.numpy(), atol=1e-6)
+    as_zero = model.decode(torch.from_numpy(codes["mu"]), one_hot_labels([0] * 6, 10)).mean.detach().numpy()
+    assert np.abs(decoded - as_zero).max() > 1e-3  # and the labels matter: class 0 for every row gives other images
     image = Image.new("L", (8, 8))
     image.save(png("file"))
     for argv, pattern in (

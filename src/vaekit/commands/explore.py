@@ -17,7 +17,7 @@ import torch
 import tyro
 
 from vaekit import run
-from vaekit.commands.inputs import condition_of, example, floats, ints, label_condition
+from vaekit.commands.inputs import condition_of, example, floats, ints
 from vaekit.data import DatasetSplits, InMemoryDataset, load_dataset
 from vaekit.data.npfiles import read_array, read_arrays
 from vaekit.errors import ConfigError, DataError
@@ -28,12 +28,14 @@ from vaekit.generation import (
     apply_attribute,
     attribute_vector,
     check_output,
+    condition_noun,
     conditional_vector,
     embed_2d,
     encode_split,
     grid,
     interpolate,
     kl_order,
+    label_condition,
     latent_map_figure,
     manifold,
     path_times,
@@ -333,11 +335,12 @@ def decode_run(
     check_output(out, suffix, "arrays" if suffix == ".npz" else "images")
     model = _model(run_dir, weights)
     hint = "give an .npz written by vaekit encode"
-    mu = read_array(Path(latents), "mu", hint=hint)
+    arrays = read_arrays(Path(latents))  # read once: 'mu' and the conditions beside it
+    mu = read_array(Path(latents), "mu", hint=hint, arrays=arrays)
     if mu.ndim != 2 or mu.shape[1] != model.latent_dim or len(mu) == 0:
         raise DataError(f"{latents}: 'mu' has shape {mu.shape}; expected (N, {model.latent_dim}) with N >= 1, as vaekit encode writes")
     memory.require(len(mu) * math.prod(model.data_shape) * 4 * 2, f"decoding {len(mu):,} latents", "decode fewer rows")
-    y = label_condition(model, label, len(mu)) if label is not None else _stored_conditions(model, Path(latents), len(mu), hint)
+    y = label_condition(model, label, len(mu)) if label is not None else _stored_conditions(model, Path(latents), arrays, len(mu), hint)
     with torch.no_grad():
         images = model.decode(torch.from_numpy(np.ascontiguousarray(mu, dtype=np.float32)), y).mean  # (N, C, H, W)
     if suffix == ".npz":
@@ -345,17 +348,15 @@ def decode_run(
     return save_grid(images, out)
 
 
-def _stored_conditions(model: LatentModel, latents: Path, rows: int, hint: str) -> torch.Tensor | None:
-    """A conditional model's conditions for the rows of ``latents``, from its 'labels' or 'attributes'."""
+def _stored_conditions(model: LatentModel, latents: Path, arrays: dict[str, np.ndarray], rows: int, hint: str) -> torch.Tensor | None:
+    """A conditional model's conditions for the rows of ``latents`` (read as ``arrays``), from its 'labels' or 'attributes'."""
     if model.conditioning is None:
         return None
     key = "labels" if model.conditioning == "label" else "attributes"
-    if key not in read_arrays(latents):
+    if key not in arrays:
         extra = " or give --label L" if key == "labels" else ""
-        raise DataError(
-            f"{latents}: this model is conditioned on {model.conditioning.rstrip('s')}s and the file has no '{key}' array; {hint}{extra}"
-        )
-    values = read_array(latents, key, hint=hint)
+        raise DataError(f"{latents}: this model is conditioned on {condition_noun(model)} and the file has no '{key}' array; {hint}{extra}")
+    values = read_array(latents, key, hint=hint, arrays=arrays)
     if values.ndim != (1 if key == "labels" else 2) or len(values) != rows:
         raise DataError(f"{latents}: '{key}' has shape {values.shape}, which does not match the {rows} rows of 'mu'; {hint}")
     if key == "labels":
@@ -401,7 +402,7 @@ def latent_map_run(
     title = f"{split} posterior means" + ("" if means.shape[1] == 2 else f", {method.upper()} of {means.shape[1]} dimensions")
     grid_image = None
     if model.conditioning is not None:
-        title += f", encoded with their {model.conditioning.rstrip('s')}s"  # a cvae's codes should not separate the classes
+        title += f", encoded with their {condition_noun(model)}"  # a cvae's codes should not separate the classes
     elif means.shape[1] == 2 and len(data.shape) == 3:  # the decoded manifold (a cvae's would need a class per picture)
         grid_image = grid(manifold(model), nrow=15, pad=0)
     labels = None if data.labels is None else data.labels.cpu()

@@ -13,14 +13,15 @@ import torch
 import tyro
 
 from vaekit import run
-from vaekit.commands.inputs import label_condition
 from vaekit.data import DataConfig, InMemoryDataset
 from vaekit.errors import ConfigError
 from vaekit.generation import (
     check_output,
+    condition_noun,
     fit_code_prior,
     fit_sampler,
     interleave_rows,
+    label_condition,
     posterior_means,
     recondition,
     reconstruct,
@@ -126,22 +127,22 @@ def reconstruct_run(
         targets = [label_condition(model, c, len(x)) for c in range(model.condition_dim)]
         as_each = recondition(model, x, y, targets).unflatten(0, (len(x), len(targets)))  # (n, classes, C, H, W)
         return save_grid(torch.cat([x[:, None], as_each], 1).flatten(0, 1), out, nrow=len(targets) + 1)
+    rows = [reconstruct(model, x, y)]
     if label is not None:
         try:
-            target = label_condition(model, int(label), len(x))
+            number = int(label)
         except ValueError:
             raise ConfigError(f"--label takes a class number or 'all', got '{label}'") from None
-        return save_grid(interleave_rows(x, reconstruct(model, x, y), recondition(model, x, y, [target]), nrow=8), out, nrow=8)
-    if set_attributes is not None:
-        target = _set_attributes(model, splits.attribute_names, y, set_attributes)
-        return save_grid(interleave_rows(x, reconstruct(model, x, y), recondition(model, x, y, [target]), nrow=8), out, nrow=8)
-    return save_grid(interleave_rows(x, reconstruct(model, x, y), nrow=8), out, nrow=8)
+        rows.append(recondition(model, x, y, [label_condition(model, number, len(x))]))
+    elif set_attributes is not None:
+        rows.append(recondition(model, x, y, [_set_attributes(model, splits.attribute_names, y, set_attributes)]))
+    return save_grid(interleave_rows(x, *rows, nrow=8), out, nrow=8)
 
 
 def _set_attributes(model: LatentModel, names: tuple[str, ...] | None, conditions: torch.Tensor, spec: str) -> torch.Tensor:
     """The examples' attribute conditions (B, A) with ``--set name=value,...`` applied."""
     if model.conditioning != "attributes":
-        kind = "an unconditional model" if model.conditioning is None else f"conditioned on {model.conditioning.rstrip('s')}s"
+        kind = "an unconditional model" if model.conditioning is None else f"conditioned on {condition_noun(model)}"
         raise ConfigError(
             f"--set needs a run of a model conditioned on attributes (--model cvae --condition attributes); this one is {kind}"
         )

@@ -13,18 +13,8 @@ from vaekit import run
 from vaekit.data import InMemoryDataset
 from vaekit.data.images import image_as_example
 from vaekit.errors import ConfigError
-from vaekit.generation import one_hot_labels
+from vaekit.generation import label_condition
 from vaekit.models import LatentModel
-
-
-def label_condition(model: LatentModel, label: int, rows: int = 1) -> torch.Tensor:
-    """``--label`` as the (rows, classes) one-hot condition of a label-conditioned model, checked."""
-    if model.conditioning != "label":
-        kind = "an unconditional model" if model.conditioning is None else f"conditioned on {model.conditioning}, not labels"
-        raise ConfigError(f"--label needs a run of a label-conditioned model (--model cvae); this one is {kind}")
-    if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < model.condition_dim:
-        raise ConfigError(f"--label {label}: this model knows the classes 0..{model.condition_dim - 1}")
-    return one_hot_labels([label] * rows, model.condition_dim, next(model.parameters()).device)
 
 
 def condition_of(

@@ -172,9 +172,10 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
         ) from None
 
 
-def read_array(path: Path, key: str, hint: str) -> np.ndarray:
-    """One named array of an .npz file (checked as ``read_arrays`` does) with finite values."""
-    arrays = read_arrays(path)
+def read_array(path: Path, key: str, hint: str, arrays: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """One named array of an .npz file (checked as ``read_arrays`` does) with finite values;
+    ``arrays``: the file already read by ``read_arrays``, for a caller that needs several."""
+    arrays = read_arrays(path) if arrays is None else arrays
     if key not in arrays:
         raise DataError(f"{path}: no array '{key}' (found {sorted(arrays) or 'none'}); {hint}")
     a = arrays[key]

@@ -4,7 +4,9 @@ traverse, edit along attribute vectors, map the latent space; ``io`` is the only
 from vaekit.generation.attributes import apply_attribute, attribute_vector, conditional_vector, select
 from vaekit.generation.codes import fit_code_prior, sample_codes
 from vaekit.generation.draw import (
+    condition_noun,
     interleave_rows,
+    label_condition,
     need_conditions,
     one_hot_labels,
     recondition,
@@ -27,6 +29,7 @@ __all__ = [
     "Codes",
     "apply_attribute",
     "attribute_vector",
+    "condition_noun",
     "conditional_vector",
     "check_output",
     "embed_2d",
@@ -38,6 +41,7 @@ __all__ = [
     "interpolate",
     "kl_order",
     "latent_map_figure",
+    "label_condition",
     "lerp",
     "manifold",
     "need_conditions",

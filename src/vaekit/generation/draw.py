@@ -127,12 +127,10 @@ def sample(
 def sample_conditions(model: LatentModel, n: int, label: int | None = None, examples: InMemoryDataset | None = None) -> torch.Tensor | None:
     """Conditions for n samples: the given label, else the classes in turn (label-conditioned
     models), the attribute vectors of the first n examples in turn (attribute-conditioned), or None."""
-    if label is not None and model.conditioning != "label":
-        raise ConfigError("--label needs a run of a label-conditioned model (--model cvae); this one is not")
+    if label is not None:
+        return label_condition(model, label, n)
     if model.conditioning == "label":
-        device = next(model.parameters()).device
-        labels = [label] * n if label is not None else [i % model.condition_dim for i in range(n)]
-        return one_hot_labels(labels, model.condition_dim, device)
+        return one_hot_labels([i % model.condition_dim for i in range(n)], model.condition_dim, next(model.parameters()).device)
     if model.conditioning == "attributes":
         if examples is None or len(examples) == 0:
             raise ConfigError("an attribute-conditioned model samples with the attribute vectors of examples: pass examples")
@@ -140,15 +138,30 @@ def sample_conditions(model: LatentModel, n: int, label: int | None = None, exam
     return None
 
 
-def need_conditions(model: LatentModel, conditions: tuple[torch.Tensor, ...] | None, rows: int) -> tuple[torch.Tensor | None, ...]:
-    """The conditions a tool was given, checked against the model: None for each when it is
-    unconditional; (rows, condition_dim) each, else a ConfigError that says what is missing."""
+def condition_noun(model: LatentModel) -> str:
+    """What a conditional model is conditioned on, in words: 'labels' or 'attributes'."""
+    return {"label": "labels", "attributes": "attributes"}.get(model.conditioning, str(model.conditioning))
+
+
+def label_condition(model: LatentModel, label: int, rows: int = 1) -> torch.Tensor:
+    """``--label`` as the (rows, classes) one-hot condition of a label-conditioned model, checked."""
+    if model.conditioning != "label":
+        kind = "an unconditional model" if model.conditioning is None else f"conditioned on {condition_noun(model)}, not labels"
+        raise ConfigError(f"--label needs a run of a label-conditioned model (--model cvae); this one is {kind}")
+    if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < model.condition_dim:
+        raise ConfigError(f"--label {label}: this model knows the classes 0..{model.condition_dim - 1}")
+    return one_hot_labels([label] * rows, model.condition_dim, next(model.parameters()).device)
+
+
+def need_conditions(model: LatentModel, conditions: tuple[torch.Tensor | None, ...], rows: int) -> tuple[torch.Tensor | None, ...]:
+    """The conditions a tool was given, checked against the model: all None for an unconditional
+    model; (rows, condition_dim) each for a conditional one, else a ConfigError that says what is missing."""
     if model.conditioning is None:
-        if conditions is not None and any(c is not None for c in conditions):
+        if any(c is not None for c in conditions):
             raise ConfigError("conditions were given for an unconditional model; only a conditional one (cvae) takes them")
-        return (None,) * (len(conditions) if conditions is not None else 2)
-    if conditions is None or any(c is None for c in conditions):
-        raise ConfigError(f"this model is conditioned on {model.conditioning.rstrip('s')}s: give the inputs' conditions")
+        return conditions
+    if any(c is None for c in conditions):
+        raise ConfigError(f"this model is conditioned on {condition_noun(model)}: give the inputs' conditions")
     for c in conditions:
         if tuple(c.shape) != (rows, model.condition_dim):
             raise ConfigError(

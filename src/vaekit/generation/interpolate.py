@@ -75,7 +75,7 @@ def interpolate(
     """
     path = lookup(METHODS, method, "--method")
     t = path_times(steps, extrapolate)  # (N,)
-    ya, yb = need_conditions(model, conditions, 1)
+    ya, yb = need_conditions(model, conditions or (None, None), 1)
     za, zb = model.encode(xa, ya).mode()[0], model.encode(xb, yb).mode()[0]  # (D,)
     t = t.to(za.device)
     z = path(za, zb, t)  # (N, D)
