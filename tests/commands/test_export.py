@@ -40,21 +40,25 @@ def _check(run_dir: Path, out: Path, fmt: str) -> dict:
     assert main(["export", str(run_dir), "--out", str(out), "--format", fmt]) == 0
     record = json.loads((out / "export.json").read_text())
     model = run.load(run_dir)
-    x = run.load_split(run_dir, "test", None, 10).batch(slice(0, 10))
+    test = run.load_split(run_dir, "test", None, 10)
+    x = test.batch(slice(0, 10))
+    # the files are checked on conditions the command did not see: each example's own class rolled by one
+    y = None if model.conditioning is None else test.condition(slice(0, 10), model.conditioning, model.condition_dim).roll(1, dims=-1)
+    given = {} if y is None else {"y": y}
     with torch.no_grad():
-        posterior = model.encode(x)
+        posterior = model.encode(x, y)
         ours_enc = [posterior.mu, posterior.logvar] if not model.deterministic else [posterior.value]
-        likelihood = model.decode(posterior.mode())
+        likelihood = model.decode(posterior.mode(), y)
         ours_dec = [getattr(likelihood, n).expand(10, *model.data_shape) for n in PARAMETERS[record["likelihood"]]]
-    for part, inputs, ours in (("encoder", x, ours_enc), ("decoder", posterior.mode(), ours_dec)):
+    for part, inputs, ours in (("encoder", {"x": x, **given}, ours_enc), ("decoder", {"z": posterior.mode(), **given}, ours_dec)):
         path = out / record[part]["file"]
+        assert list(record[part]["inputs"]) == list(inputs)
         if fmt == "onnx":
-            got = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
-                None, {"x" if part == "encoder" else "z": inputs.numpy()}
-            )
+            session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            got = session.run(None, {name: t.numpy() for name, t in inputs.items()})
         else:
             with torch.no_grad():
-                got = [t.numpy() for t in torch.jit.load(str(path))(inputs)]
+                got = [t.numpy() for t in torch.jit.load(str(path))(*inputs.values())]
         assert len(got) == len(ours) == len(record[part]["outputs"])
         for a, b in zip(got, ours, strict=True):
             np.testing.assert_allclose(a, b.detach().numpy(), rtol=1e-5, atol=1e-5)
@@ -81,6 +85,28 @@ def test_an_autoencoder_exports_codes_and_what_cannot_be_exported_is_refused(tmp
     hvae = _run(tmp_path, kind="hvae", ladder_hidden=(8,), layer_dims=(4, 2))
     assert main(["export", str(hvae), "--out", str(tmp_path / "h")]) == 2
     assert "a hierarchical VAE's posterior and decoder run layer by layer" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("arch", "fmt"), [("mlp", "onnx"), ("conv", "torchscript")])
+def test_a_conditional_model_exports_with_its_condition_as_a_second_input(tmp_path, arch, fmt):
+    record = _check(_run(tmp_path, kind="cvae", arch=arch), tmp_path / "out", fmt)
+    y = ["batch", 10]  # digits: ten classes, one-hot
+    assert record["encoder"]["inputs"] == {"x": ["batch", 1, 8, 8], "y": y} and record["decoder"]["inputs"] == {"z": ["batch", 4], "y": y}
+    assert record["condition"]["kind"] == "label" and record["condition"]["size"] == 10
+
+
+def test_an_attribute_conditioned_model_lists_its_attributes_in_order(tmp_path):
+    out = tmp_path / "faces-cvae"
+    config = RunConfig(
+        data=DataConfig(name="faces:200", image_size=32),
+        model=ModelConfig(kind="cvae", condition="attributes", hidden=(16,), latent_dim=4),
+        train=TrainConfig(epochs=1, batch_size=32, progress=False),
+    )
+    train(config, out, images=False)
+    record = _check(out, tmp_path / "out", "onnx")
+    names = list(run.load_splits(out).attribute_names)
+    assert record["condition"]["names"] == names and record["condition"]["size"] == len(names) == 9
+    assert record["encoder"]["inputs"]["y"] == ["batch", 9]
 
 
 @pytest.mark.slow

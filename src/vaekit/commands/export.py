@@ -11,8 +11,9 @@ likelihoods). Every output has the batch dimension first; the batch size is free
 ``export.json`` beside the files records the shapes, the likelihood, the preprocessing and the
 largest difference between the exported files' outputs and vaekit's on real test inputs, which
 the command measures before it reports success (onnxruntime for ONNX, the loaded TorchScript
-module for TorchScript). Hierarchical VAEs, conditional models (their inputs include a condition)
-and flow posteriors' encoders are refused with the reason.
+module for TorchScript). A conditional model's (``cvae``) encoder and decoder take a second input,
+``y`` (B, Y): the one-hot class, or the attributes as 0/1 in the order ``export.json`` lists them.
+Hierarchical VAEs and flow posteriors' encoders are refused with the reason.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from torch import nn
 
 from vaekit import run
 from vaekit.errors import ConfigError, VaekitError, first_line
-from vaekit.models import MODELS, LatentModel
+from vaekit.models import LatentModel
 from vaekit.runtime.files import atomic_write_json, make_dir
 
 Format = Literal["onnx", "torchscript"]
@@ -48,35 +49,41 @@ INSTALL = "pip install 'vaekit[export]'"
 
 
 class EncoderPart(nn.Module):
-    """x (B, *data shape) -> (mu, logvar) of the posterior, or the codes (B, D)."""
+    """x (B, *data shape) [and a condition y (B, Y)] -> (mu, logvar) of the posterior, or the codes (B, D)."""
 
     def __init__(self, model: LatentModel):
         super().__init__()
         self.model = model
         self.gaussian = not model.deterministic
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        posterior = self.model.encode(x)
+    def forward(self, x: torch.Tensor, *condition: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        posterior = self.model.encode(x, *condition)
         return (posterior.mu, posterior.logvar) if self.gaussian else (posterior.value,)
 
 
 class DecoderPart(nn.Module):
-    """z (B, D) -> the likelihood's parameters, each (B, *data shape)."""
+    """z (B, D) [and a condition y (B, Y)] -> the likelihood's parameters, each (B, *data shape)."""
 
     def __init__(self, model: LatentModel, names: tuple[str, ...]):
         super().__init__()
         self.model, self.names = model, names
 
-    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        likelihood = self.model.decode(z)
+    def forward(self, z: torch.Tensor, *condition: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        likelihood = self.model.decode(z, *condition)
         shape = (z.shape[0], *self.model.data_shape)
         return tuple(getattr(likelihood, name).expand(shape).detach() for name in self.names)
 
 
+def _condition_record(model: LatentModel, attribute_names: tuple[str, ...] | None) -> dict:
+    """What the second input ``y`` of a conditional model's files holds, for export.json."""
+    if model.conditioning == "label":
+        return {"input": "y", "kind": "label", "size": model.condition_dim, "encoding": "the class label (0..size-1) one-hot, float32"}
+    names = list(attribute_names or ())
+    record = {"input": "y", "kind": "attributes", "size": model.condition_dim, "encoding": "each attribute 0 or 1, float32, in this order"}
+    return {**record, "names": names} if len(names) == model.condition_dim else record
+
+
 def _refusal(model: LatentModel, config, part: str) -> str | None:
-    spec = MODELS[config.kind]
-    if spec.conditional:
-        return f"{config.kind} models take a condition beside x and z, which export does not wire up yet"
     if config.kind.startswith("hvae"):
         return "a hierarchical VAE's posterior and decoder run layer by layer (top-down), not as one encoder and one decoder"
     if part == "encoder" and config.flow != "none":
@@ -84,30 +91,32 @@ def _refusal(model: LatentModel, config, part: str) -> str | None:
     return None
 
 
-def _export_one(module: nn.Module, example: torch.Tensor, inputs: str, outputs: tuple[str, ...], path: Path, fmt: Format) -> None:
+def _export_one(module: nn.Module, examples: dict[str, torch.Tensor], outputs: tuple[str, ...], path: Path, fmt: Format) -> None:
+    """Write ``module`` called on ``examples`` (input name -> tensor, in call order) to ``path``."""
+    args = tuple(examples.values())
     if fmt == "torchscript":
-        traced = torch.jit.trace(module, (example,), check_trace=False)
+        traced = torch.jit.trace(module, args, check_trace=False)
         traced.save(str(path))
         return
     try:
         import onnx  # noqa: F401 -- torch.onnx needs it
     except ImportError:
         raise ConfigError(f"--format onnx needs the onnx package, which is not installed: {INSTALL}") from None
-    axes = {inputs: {0: "batch"}, **{name: {0: "batch"} for name in outputs}}
-    torch.onnx.export(module, (example,), str(path), input_names=[inputs], output_names=list(outputs), dynamic_axes=axes, dynamo=False)
+    axes = {name: {0: "batch"} for name in (*examples, *outputs)}
+    torch.onnx.export(module, args, str(path), input_names=list(examples), output_names=list(outputs), dynamic_axes=axes, dynamo=False)
 
 
-def _run_exported(path: Path, fmt: Format, x: torch.Tensor, inputs: str) -> list[np.ndarray]:
+def _run_exported(path: Path, fmt: Format, examples: dict[str, torch.Tensor]) -> list[np.ndarray]:
     if fmt == "torchscript":
         loaded = torch.jit.load(str(path))
         with torch.no_grad():
-            return [t.numpy() for t in loaded(x)]
+            return [t.numpy() for t in loaded(*examples.values())]
     try:
         import onnxruntime
     except ImportError:
         raise ConfigError(f"checking the ONNX file needs onnxruntime, which is not installed: {INSTALL}") from None
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return session.run(None, {inputs: x.numpy()})
+    return session.run(None, {name: t.numpy() for name, t in examples.items()})
 
 
 def export_run(
@@ -135,11 +144,14 @@ def export_run(
         why = _refusal(model, config, p)
         if why:
             raise ConfigError(f"cannot export the {p} of {run_dir}: {why}")
-    test = run.load_split(run_dir, "test", data_dir, CHECK_EXAMPLES)
+    splits = run.load_splits(run_dir, data_dir)
+    test = splits.split("test").head(CHECK_EXAMPLES)
     x = test.batch(slice(0, CHECK_EXAMPLES))  # (B, *shape): what the model sees
+    condition = test.condition(slice(0, CHECK_EXAMPLES), model.conditioning, model.condition_dim)  # (B, Y) or None
+    given = {} if condition is None else {"y": condition}
     encoder = EncoderPart(model).eval()
     with torch.no_grad():
-        z = model.encode(x).mode()  # the decoder is checked on the codes of real test inputs
+        z = model.encode(x, condition).mode()  # the decoder is checked on the codes of real test inputs
     names = PARAMETERS[config.likelihood]
     make_dir(Path(out))
     suffix = ".onnx" if format == "onnx" else ".pt"
@@ -155,22 +167,23 @@ def export_run(
     }
     if config.likelihood in ("poisson", "negative-binomial", "zinb"):
         record["library_size"] = float(model.head.library)  # the mean count is exp(log_rho) x a library size
+    if condition is not None:
+        record["condition"] = _condition_record(model, splits.attribute_names)
     for p in parts:
         if p == "encoder":
-            module, example, inputs, outputs = encoder, x, "x", ("mu", "logvar") if encoder.gaussian else ("codes",)
+            module, examples, outputs = encoder, {"x": x, **given}, ("mu", "logvar") if encoder.gaussian else ("codes",)
         else:
-            module, inputs, outputs = DecoderPart(model, names).eval(), "z", names
-            example = z
+            module, examples, outputs = DecoderPart(model, names).eval(), {"z": z, **given}, names
         path = Path(out) / f"{p}{suffix}"
         try:
             with torch.no_grad():
-                _export_one(module, example, inputs, outputs, path, format)
-                expected = [t.detach().numpy() for t in module(example)]
+                _export_one(module, examples, outputs, path, format)
+                expected = [t.detach().numpy() for t in module(*examples.values())]
         except VaekitError:
             raise
         except Exception as e:  # noqa: BLE001 -- exporters raise many types; the user needs the first line
             raise ConfigError(f"cannot export the {p} of {run_dir} as {format}: {first_line(e, 300)}") from None
-        got = _run_exported(path, format, example, inputs)
+        got = _run_exported(path, format, examples)
         diff = max(float(np.abs(a - b).max()) for a, b in zip(got, expected, strict=True))
         scale = max(float(np.abs(b).max()) for b in expected)
         if not math.isfinite(diff) or diff > TOLERANCE * max(1.0, scale):
@@ -178,7 +191,7 @@ def export_run(
             raise ConfigError(f"the exported {p} does not reproduce vaekit's outputs (largest difference {diff:.3g}); nothing was written")
         record[p] = {
             "file": path.name,
-            "input": {inputs: ["batch", *list(example.shape[1:])]},
+            "inputs": {name: ["batch", *list(t.shape[1:])] for name, t in examples.items()},
             "outputs": {name: ["batch", *list(t.shape[1:])] for name, t in zip(outputs, expected, strict=True)},
             "max_abs_difference": diff,
         }
