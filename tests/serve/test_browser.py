@@ -1,11 +1,14 @@
 """The explorer in a real browser (Debian's chromium through chromedriver and Selenium): moving a
 latent slider changes the decoded image, an upload shows its reconstruction, an attribute slider
-of a labelled run edits the point, a clicked sample becomes the point."""
+of a labelled run edits the point, a clicked sample becomes the point, and a cvae's class control
+redraws the point and the samples with the class chosen."""
 
 from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
+from dataclasses import replace
 
 import pytest
 from PIL import Image
@@ -21,7 +24,7 @@ webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 from vaekit.serve.app import Server, allowed_hosts, make_app  # noqa: E402
 from vaekit.serve.explorer import Explorer  # noqa: E402
@@ -42,11 +45,9 @@ def browser():
     return webdriver.Chrome(service=Service(DRIVER), options=options)
 
 
-@pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    """The page of a small labelled digits VAE, loaded and ready; the Selenium driver."""
-    run_dir = tmp_path_factory.mktemp("browser") / "digits"
-    train(tiny_run_config(epochs=2), run_dir, images=False)
+@contextmanager
+def opened(run_dir):
+    """The explorer's page on ``run_dir``, loaded and ready; the Selenium driver."""
     with Server(make_app(Explorer(run_dir, map_examples=200), allowed_hosts("127.0.0.1"))) as url:
         driver = browser()
         try:
@@ -58,6 +59,15 @@ def page(tmp_path_factory):
             yield driver
         finally:
             driver.quit()
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    """The page of a small labelled digits VAE, loaded and ready; the Selenium driver."""
+    run_dir = tmp_path_factory.mktemp("browser") / "digits"
+    train(tiny_run_config(epochs=2), run_dir, images=False)
+    with opened(run_dir) as driver:
+        yield driver
 
 
 def current(driver) -> str:
@@ -101,3 +111,19 @@ def test_a_clicked_sample_becomes_the_current_point(page):
     samples[5].click()
     WebDriverWait(page, 30).until(lambda d: current(d) == samples[5].get_attribute("src"))
     assert current(page) != before
+
+
+def test_a_cvae_s_class_control_redraws_the_point_and_the_samples(tmp_path):
+    config = tiny_run_config(epochs=2)
+    train(replace(config, model=replace(config.model, kind="cvae")), tmp_path / "cvae", images=False)
+    with opened(tmp_path / "cvae") as driver:
+        choice = Select(driver.find_element(By.ID, "condition-class"))
+        assert driver.find_element(By.ID, "condition-panel").is_displayed() and len(choice.options) == 10
+        first = driver.find_element(By.CSS_SELECTOR, "#samples img.sample").get_attribute("src")
+        before = current(driver)
+        choice.select_by_value("0" if choice.first_selected_option.get_attribute("value") != "0" else "1")
+        changes(driver, before)
+        WebDriverWait(driver, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, "#samples img.sample").get_attribute("src") != first)
+        assert "could not" not in driver.find_element(By.ID, "status").text and "error" not in driver.find_element(
+            By.ID, "status"
+        ).get_attribute("class")

@@ -89,19 +89,25 @@ def make_app(explorer: Explorer, allowed_hosts: list[str] | None = None) -> Star
         return await run_in_threadpool(explorer.info)
 
     async def decode(request: Request) -> Any:
-        body = _known(await _json(request), "z")
-        z = explorer.latents(body.get("z"))
-        return {"images": await run_in_threadpool(explorer.decode, z)}
+        body = _known(await _json(request), "z", "condition")
+        z, y = explorer.latents(body.get("z")), explorer.condition(body.get("condition"))
+        return {"images": await run_in_threadpool(explorer.decode, z, y)}
 
     async def sample(request: Request) -> Any:
-        body = _known(await _json(request), "n", "temperature", "seed", "sampler")
+        body = _known(await _json(request), "n", "temperature", "seed", "sampler", "condition")
         return await run_in_threadpool(explorer.sample, **body)
 
     async def encode(request: Request) -> Any:
         data = await _body(request, MAX_UPLOAD)
         if not data:
             raise ConfigError("send the image file itself as the request body (a png, jpg, bmp or webp)")
-        return await run_in_threadpool(explorer.encode_image, data)
+        condition = request.query_params.get("condition")  # a cvae's: JSON, as in the other requests' bodies
+        if condition is not None:
+            try:
+                condition = json.loads(condition)
+            except ValueError:
+                raise ConfigError(f"'condition' must be JSON (a class index or a list of numbers), got {condition[:40]!r}") from None
+        return await run_in_threadpool(explorer.encode_image, data, condition)
 
     async def example(request: Request) -> Any:
         index = request.query_params.get("index", "0")
@@ -118,15 +124,16 @@ def make_app(explorer: Explorer, allowed_hosts: list[str] | None = None) -> Star
         return {"vector": explorer.difference(body.get("a"), body.get("b"))}
 
     async def interpolate(request: Request) -> Any:
-        body = _known(await _json(request), "a", "b", "steps", "mode", "extrapolate")
+        body = _known(await _json(request), "a", "b", "steps", "mode", "extrapolate", "condition")
         return await run_in_threadpool(explorer.interpolate, **body)
 
     async def latent_map(request: Request) -> Any:
         return await run_in_threadpool(explorer.latent_map, request.query_params.get("method", "pca"))
 
     async def map_point(request: Request) -> Any:
-        body = _known(await _json(request), "x", "y", "method")
-        return await run_in_threadpool(explorer.map_point, body.get("x"), body.get("y"), body.get("method", "pca"))
+        body = _known(await _json(request), "x", "y", "method", "condition")
+        point = (body.get("x"), body.get("y"), body.get("method", "pca"), body.get("condition"))
+        return await run_in_threadpool(explorer.map_point, *point)
 
     async def static(request: Request) -> Response:
         name = request.path_params.get("name", "index.html")

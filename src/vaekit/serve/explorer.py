@@ -2,6 +2,9 @@
 once, answering decode / encode / sample / attribute / interpolate / map questions with plain
 Python values and PNG images as data URLs.
 
+A conditional model (``cvae``) decodes every latent with the condition the request carries: a class
+index for a label-conditioned model, one number per attribute for an attribute-conditioned one.
+
 Every argument a request can carry is checked here (``ConfigError`` / ``DataError`` with a message:
 the web layer turns them into 400s), and the model is called under one lock, so several browser
 tabs at once are served one decode at a time, each one whole.
@@ -30,6 +33,7 @@ from vaekit.generation import (
     encode_split,
     fit_code_prior,
     kl_order,
+    one_hot_labels,
     sample_latents,
     select,
 )
@@ -43,6 +47,7 @@ MAP_EXAMPLES = 2000  # test examples on the map and behind the sliders' ranges
 MAX_BATCH = 64  # latents per decode request, samples per sample request
 MAX_ABS_Z = 1e3  # a latent coordinate further out than this is refused (the decoder's outputs overflow far sooner)
 MAX_STEPS = 64  # images per interpolation
+ATTRIBUTE_RANGE = 3.0  # an attribute-conditioned cvae's condition values: 0/1 in the data, past them to exaggerate
 FITTED = ("gmm", "flow", "two-stage", "autoregressive")
 
 
@@ -83,10 +88,6 @@ class Explorer:
         self.run_dir = Path(run_dir)
         self.model = run.load(self.run_dir)
         model = self.model
-        if model.conditioning is not None:
-            raise ConfigError(
-                f"vaekit serve explores unconditional models; {self.run_dir} is conditional ({model.conditioning}), as cvae is"
-            )
         if len(model.data_shape) != 3 or model.data_shape[0] not in (1, 3):
             raise ConfigError(f"vaekit serve shows images; the data of {self.run_dir} are rows of shape {tuple(model.data_shape)}")
         self.splits = run.load_splits(self.run_dir, data_dir)
@@ -122,7 +123,11 @@ class Explorer:
         return (["prior"] if self.model.has_prior else []) + [k for k in have if k != "autoregressive"]
 
     def attribute_names(self) -> list[str]:
-        """Sliders the data offer: 'label=NAME' for each class, then each binary attribute."""
+        """Sliders the data offer: 'label=NAME' for each class, then each binary attribute. None for a
+        cvae: its code holds what the condition does not (a digit's style), and the condition control
+        is the edit."""
+        if self.model.conditioning is not None:
+            return []
         names = []
         if self.splits.train.labels is not None:
             classes = self.splits.classes or [str(c) for c in range(int(self.splits.train.labels.max()) + 1)]
@@ -147,7 +152,20 @@ class Explorer:
             "attributes": self.attribute_names(),
             "examples": len(self.examples),
             "image_size": config.image_size,
+            "condition": self._condition_info(),
         }
+
+    def _condition_info(self) -> dict[str, Any] | None:
+        """What the page's condition control offers: the classes, or the attributes, of a cvae."""
+        model = self.model
+        if model.conditioning == "label":
+            return {"kind": "label", "classes": [self._label_name(c) for c in range(model.condition_dim)]}
+        if model.conditioning == "attributes":
+            names = list(self.splits.attribute_names or ())
+            if len(names) != model.condition_dim:
+                names = [f"attribute {i}" for i in range(model.condition_dim)]
+            return {"kind": "attributes", "names": names, "range": [-ATTRIBUTE_RANGE, ATTRIBUTE_RANGE]}
+        return None
 
     # ------------------------------------------------------------------ checked inputs
     def latents(self, value: Any, name: str = "z", batch: bool = True) -> torch.Tensor:
@@ -163,13 +181,42 @@ class Explorer:
                 _number(name, v, -MAX_ABS_Z, MAX_ABS_Z)
         return torch.tensor(rows, dtype=torch.float32)
 
+    def condition(self, value: Any) -> torch.Tensor | None:
+        """The request's ``condition`` as the (1, Y) vector a cvae decodes with, checked: a class index
+        (label-conditioned) or one number per attribute; None, and nothing may be sent, for other models."""
+        model = self.model
+        if model.conditioning is None:
+            if value is not None:
+                raise ConfigError("'condition' is for conditional models (cvae); this one is unconditional")
+            return None
+        if model.conditioning == "label":
+            if value is None:
+                raise ConfigError(
+                    f"this model is conditioned on class labels: send 'condition', a class index 0..{model.condition_dim - 1}"
+                )
+            return one_hot_labels([_integer("condition", value, 0, model.condition_dim - 1)], model.condition_dim)  # (1, Y)
+        a = model.condition_dim
+        if not isinstance(value, list) or len(value) != a:
+            raise ConfigError(f"this model is conditioned on attributes: send 'condition', a list of {a} numbers (one per attribute)")
+        numbers = [_number("condition", v, -ATTRIBUTE_RANGE, ATTRIBUTE_RANGE) for v in value]
+        return torch.tensor([numbers], dtype=torch.float32)  # (1, A)
+
+    def _as_request(self, condition: torch.Tensor) -> int | list[float]:
+        """A (1, Y) condition as a request would send it (the inverse of ``condition``)."""
+        if self.model.conditioning == "label":
+            return int(condition[0].argmax())
+        return [round(float(v), 4) for v in condition[0]]
+
     # ------------------------------------------------------------------ the model's answers
-    def decode(self, z: torch.Tensor) -> list[str]:
+    def decode(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> list[str]:
+        """PNGs of the decoded latents z (B, D), with the checked ``condition`` (1, Y) for every row."""
+        y = None if condition is None else condition.expand(z.shape[0], -1)
         with self.lock, torch.no_grad():
-            images = self.model.decode(z).mean  # (B, C, H, W)
+            images = self.model.decode(z, y).mean  # (B, C, H, W)
         return [png_url(image) for image in images]
 
-    def sample(self, n: Any = 16, temperature: Any = 1.0, seed: Any = 0, sampler: Any = None) -> dict[str, Any]:
+    def sample(self, n: Any = 16, temperature: Any = 1.0, seed: Any = 0, sampler: Any = None, condition: Any = None) -> dict[str, Any]:
+        y = self.condition(condition)
         n = _integer("n", n, 1, MAX_BATCH)
         temperature = _number("temperature", temperature, 0.0, 5.0)
         seed = _integer("seed", seed, 0, 2**31 - 1)
@@ -191,27 +238,32 @@ class Explorer:
                     z = sample_latents(self.model, n, generator, temperature, code_prior=fitted)
                 else:
                     z = sample_latents(self.model, n, generator, temperature, sampler=fitted)
-        return {"z": z.tolist(), "images": self.decode(z), "sampler": sampler}
+        return {"z": z.tolist(), "images": self.decode(z, y), "sampler": sampler}
 
-    def encode_image(self, data: bytes) -> dict[str, Any]:
+    def encode_image(self, data: bytes, condition: Any = None) -> dict[str, Any]:
         """An uploaded image, resized like the model's data: its code, itself as the model sees it,
-        and its reconstruction."""
+        and its reconstruction (a cvae encodes and decodes it with ``condition``: a file has none)."""
+        y = self.condition(condition)
         array = image_as_example(io.BytesIO(data), self.model.data_shape, "the uploaded image")  # (C, H, W) uint8
         x = torch.from_numpy(array).float().div(255)[None]  # (1, C, H, W)
         with self.lock, torch.no_grad():
-            z = self.model.encode(x).mode()  # (1, D)
-        return {"z": z[0].tolist(), "input": png_url(x[0]), "image": self.decode(z)[0]}
+            z = self.model.encode(x, y).mode()  # (1, D)
+        return {"z": z[0].tolist(), "input": png_url(x[0]), "image": self.decode(z, y)[0]}
 
     def example(self, index: Any) -> dict[str, Any]:
+        """Test example ``index``: its code, itself, its reconstruction, its label (and, for a cvae, its
+        own condition, which encoded it and decodes it)."""
         index = _integer("index", index, 0, len(self.examples) - 1)
         z = self.codes[index : index + 1]
         labels = self.examples.labels
+        y = self.examples.condition(slice(index, index + 1), self.model.conditioning, self.model.condition_dim)  # (1, Y) or None
         return {
             "index": index,
             "z": z[0].tolist(),
             "input": png_url(self.examples.batch(slice(index, index + 1))[0]),
-            "image": self.decode(z)[0],
+            "image": self.decode(z, y)[0],
             "label": None if labels is None else self._label_name(int(labels[index])),
+            "condition": None if y is None else self._as_request(y),
         }
 
     def _label_name(self, label: int) -> str:
@@ -231,14 +283,17 @@ class Explorer:
         za, zb = self.latents(a, "a"), self.latents(b, "b")
         return (za.mean(0) - zb.mean(0)).tolist()
 
-    def interpolate(self, a: Any, b: Any, steps: Any = 9, mode: Any = "lerp", extrapolate: Any = 0.0) -> dict[str, Any]:
+    def interpolate(
+        self, a: Any, b: Any, steps: Any = 9, mode: Any = "lerp", extrapolate: Any = 0.0, condition: Any = None
+    ) -> dict[str, Any]:
+        y = self.condition(condition)
         za, zb = self.latents(a, "a", batch=False), self.latents(b, "b", batch=False)
         steps = _integer("steps", steps, 2, MAX_STEPS)
         mode = _choice("mode", mode, ("lerp", "slerp"))
         extrapolate = _number("extrapolate", extrapolate, 0.0, 2.0)
         t = path_times(steps, extrapolate)  # (S,)
         path = METHODS[mode](za[0], zb[0], t)  # (S, D)
-        return {"t": [round(float(v), 4) for v in t], "z": path.tolist(), "images": self.decode(path)}
+        return {"t": [round(float(v), 4) for v in t], "z": path.tolist(), "images": self.decode(path, y)}
 
     # ------------------------------------------------------------------ the 2-D map
     def latent_map(self, method: Any = "pca") -> dict[str, Any]:
@@ -269,9 +324,10 @@ class Explorer:
             result |= {"mean": mean.tolist(), "axes": v[:2].tolist()}
         return result
 
-    def map_point(self, x: Any, y: Any, method: Any = "pca") -> dict[str, Any]:
+    def map_point(self, x: Any, y: Any, method: Any = "pca", condition: Any = None) -> dict[str, Any]:
         """The latent at map position (x, y) and its decoding: the latent itself for a 2-D model, the
         PCA plane's point, or (t-SNE has no inverse) the nearest example's code."""
+        given = self.condition(condition)
         found = self.latent_map(method)
         p = torch.tensor([_number("x", x, -MAX_ABS_Z, MAX_ABS_Z), _number("y", y, -MAX_ABS_Z, MAX_ABS_Z)])
         if found["method"] == "latent":
@@ -281,7 +337,7 @@ class Explorer:
         else:
             nearest = int(torch.cdist(p[None], torch.tensor(found["points"])).argmin())
             z = self.codes[nearest : nearest + 1]
-        return {"z": z[0].tolist(), "image": self.decode(z)[0]}
+        return {"z": z[0].tolist(), "image": self.decode(z, given)[0]}
 
 
 def _read_map(path: Path, examples: int, latent_dim: int) -> dict | None:

@@ -3,7 +3,7 @@
 
 const $ = (id) => document.getElementById(id);
 const MAX_DIM_SLIDERS = 32;
-const S = { info: null, base: [], edits: {}, groups: [[], []], A: null, B: null, seed: 0, map: null, customs: 0 };
+const S = { info: null, base: [], edits: {}, groups: [[], []], A: null, B: null, seed: 0, map: null, customs: 0, condition: null };
 
 function status(text, error = false) {
   const el = $("status");
@@ -43,11 +43,14 @@ function coalesced(fetchImage, img) {
   };
 }
 
-const decodeOne = async (z) => (await api("/api/decode", { z: [z] })).images[0];
+// A conditional model (cvae) decodes everything with the page's condition: a class index or one number per attribute.
+const conditioned = (body) => (S.info && S.info.condition ? { ...body, condition: S.condition } : body);
+
+const decodeOne = async (z) => (await api("/api/decode", conditioned({ z: [z] }))).images[0];
 const showCurrent = coalesced(decodeOne, $("current"));
 const showT = coalesced(decodeOne, $("point-t"));
 const showHover = coalesced(async ([x, y]) => {
-  const r = await api("/api/map/point", { x, y, method: $("method").value });
+  const r = await api("/api/map/point", conditioned({ x, y, method: $("method").value }));
   return r.image;
 }, $("hover"));
 
@@ -147,7 +150,7 @@ async function loadSamples() {
     box.replaceChildren(document.createTextNode("This model has no prior; fit a sampler to sample it: vaekit fit-sampler RUN --sampler gmm"));
     return;
   }
-  const r = await api("/api/sample", { n: 16, temperature: Number($("temperature").value), seed: S.seed, sampler: $("sampler").value });
+  const r = await api("/api/sample", conditioned({ n: 16, temperature: Number($("temperature").value), seed: S.seed, sampler: $("sampler").value }));
   box.replaceChildren(
     ...r.images.map((url, i) => {
       const img = document.createElement("img");
@@ -186,7 +189,7 @@ async function strip() {
   $("scrub").min = -e;
   $("scrub").max = 1 + e;
   if (!S.A || !S.B) return;
-  const r = await api("/api/interpolate", { a: S.A, b: S.B, steps: 9, mode: $("mode").value, extrapolate: e });
+  const r = await api("/api/interpolate", conditioned({ a: S.A, b: S.B, steps: 9, mode: $("mode").value, extrapolate: e }));
   $("strip").replaceChildren(
     ...r.images.map((url, i) => {
       const img = document.createElement("img");
@@ -204,6 +207,62 @@ async function setEnd(which) {
   S[which] = z;
   $(which === "A" ? "point-a" : "point-b").src = await decodeOne(z);
   await strip();
+}
+
+// ------------------------------------------------------------------ a cvae's condition
+function buildCondition() {
+  const c = S.info.condition;
+  if (!c) return;
+  $("condition-panel").hidden = false;
+  const box = $("condition");
+  box.replaceChildren();
+  box.className = c.kind === "label" ? "controls" : "sliders";
+  if (c.kind === "label") {
+    S.condition = 0;
+    const select = document.createElement("select");
+    select.id = "condition-class";
+    select.append(...c.classes.map((name, i) => new Option(name, String(i))));
+    select.addEventListener("change", () => {
+      S.condition = Number(select.value);
+      conditionChanged();
+    });
+    const label = document.createElement("label");
+    label.append("class ", select);
+    box.append(label);
+    return;
+  }
+  S.condition = c.names.map(() => 0);
+  const [lo, hi] = c.range;
+  c.names.forEach((name, i) => {
+    const input = slider(box, name, { min: lo, max: hi, step: 0.05, value: 0 }, (el, out) => {
+      S.condition[i] = Number(el.value);
+      out.textContent = Number(el.value).toFixed(2);
+      conditionChanged();
+    });
+    input.className = "cond-slider";
+    input.dataset.name = name;
+  });
+}
+
+function showCondition(value) {
+  if (!S.info.condition || value === null || value === undefined) return;
+  S.condition = Array.isArray(value) ? value.slice() : value;
+  if (S.info.condition.kind === "label") {
+    $("condition-class").value = String(value);
+    return;
+  }
+  document.querySelectorAll(".cond-slider").forEach((input, i) => {
+    input.value = S.condition[i];
+    input.nextElementSibling.textContent = Number(S.condition[i]).toFixed(2);
+  });
+}
+
+// A new condition redraws every image on the page that a latent decodes to.
+async function conditionChanged() {
+  update();
+  if (S.A) $("point-a").src = await decodeOne(S.A);
+  if (S.B) $("point-b").src = await decodeOne(S.B);
+  await Promise.all([loadSamples(), strip()]);
 }
 
 // ------------------------------------------------------------------ the map
@@ -255,7 +314,8 @@ function mapEvent(event) {
 async function upload(file) {
   if (!file) return;
   status(`encoding ${file.name}…`);
-  const r = await api("/api/encode", file);
+  const query = S.info.condition ? `?condition=${encodeURIComponent(JSON.stringify(S.condition))}` : "";
+  const r = await api(`/api/encode${query}`, file);
   setCurrent(r.z, r.input);
   status("ready");
 }
@@ -265,8 +325,18 @@ async function main() {
   $("about").textContent = `${S.info.run}: ${S.info.model} on ${S.info.data}, ${S.info.latent_dim} latents`;
   $("sampler").replaceChildren(...S.info.samplers.map((s) => new Option(s, s)));
   buildDims();
+  buildCondition();
   for (const name of S.info.attributes) addEdit(name, null);
-  if (!S.info.attributes.length) $("attributes").textContent = "This data set has no labels or attributes; make your own below.";
+  const note = (text) => {
+    const p = document.createElement("p");
+    p.className = "hint";
+    p.textContent = text;
+    $("attributes").replaceChildren(p);
+  };
+  if (S.info.condition) {
+    const what = S.info.condition.kind === "label" ? "class" : "attributes";
+    note(`This model is conditioned on its ${what}: change the condition under Current point. Make your own slider below.`);
+  } else if (!S.info.attributes.length) note("This data set has no labels or attributes; make your own below.");
 
   $("reset").addEventListener("click", () => setCurrent(S.base));
   $("set-a").addEventListener("click", () => setEnd("A"));
@@ -302,7 +372,7 @@ async function main() {
   $("map").addEventListener("click", async (e) => {
     if (!S.map) return;
     const [x, y] = mapEvent(e);
-    setCurrent((await api("/api/map/point", { x, y, method: $("method").value })).z);
+    setCurrent((await api("/api/map/point", conditioned({ x, y, method: $("method").value }))).z);
   });
   $("upload").addEventListener("change", () => upload($("upload").files[0]));
   const drop = $("drop");
@@ -318,6 +388,7 @@ async function main() {
   });
 
   const first = await api("/api/example?index=0");
+  showCondition(first.condition);
   setCurrent(first.z, first.input);
   await Promise.all([loadSamples(), loadMap()]);
   status("ready");
