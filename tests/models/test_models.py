@@ -188,6 +188,45 @@ def test_channels_last_convolutions_compute_the_plain_layout_function_and_save_p
     torch.testing.assert_close(fresh.encode(x).mu, model.encode(x).mu, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize(("c_out", "pad", "bias"), [(1, (0, 0), True), (1, (1, 0), True), (2, (0, 1), False), (2, (1, 1), True)])
+def test_the_image_layer_s_product_computes_the_transposed_convolution(c_out, pad, bias, monkeypatch):
+    monkeypatch.setattr(networks.ImageTransposedConv, "MAX_CHANNELS", 2)  # the product for both channel counts
+    torch.manual_seed(0)
+    fast = networks.ImageTransposedConv(6, c_out, 4, stride=2, padding=1, output_padding=pad, bias=bias).double()
+    plain = nn.ConvTranspose2d(6, c_out, 4, stride=2, padding=1, output_padding=pad, bias=bias).double()
+    plain.load_state_dict(fast.state_dict())  # the same parameters and names: checkpoints do not change
+    x = torch.randn(3, 6, 5, 7, dtype=torch.float64)
+    with torch.no_grad():
+        for layout in (torch.contiguous_format, torch.channels_last):
+            got = fast(x.contiguous(memory_format=layout))
+            assert got.shape == (3, c_out, 10 + pad[0], 14 + pad[1])
+            torch.testing.assert_close(got, plain(x), rtol=1e-12, atol=1e-12)
+    ones = torch.zeros(1, 6, 1, 1, dtype=torch.float64)
+    ones[0, 0, 0, 0] = 1.0
+    with torch.no_grad():  # one input pixel: the output is its 4x4 taps, cropped by the padding of 1
+        taps = fast(ones)[0, :, :, :] - (fast.bias.view(-1, 1, 1) if bias else 0)
+    torch.testing.assert_close(taps[:, :2, :2], fast.weight[0, :, 1:3, 1:3], rtol=0, atol=1e-12)
+    xg = x.clone().requires_grad_()  # with gradients, the library's layer: the same function and gradient
+    fast(xg).square().sum().backward()
+    xp = x.clone().requires_grad_()
+    plain(xp).square().sum().backward()
+    torch.testing.assert_close(xg.grad, xp.grad)
+    torch.testing.assert_close(fast.weight.grad, plain.weight.grad)
+
+
+def test_a_conv_decoder_decodes_the_same_with_and_without_the_image_layer_s_product(monkeypatch):
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(arch="conv", width=8, latent_dim=4).for_data((1, 28, 28))).eval()
+    assert isinstance(model.decoder.body[-1], networks.ImageTransposedConv)
+    z = torch.randn(7, 4)
+    with torch.no_grad():
+        fast = model.decode(z).mean
+        monkeypatch.setattr(networks.ImageTransposedConv, "enabled", False)
+        plain = model.decode(z).mean
+    torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-6)
+    assert fast.is_contiguous() and fast.shape == (7, 1, 28, 28)
+
+
 def test_conv_config_errors():
     with pytest.raises(ConfigError, match=r"--arch conv needs images \(C, H, W\) but the data has shape \(5,\)"):
         ModelConfig(arch="conv").for_data((5,))

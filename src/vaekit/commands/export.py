@@ -2,7 +2,10 @@
 
 The encoder maps a batch of inputs, as vaekit's model sees them (images as float32 in [0, 1], that is
 8-bit values / 255; table rows as their values), to the posterior's ``mu`` and ``logvar`` (VAE
-families) or to the ``codes`` (autoencoders; a VQ-VAE's quantized codes). The decoder maps latents to
+families with a Gaussian posterior), to the ``codes`` (autoencoders; a VQ-VAE's quantized codes), or
+to the posterior's ``mode`` where q(z|x) is not one Gaussian: a flow posterior's base mean through
+the flow, a hierarchical VAE's layer means taken top-down, each given the one above (the point
+``vaekit encode`` stores and the latent tools use). The decoder maps latents to
 the parameters of p(x|z), named after the likelihood: ``logits`` (bernoulli, continuous-bernoulli),
 ``mean`` and ``logvar`` (gaussian), ``mean`` and ``log_scale`` (logistic), ``log_rho`` (proportions;
 the mean count is exp(log_rho) x the library size), ``log_theta`` and ``zi_logits`` (count
@@ -13,7 +16,6 @@ largest difference between the exported files' outputs and vaekit's on real test
 the command measures before it reports success (onnxruntime for ONNX, the loaded TorchScript
 module for TorchScript). A conditional model's (``cvae``) encoder and decoder take a second input,
 ``y`` (B, Y): the one-hot class, or the attributes as 0/1 in the order ``export.json`` lists them.
-Hierarchical VAEs and flow posteriors' encoders are refused with the reason.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import tyro
 from torch import nn
 
 from vaekit import run
+from vaekit.distributions import DiagonalGaussian
 from vaekit.errors import ConfigError, VaekitError, first_line
 from vaekit.models import LatentModel
 from vaekit.runtime.files import atomic_write_json, make_dir
@@ -51,14 +54,15 @@ INSTALL = "pip install 'vaekit[export]'"
 class EncoderPart(nn.Module):
     """x (B, *data shape) [and a condition y (B, Y)] -> (mu, logvar) of the posterior, or the codes (B, D)."""
 
-    def __init__(self, model: LatentModel):
+    def __init__(self, model: LatentModel, outputs: tuple[str, ...]):
         super().__init__()
-        self.model = model
-        self.gaussian = not model.deterministic
+        self.model, self.outputs = model, outputs
 
     def forward(self, x: torch.Tensor, *condition: torch.Tensor) -> tuple[torch.Tensor, ...]:
         posterior = self.model.encode(x, *condition)
-        return (posterior.mu, posterior.logvar) if self.gaussian else (posterior.value,)
+        if self.outputs == ("mode",):
+            return (posterior.mode(),)
+        return (posterior.mu, posterior.logvar) if self.outputs == ("mu", "logvar") else (posterior.value,)
 
 
 class DecoderPart(nn.Module):
@@ -83,12 +87,11 @@ def _condition_record(model: LatentModel, attribute_names: tuple[str, ...] | Non
     return {**record, "names": names} if len(names) == model.condition_dim else record
 
 
-def _refusal(model: LatentModel, config, part: str) -> str | None:
-    if config.kind.startswith("hvae"):
-        return "a hierarchical VAE's posterior and decoder run layer by layer (top-down), not as one encoder and one decoder"
-    if part == "encoder" and config.flow != "none":
-        return f"a --flow {config.flow} posterior's samples pass through the flow; export --part decoder"
-    return None
+def _encoder_outputs(model: LatentModel, posterior: object) -> tuple[str, ...]:
+    """What the exported encoder gives: an autoencoder's codes, a Gaussian's parameters, else the mode."""
+    if model.deterministic:
+        return ("codes",)
+    return ("mu", "logvar") if isinstance(posterior, DiagonalGaussian) else ("mode",)
 
 
 def _export_one(module: nn.Module, examples: dict[str, torch.Tensor], outputs: tuple[str, ...], path: Path, fmt: Format) -> None:
@@ -140,18 +143,15 @@ def export_run(
     config = run.model_config(run_dir)
     model = run.load(run_dir, weights=weights)
     parts = ("encoder", "decoder") if part == "both" else (part,)
-    for p in parts:
-        why = _refusal(model, config, p)
-        if why:
-            raise ConfigError(f"cannot export the {p} of {run_dir}: {why}")
     splits = run.load_splits(run_dir, data_dir)
     test = splits.split("test").head(CHECK_EXAMPLES)
     x = test.batch(slice(0, CHECK_EXAMPLES))  # (B, *shape): what the model sees
     condition = test.condition(slice(0, CHECK_EXAMPLES), model.conditioning, model.condition_dim)  # (B, Y) or None
     given = {} if condition is None else {"y": condition}
-    encoder = EncoderPart(model).eval()
     with torch.no_grad():
-        z = model.encode(x, condition).mode()  # the decoder is checked on the codes of real test inputs
+        posterior = model.encode(x, condition)
+        z = posterior.mode()  # the decoder is checked on the codes of real test inputs
+    encoder = EncoderPart(model, _encoder_outputs(model, posterior)).eval()
     names = PARAMETERS[config.likelihood]
     make_dir(Path(out))
     suffix = ".onnx" if format == "onnx" else ".pt"
@@ -171,7 +171,7 @@ def export_run(
         record["condition"] = _condition_record(model, splits.attribute_names)
     for p in parts:
         if p == "encoder":
-            module, examples, outputs = encoder, {"x": x, **given}, ("mu", "logvar") if encoder.gaussian else ("codes",)
+            module, examples, outputs = encoder, {"x": x, **given}, encoder.outputs
         else:
             module, examples, outputs = DecoderPart(model, names).eval(), {"z": z, **given}, names
         path = Path(out) / f"{p}{suffix}"

@@ -109,6 +109,43 @@ def _dense(sizes: Sequence[int], activation: str) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+class ImageTransposedConv(nn.ConvTranspose2d):
+    """A conv decoder's last stage, ``ConvTranspose2d(C_in, C, 4, stride=2, padding=1)``, whose few
+    output channels are the image's.
+
+    oneDNN runs a transposed convolution to one channel at a few GFLOP/s on this CPU (its kernels
+    are built for many channels). Without gradients (evaluation, sampling, the K = 5000 bound) a
+    grey image's layer is computed here instead as one matrix product of each input pixel with the
+    16 taps, (N*H*W, C_in) @ (C_in, 16*C), and four shifted adds of the taps into the output: the
+    same sums to float32 rounding, 2-3x faster for C = 1 (``bench/transposed_conv.py``; even at
+    C = 2, slower for RGB). Training uses the library's layer, whose backward is faster. The
+    parameters are nn.ConvTranspose2d's, so checkpoints do not change.
+    """
+
+    MAX_CHANNELS = 1  # where the product wins (bench/transposed_conv.py): grey images
+    enabled = True  # a switch for the bench's A/B rounds
+
+    def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
+        plain = (self.kernel_size, self.stride, self.padding, self.dilation, self.groups) == ((4, 4), (2, 2), (1, 1), (1, 1), 1)
+        grad = torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad)
+        if grad or not (self.enabled and plain and output_size is None and self.out_channels <= self.MAX_CHANNELS and x.dim() == 4):
+            return super().forward(x, output_size)
+        n, c_in, h, w = x.shape
+        c = self.out_channels
+        # weight (C_in, C, ky, kx) with ky = 2 * sy + a: tap (ky, kx) of input pixel (i, j) lands on the
+        # output pixel (2 (i + sy) + a - 1, 2 (j + sx) + b - 1), so the taps are grouped by the shift (sy, sx)
+        taps = self.weight.reshape(c_in, c, 2, 2, 2, 2).permute(0, 2, 4, 3, 5, 1).reshape(c_in, 16 * c)  # (C_in, sy sx a b C)
+        cols = (x.permute(0, 2, 3, 1).reshape(-1, c_in) @ taps).view(n, h, w, 2, 2, 2, 2, c)  # (N, H, W, sy, sx, a, b, C)
+        out = x.new_zeros(n, h + 1, 2, w + 1, 2, c)  # (N, rows of 2, parity a, columns of 2, parity b, C), one pixel of padding
+        for sy in (0, 1):
+            for sx in (0, 1):
+                out[:, sy : sy + h, :, sx : sx + w] += cols[:, :, :, sy, sx].permute(0, 1, 3, 2, 4, 5)
+        pad_h, pad_w = self.output_padding
+        out = out.view(n, 2 * h + 2, 2 * w + 2, c)[:, 1 : 2 * h + 1 + pad_h, 1 : 2 * w + 1 + pad_w]
+        out = out + self.bias if self.bias is not None else out.contiguous()
+        return out.permute(0, 3, 1, 2)  # (N, C, H_out, W_out), channels_last in memory
+
+
 class ResidualBlock(nn.Module):
     """x + conv3x3(act(conv3x3(act(x)))), a pre-activation residual block (He et al. 2016)."""
 
@@ -195,7 +232,8 @@ class ConvDecoder(nn.Module):
             pad = (h_out - 2 * h_in, w_out - 2 * w_in)  # 0 or 1 per side
             if residual:
                 layers.append(ResidualBlock(channels[i], activation))
-            layers.append(nn.ConvTranspose2d(channels[i], channels[i - 1], 4, stride=2, padding=1, output_padding=pad))
+            last = nn.ConvTranspose2d if i > 1 else ImageTransposedConv
+            layers.append(last(channels[i], channels[i - 1], 4, stride=2, padding=1, output_padding=pad))
             if i > 1:
                 layers.append(ACTIVATIONS[activation]())
         self.body = nn.Sequential(*layers).to(memory_format=MEMORY_FORMAT)  # see MEMORY_FORMAT
