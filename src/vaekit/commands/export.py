@@ -52,7 +52,7 @@ INSTALL = "pip install 'vaekit[export]'"
 
 
 class EncoderPart(nn.Module):
-    """x (B, *data shape) [and a condition y (B, Y)] -> (mu, logvar) of the posterior, or the codes (B, D)."""
+    """x (B, *data shape) [and a condition y (B, Y)] -> (mu, logvar) of the posterior, the codes, or the mode (B, D)."""
 
     def __init__(self, model: LatentModel, outputs: tuple[str, ...]):
         super().__init__()
@@ -136,7 +136,7 @@ def export_run(
         run_dir: A run directory written by `vaekit train`.
         out: Directory to write encoder.onnx / decoder.onnx (or .pt) and export.json into.
         format: onnx (for onnxruntime and other runtimes) or torchscript (torch.jit.load, no vaekit needed).
-        part: encoder (x -> mu, logvar or codes), decoder (z -> likelihood parameters), or both.
+        part: encoder (x [, y] -> mu, logvar; codes; or the mode), decoder (z [, y] -> likelihood parameters), or both.
         weights: best or last.
         data_dir: Look for the run's dataset here first (real test inputs check the exported files).
     """

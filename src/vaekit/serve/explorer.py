@@ -123,8 +123,8 @@ class Explorer:
         return (["prior"] if self.model.has_prior else []) + [k for k in have if k != "autoregressive"]
 
     def attribute_names(self) -> list[str]:
-        """Sliders the data offer: 'label=NAME' for each class, then each binary attribute. None for a
-        cvae: its code holds what the condition does not (a digit's style), and the condition control
+        """Sliders the data offer: 'label=NAME' for each class, then each binary attribute. None at
+        all for a cvae: its code holds what the condition does not (a digit's style), and the condition control
         is the edit."""
         if self.model.conditioning is not None:
             return []
