@@ -289,7 +289,7 @@ PRESETS: dict[str, Preset] = {
     ),
     "faces-beta-tcvae": Preset(
         replace(CHEN_MLP, kind="beta-tcvae", input_shape=(3, 64, 64)),
-        "β-TCVAE (β = 6) on 64x64 RGB faces with Chen et al.'s MLP: 100 epochs, batch 256 (test MIG 0.259, DCI-D 0.119; 52 min on 2 threads)",
+        "β-TCVAE (β = 6) on 64x64 RGB faces, Chen et al.'s MLP: 100 epochs, batch 256 (test MIG 0.259, DCI-D 0.119; 52 min, 2 threads)",
         data="faces",
         objective={"beta": 6.0},
         train={"epochs": 100, "batch_size": 256, "lr": 1e-3},
