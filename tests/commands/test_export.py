@@ -18,6 +18,8 @@ from vaekit.data import DataConfig
 from vaekit.models import ModelConfig
 from vaekit.training import TrainConfig
 
+from conftest import tiny_faces_cvae_config
+
 onnxruntime = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
@@ -102,12 +104,7 @@ def test_a_conditional_model_exports_with_its_condition_as_a_second_input(tmp_pa
 
 def test_an_attribute_conditioned_model_lists_its_attributes_in_order(tmp_path):
     out = tmp_path / "faces-cvae"
-    config = RunConfig(
-        data=DataConfig(name="faces:200", image_size=32),
-        model=ModelConfig(kind="cvae", condition="attributes", hidden=(16,), latent_dim=4),
-        train=TrainConfig(epochs=1, batch_size=32, progress=False),
-    )
-    train(config, out, images=False)
+    train(tiny_faces_cvae_config(), out, images=False)
     record = _check(out, tmp_path / "out", "onnx")
     names = list(run.load_splits(out).attribute_names)
     assert record["condition"]["names"] == names and record["condition"]["size"] == len(names) == 9

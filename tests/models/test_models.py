@@ -196,15 +196,18 @@ def test_the_image_layer_s_product_computes_the_transposed_convolution(c_out, pa
     plain = nn.ConvTranspose2d(6, c_out, 4, stride=2, padding=1, output_padding=pad, bias=bias).double()
     plain.load_state_dict(fast.state_dict())  # the same parameters and names: checkpoints do not change
     x = torch.randn(3, 6, 5, 7, dtype=torch.float64)
+    ones = torch.zeros(1, 6, 1, 1, dtype=torch.float64)
+    ones[0, 0, 0, 0] = 1.0
     with torch.no_grad():
+        expected = plain(x)
+        library = nn.ConvTranspose2d.forward
+        monkeypatch.setattr(nn.ConvTranspose2d, "forward", lambda *a: pytest.fail("the product must not call the library's layer"))
         for layout in (torch.contiguous_format, torch.channels_last):
             got = fast(x.contiguous(memory_format=layout))
             assert got.shape == (3, c_out, 10 + pad[0], 14 + pad[1])
-            torch.testing.assert_close(got, plain(x), rtol=1e-12, atol=1e-12)
-    ones = torch.zeros(1, 6, 1, 1, dtype=torch.float64)
-    ones[0, 0, 0, 0] = 1.0
-    with torch.no_grad():  # one input pixel: the output is its 4x4 taps, cropped by the padding of 1
-        taps = fast(ones)[0, :, :, :] - (fast.bias.view(-1, 1, 1) if bias else 0)
+            torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+        taps = fast(ones)[0, :, :, :] - (fast.bias.view(-1, 1, 1) if bias else 0)  # one input pixel: its 4x4 taps, cropped by 1
+        monkeypatch.setattr(nn.ConvTranspose2d, "forward", library)
     torch.testing.assert_close(taps[:, :2, :2], fast.weight[0, :, 1:3, 1:3], rtol=0, atol=1e-12)
     xg = x.clone().requires_grad_()  # with gradients, the library's layer: the same function and gradient
     fast(xg).square().sum().backward()
@@ -219,10 +222,15 @@ def test_a_conv_decoder_decodes_the_same_with_and_without_the_image_layer_s_prod
     model = build_model(ModelConfig(arch="conv", width=8, latent_dim=4).for_data((1, 28, 28))).eval()
     assert isinstance(model.decoder.body[-1], networks.ImageTransposedConv)
     z = torch.randn(7, 4)
+    calls = []
+    library = nn.ConvTranspose2d.forward
+    monkeypatch.setattr(nn.ConvTranspose2d, "forward", lambda self, *a: calls.append(type(self)) or library(self, *a))
     with torch.no_grad():
         fast = model.decode(z).mean
+        assert calls == [nn.ConvTranspose2d] * 2  # the two inner layers are the library's, the last the product
         monkeypatch.setattr(networks.ImageTransposedConv, "enabled", False)
         plain = model.decode(z).mean
+        assert calls.count(networks.ImageTransposedConv) == 1
     torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-6)
     assert fast.is_contiguous() and fast.shape == (7, 1, 28, 28)
 

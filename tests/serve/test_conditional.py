@@ -12,13 +12,10 @@ import pytest
 import torch
 
 from vaekit import run
-from vaekit.commands import RunConfig, train
-from vaekit.data import DataConfig
+from vaekit.commands import train
 from vaekit.generation import one_hot_labels
-from vaekit.models import ModelConfig
-from vaekit.training import TrainConfig
 
-from conftest import tiny_run_config
+from conftest import tiny_faces_cvae_config, tiny_run_config
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
@@ -98,12 +95,7 @@ def test_an_upload_to_a_cvae_needs_its_condition(label_cvae):
 
 def test_an_attribute_cvae_decodes_with_the_attributes_sent(tmp_path):
     out = tmp_path / "faces-cvae"
-    config = RunConfig(
-        data=DataConfig(name="faces:200", image_size=32),
-        model=ModelConfig(kind="cvae", condition="attributes", hidden=(16,), latent_dim=4),
-        train=TrainConfig(epochs=1, batch_size=32, progress=False),
-    )
-    train(config, out, images=False)
+    train(tiny_faces_cvae_config(), out, images=False)
     explorer = Explorer(out, map_examples=50)
     names = list(run.load_splits(out).attribute_names)
     info = explorer.info()
@@ -113,7 +105,12 @@ def test_an_attribute_cvae_decodes_with_the_attributes_sent(tmp_path):
     smiling = [1.0] + [0.0] * (len(names) - 1)
     y = explorer.condition(smiling)
     assert explorer.decode(torch.tensor([e["z"]]), y) == [decoded(explorer, e["z"], torch.tensor([smiling]))]
-    for bad, message in (([0.0] * 3, "a list of 9 numbers"), ([9.0] * 9, r"'condition' must lie in \[-3, 3\]"), (None, "send")):
+    bad_values = (
+        ([0.0] * 3, "a list of 9 numbers"),
+        ([9.0] * 9, r"must lie in \[-3, 3\]"),
+        ([float("nan")] * 9, "must be a finite number"),
+    )
+    for bad, message in (*bad_values, (["1"] * 9, "must be a finite number"), (None, "send")):
         with pytest.raises(Exception, match=message):
             explorer.condition(bad)
 

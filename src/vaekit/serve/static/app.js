@@ -257,12 +257,27 @@ function showCondition(value) {
   });
 }
 
-// A new condition redraws every image on the page that a latent decodes to.
+// A new condition redraws every image on the page that a latent decodes to. The current point
+// follows each slider step (coalesced); the rest is redrawn once per round, for the latest condition.
+let redrawing = false;
+let redrawAgain = false;
 async function conditionChanged() {
   update();
-  if (S.A) $("point-a").src = await decodeOne(S.A);
-  if (S.B) $("point-b").src = await decodeOne(S.B);
-  await Promise.all([loadSamples(), strip()]);
+  if (redrawing) {
+    redrawAgain = true;
+    return;
+  }
+  redrawing = true;
+  try {
+    do {
+      redrawAgain = false;
+      if (S.A) $("point-a").src = await decodeOne(S.A);
+      if (S.B) $("point-b").src = await decodeOne(S.B);
+      await Promise.all([loadSamples(), strip()]);
+    } while (redrawAgain);
+  } finally {
+    redrawing = false;
+  }
 }
 
 // ------------------------------------------------------------------ the map
